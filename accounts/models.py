@@ -1,0 +1,106 @@
+"""Customer accounts, the partners they reach the API through, and API clients."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils import timezone
+
+from .choices import EnforcementStatus, PartnerKind, Tier
+
+if TYPE_CHECKING:
+    from cases.models import Case
+
+
+class Partner(models.Model):
+    """A reseller or cloud platform through which accounts reach the API."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=PartnerKind.choices, default=PartnerKind.CLOUD)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Account(models.Model):
+    """A customer organisation, known by the id of the provider's billing system."""
+
+    external_id = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.BUILD)
+    contacts = models.JSONField(default=list, blank=True, help_text="E-mail addresses for notices.")
+    direct = models.BooleanField(default=True, help_text="Reaches the API directly.")
+    partners: models.ManyToManyField[Partner, Channel] = models.ManyToManyField(
+        Partner, through="Channel", related_name="accounts", blank=True
+    )
+    # Derived from the account's cases by cases.services; never edited by hand.
+    enforcement_status = models.CharField(
+        max_length=16, choices=EnforcementStatus.choices, default=EnforcementStatus.ACTIVE
+    )
+    enforcement_since = models.DateTimeField(default=timezone.now)
+    enforcement_case: models.ForeignKey[Case | None, Case | None] = models.ForeignKey(
+        "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        indexes = [models.Index(fields=["enforcement_status"], name="account_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def channel_codes(self) -> list[str]:
+        codes = ["direct"] if self.direct else []
+        return codes + [p.code for p in self.partners.all()]
+
+
+class Channel(models.Model):
+    """The account reaches the API through this partner."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="channels")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="channels")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "partner"], name="channel_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} via {self.partner_id}"
+
+
+class ApiClient(models.Model):
+    """Another system that calls the REST API with a bearer key.
+
+    Only a SHA-256 hash of the key is stored; ``key_prefix`` finds the row in one indexed read.
+    ``role`` bounds which case transitions a client with ``cases:write`` may take.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    key_prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    role = models.CharField(max_length=16, default="analyst")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,419 @@
+"""Policies, signals, incidents, cases and their append-only timeline.
+
+Models hold fields, constraints and cheap properties only: every change of a case goes through
+``cases.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.choices import EnforcementStatus
+from accounts.models import Account, ApiClient
+
+from .choices import OPEN_STATES, ActorKind, CaseState, FlagRuleKind, Priority, Severity
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a row that is append-only."""
+
+
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be updated")
+
+
+class AppendOnlyModel(models.Model):
+    """Rows are inserted once and never changed or deleted through the ORM."""
+
+    objects: ClassVar[Any] = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be deleted")
+
+
+class PolicyClause(models.Model):
+    """A clause of the usage policy. Its text lives in versions; a decision cites one."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.HIGH)
+    current_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class PolicyVersion(AppendOnlyModel):
+    """One version of a clause's text, as it was in force; never edited afterwards."""
+
+    policy = models.ForeignKey(PolicyClause, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.HIGH)
+    effective_from = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["policy_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.code} v{self.version}"
+
+    def citation(self) -> dict[str, Any]:
+        return {"code": self.policy.code, "version": self.version}
+
+
+class Signal(AppendOnlyModel):
+    """One observation from a detection system or a person. Immutable once stored."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="signals")
+    kind = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=100)
+    dedupe_key = models.CharField(max_length=200)
+    automated = models.BooleanField(default=True)
+    policy = models.ForeignKey(
+        PolicyClause, null=True, blank=True, on_delete=models.PROTECT, related_name="signals"
+    )
+    summary = models.TextField(blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "dedupe_key"], name="signal_dedupe_unique")
+        ]
+        indexes = [
+            models.Index(fields=["account", "kind", "occurred_at"], name="signal_account_kind_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.severity}) on {self.account_id}"
+
+
+class FlagRule(models.Model):
+    """Data that turns signals into incidents; leads edit these."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=FlagRuleKind.choices)
+    min_severity = models.CharField(max_length=16, choices=Severity.choices, blank=True)
+    signal_kind = models.CharField(max_length=64, blank=True)
+    threshold = models.PositiveIntegerField(default=1)
+    window = models.DurationField(default=timedelta(hours=1))
+    policy = models.ForeignKey(
+        PolicyClause, null=True, blank=True, on_delete=models.PROTECT, related_name="flag_rules"
+    )
+    priority = models.CharField(
+        max_length=16,
+        choices=Priority.choices,
+        blank=True,
+        help_text="Priority of the incident; blank: the worst severity among its signals.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    """One investigation of one account."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="cases")
+    state = models.CharField(max_length=16, choices=CaseState.choices, default=CaseState.FLAGGED)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.MEDIUM)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
+    )
+    summary = models.TextField()
+    policies = models.ManyToManyField(PolicyClause, related_name="cases", blank=True)
+    findings = models.TextField(blank=True)
+    violation_confirmed = models.BooleanField(null=True, blank=True)
+    review_deadline = models.DateTimeField(null=True, blank=True)
+    state_entered_at = models.DateTimeField(default=timezone.now)
+    opened_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(state__in=OPEN_STATES),
+                name="one_open_case_per_account",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "priority"], name="case_state_priority_idx"),
+            models.Index(fields=["assignee", "state"], name="case_assignee_state_idx"),
+            models.Index(
+                fields=["review_deadline"],
+                condition=Q(state__in=OPEN_STATES),
+                name="case_open_deadline_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.is_open and self.review_deadline and self.review_deadline < timezone.now())
+
+
+class Incident(models.Model):
+    """The signals that a flag rule grouped into one occurrence, or a person's report."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="incidents")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    rule = models.ForeignKey(
+        FlagRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    reported_by = models.CharField(max_length=200, blank=True, help_text="For a person's report.")
+    kind = models.CharField(max_length=64)
+    policy = models.ForeignKey(
+        PolicyClause, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    summary = models.TextField(blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    signal_count = models.PositiveIntegerField(default=0)
+    signals: models.ManyToManyField[Signal, IncidentSignal] = models.ManyToManyField(
+        Signal, through="IncidentSignal", related_name="incidents"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [
+            models.Index(fields=["account", "rule", "last_seen"], name="incident_window_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.account_id} ({self.signal_count} signals)"
+
+
+class IncidentSignal(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE)
+    signal = models.ForeignKey(Signal, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "signal"], name="incident_signal_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"signal {self.signal_id} in incident {self.incident_id}"
+
+
+class RemediationPlan(models.Model):
+    """The changes an account must make before access comes back."""
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="remediation_plan")
+    deadline = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Plan for case {self.case_id}"
+
+
+class RemediationItem(models.Model):
+    plan = models.ForeignKey(RemediationPlan, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(default=0)
+    description = models.TextField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.CharField(max_length=200, blank=True)
+    verification_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["plan_id", "position"]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class CaseNote(AppendOnlyModel):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
+    author = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} on case {self.case_id}"
+
+
+class EvidenceReference(AppendOnlyModel):
+    """A pointer to evidence kept elsewhere (a log query, a ticket, a storage object)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
+    reference = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    added_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CaseEvent(AppendOnlyModel):
+    """The timeline: one row for every change of a case, chained by hash."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=32)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    reason = models.TextField(blank=True)
+    policy_versions = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["case_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} on case {self.case_id}"
+
+
+class FeedCounter(models.Model):
+    """A gapless counter whose row lock orders enforcement changes by commit."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class EnforcementChange(AppendOnlyModel):
+    """A change of an account's enforcement status; ``seq`` is its position in commit order."""
+
+    seq = models.BigIntegerField(unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="changes")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="enforcement_changes"
+    )
+    event = models.ForeignKey(
+        CaseEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=EnforcementStatus.choices)
+    previous_status = models.CharField(max_length=16, choices=EnforcementStatus.choices)
+    policies = models.JSONField(default=list, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.account_id}: {self.previous_status} → {self.status}"
+
+
+class ReviewDeadlineRule(models.Model):
+    """How long a case may stay in a state, by priority. Leads edit these."""
+
+    state = models.CharField(max_length=16, choices=CaseState.choices)
+    priority = models.CharField(max_length=16, choices=Priority.choices)
+    duration = models.DurationField()
+
+    class Meta:
+        ordering = ["state", "priority"]
+        constraints = [
+            models.UniqueConstraint(fields=["state", "priority"], name="deadline_rule_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state}/{self.priority}: {self.duration}"
+
+
+class Reminder(models.Model):
+    """A reminder or escalation sent for one deadline of one case; never sent twice."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    deadline = models.DateTimeField()
+    kind = models.CharField(max_length=32)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "deadline", "kind"], name="reminder_once_per_deadline"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for case {self.case_id} (deadline {self.deadline:%Y-%m-%d %H:%M})"

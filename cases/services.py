@@ -1,0 +1,833 @@
+"""The only code that changes a case.
+
+Every function here runs in one transaction: it locks what it decides on, checks the actor's
+role and the input, writes the change, appends one timeline event, recomputes the account's
+enforcement status and records the notices to send. Notices are dispatched only after commit.
+Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.choices import EnforcementStatus
+from accounts.models import Account
+
+from .actors import Actor
+from .audit import event_hash
+from .choices import (
+    OPEN_STATES,
+    PRIORITY_RANK,
+    TERMINAL_STATES,
+    CaseState,
+    EventAction,
+    Priority,
+)
+from .errors import (
+    CaseAlreadyOpen,
+    CaseError,
+    Forbidden,
+    InvalidInput,
+    MissingInput,
+    PlanNotVerified,
+    StaleState,
+)
+from .models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceReference,
+    FeedCounter,
+    Incident,
+    PolicyClause,
+    PolicyVersion,
+    RemediationItem,
+    RemediationPlan,
+    ReviewDeadlineRule,
+)
+from .workflow import (
+    ASSIGN_SELF_MIN_ROLE,
+    NOTE_MIN_ROLE,
+    OPEN_MIN_ROLE,
+    PLAN_OVERRIDE_MIN_ROLE,
+    PLAN_VERIFY_MIN_ROLE,
+    PRIORITY_MIN_ROLE,
+    REASSIGN_MIN_ROLE,
+    Transition,
+    check_transition,
+    missing_inputs,
+    role_allows,
+)
+
+FEED = "enforcement"
+DEFAULT_INVESTIGATED_DEADLINE = timedelta(days=7)
+MAX_TEXT = 20_000
+
+
+class CaseNotFound(CaseError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _require_role(actor: Actor, min_role: str, what: str) -> None:
+    if not role_allows(actor.role, min_role):
+        raise Forbidden(detail=f"Role '{actor.role or 'none'}' may not {what}.")
+
+
+def _text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = data.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(detail=f"'{name}' must be text.", field=name)
+    value = value.strip()
+    if required and not value:
+        raise MissingInput(missing=[name])
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(detail=f"'{name}' is longer than {MAX_TEXT} characters.", field=name)
+    return value
+
+
+def _datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    else:
+        parsed = None
+    if parsed is None or timezone.is_naive(parsed):
+        raise InvalidInput(
+            detail=f"'{name}' must be an ISO 8601 time with a time zone.", field=name
+        )
+    return parsed
+
+
+def policies_resolve(codes: Any) -> list[PolicyVersion]:
+    """The versions in force of the given policy codes; unknown codes are an input error."""
+    if isinstance(codes, str):
+        codes = [codes]
+    if not isinstance(codes, list | tuple) or not all(isinstance(c, str) for c in codes):
+        raise InvalidInput(detail="'policies' must be a list of policy codes.", field="policies")
+    wanted = list(dict.fromkeys(codes))
+    clauses = {p.code: p for p in PolicyClause.objects.filter(code__in=wanted)}
+    unknown = [c for c in wanted if c not in clauses]
+    if unknown:
+        raise InvalidInput(
+            detail=f"Unknown policy code(s): {', '.join(unknown)}.", field="policies"
+        )
+    versions = {
+        (v.policy_id, v.version): v
+        for v in PolicyVersion.objects.select_related("policy").filter(policy__code__in=wanted)
+    }
+    resolved = []
+    for code in wanted:
+        clause = clauses[code]
+        version = versions.get((clause.pk, clause.current_version))
+        if version is None:
+            raise InvalidInput(detail=f"Policy '{code}' has no version in force.", field="policies")
+        resolved.append(version)
+    return resolved
+
+
+def _case_citations(case: Case) -> list[dict[str, Any]]:
+    clauses = list(case.policies.all())
+    if not clauses:
+        return []
+    versions = PolicyVersion.objects.filter(
+        policy__in=clauses, version__in={c.current_version for c in clauses}
+    ).select_related("policy")
+    current = {c.pk: c.current_version for c in clauses}
+    return sorted(
+        (v.citation() for v in versions if current[v.policy_id] == v.version),
+        key=lambda c: c["code"],
+    )
+
+
+def review_deadline_for(
+    state: str, priority: str, *, start: datetime, plan_deadline: datetime | None = None
+) -> datetime | None:
+    """When a case entering ``state`` at ``start`` must next move; ``None`` once it is closed."""
+    if state in TERMINAL_STATES:
+        return None
+    if state == CaseState.INVESTIGATED and plan_deadline is not None:
+        return plan_deadline
+    rule = ReviewDeadlineRule.objects.filter(state=state, priority=priority).first()
+    if rule is not None:
+        return start + rule.duration
+    if state == CaseState.INVESTIGATED:
+        return start + DEFAULT_INVESTIGATED_DEADLINE
+    return None
+
+
+def _append_event(
+    *,
+    case: Case,
+    actor: Actor,
+    action: str,
+    at: datetime,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    policy_versions: Sequence[dict[str, Any]] = (),
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Append one timeline event; the caller holds the case row lock (or just created it)."""
+    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    seq = (last["seq"] + 1) if last else 1
+    prev_hash = last["hash"] if last else ""
+    content = {
+        "case_id": case.pk,
+        "seq": seq,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_label": actor.label,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "policy_versions": list(policy_versions),
+        "data": data or {},
+    }
+    return CaseEvent.objects.create(
+        case=case,
+        seq=seq,
+        at=at,
+        actor_kind=actor.kind,
+        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_client=actor.client,
+        actor_label=actor.label,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        policy_versions=list(policy_versions),
+        data=data or {},
+        prev_hash=prev_hash,
+        hash=event_hash(prev_hash, content),
+    )
+
+
+def _feed_next() -> int:
+    """The next enforcement change number.
+
+    The counter row stays locked until the transaction commits, so numbers are handed out in
+    commit order and without gaps: a reader that follows ``seq`` never skips a late commit.
+    """
+    updated = FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
+    if not updated:
+        FeedCounter.objects.get_or_create(name=FEED)
+        FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
+    return FeedCounter.objects.values_list("value", flat=True).get(name=FEED)
+
+
+def account_enforcement_recompute(
+    *, account_id: int, case: Case, event: CaseEvent | None, at: datetime
+) -> EnforcementChange | None:
+    """Set the account's status to the most severe over its cases; record a change if it moved."""
+    account = Account.objects.select_for_update().get(pk=account_id)
+    holding = {
+        state: case_id
+        for state, case_id in Case.objects.filter(
+            account_id=account_id,
+            state__in=(CaseState.SUSPENDED, CaseState.INVESTIGATED, CaseState.TERMINATED),
+        ).values_list("state", "id")
+    }
+    if CaseState.TERMINATED in holding:
+        status, holder = EnforcementStatus.TERMINATED, holding[CaseState.TERMINATED]
+    elif CaseState.SUSPENDED in holding or CaseState.INVESTIGATED in holding:
+        status = EnforcementStatus.SUSPENDED
+        holder = holding.get(CaseState.SUSPENDED) or holding[CaseState.INVESTIGATED]
+    else:
+        status, holder = EnforcementStatus.ACTIVE, None
+    if status == account.enforcement_status:
+        return None
+    previous = account.enforcement_status
+    Account.objects.filter(pk=account_id).update(
+        enforcement_status=status, enforcement_since=at, enforcement_case_id=holder, updated_at=at
+    )
+    return EnforcementChange.objects.create(
+        seq=_feed_next(),
+        account_id=account_id,
+        case=case,
+        event=event,
+        status=status,
+        previous_status=previous,
+        policies=event.policy_versions if event is not None else [],
+        at=at,
+    )
+
+
+def _lock_case(case: Case | int) -> Case:
+    case_id = case.pk if isinstance(case, Case) else case
+    try:
+        return Case.objects.select_for_update().get(pk=case_id)
+    except (Case.DoesNotExist, ValueError, TypeError):
+        raise CaseNotFound(detail=f"Case {case_id} does not exist.") from None
+
+
+def _notify_transition(case: Case, event: CaseEvent, change: EnforcementChange | None) -> None:
+    from notifications.services import notices_record_for_event
+
+    notices_record_for_event(case=case, event=event, change=change)
+
+
+# --- opening --------------------------------------------------------------------------------
+
+
+def case_open(
+    *,
+    account: Account,
+    summary: str,
+    actor: Actor,
+    priority: str = Priority.MEDIUM,
+    policies: Iterable[str] = (),
+    incidents: Iterable[Incident] = (),
+    report: str = "",
+) -> Case:
+    """Open a flagged case for an account that has none open.
+
+    A case rests on signals (``incidents``) or a person's report; with neither, ``summary``
+    is taken as the report. Raises ``CaseAlreadyOpen`` if the account has an open case,
+    which the database guarantees even when two callers race.
+    """
+    if not actor.is_system:
+        _require_role(actor, OPEN_MIN_ROLE, "open cases")
+    summary = _text({"summary": summary}, "summary")
+    if priority not in Priority.values:
+        raise InvalidInput(detail=f"Unknown priority '{priority}'.", field="priority")
+    versions = policies_resolve(list(policies)) if policies else []
+    incidents = list(incidents)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                case = Case.objects.create(
+                    account=account,
+                    state=CaseState.FLAGGED,
+                    priority=priority,
+                    summary=summary,
+                    opened_by=actor.label,
+                    state_entered_at=now,
+                    created_at=now,
+                    updated_at=now,
+                    review_deadline=review_deadline_for(CaseState.FLAGGED, priority, start=now),
+                )
+        except IntegrityError:
+            existing = (
+                Case.objects.filter(account=account, state__in=OPEN_STATES)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            raise CaseAlreadyOpen(case_id=existing) from None
+        if versions:
+            case.policies.set([v.policy for v in versions])
+        if not incidents:
+            incidents = [
+                Incident.objects.create(
+                    account=account,
+                    case=case,
+                    reported_by=actor.label,
+                    kind="report",
+                    severity=priority,
+                    summary=report or summary,
+                    first_seen=now,
+                    last_seen=now,
+                )
+            ]
+        else:
+            Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(case=case)
+        event = _append_event(
+            case=case,
+            actor=actor,
+            action=EventAction.OPEN,
+            at=now,
+            to_state=CaseState.FLAGGED,
+            reason=summary,
+            policy_versions=[v.citation() for v in versions],
+            data={
+                "priority": priority,
+                "incidents": [i.pk for i in incidents],
+                **({"report": report} if report else {}),
+            },
+        )
+        _notify_transition(case, event, None)
+    return case
+
+
+def incident_route(*, incident: Incident, actor: Actor | None = None) -> Case:
+    """Attach an incident to its account's open case, or open a flagged case for it.
+
+    Two incidents racing for one account end in one case: the loser of the insert finds the
+    winner's case and attaches to it.
+    """
+    actor = actor or Actor.system("flag rules")
+    for _ in range(5):
+        open_id = (
+            Case.objects.filter(account_id=incident.account_id, state__in=OPEN_STATES)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if open_id is not None:
+            attached = case_incident_attach(case=open_id, incident=incident, actor=actor)
+            if attached is not None:
+                return attached
+            continue
+        try:
+            return case_open(
+                account=incident.account,
+                summary=incident.summary or f"{incident.kind} on {incident.account.external_id}",
+                actor=actor,
+                priority=incident.severity,
+                policies=[incident.policy.code] if incident.policy_id and incident.policy else [],
+                incidents=[incident],
+            )
+        except CaseAlreadyOpen:
+            continue
+    raise CaseError(detail="Could not route the incident to a case; retry.")
+
+
+def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) -> Case | None:
+    """Attach to an open case, raising its priority to the incident's if worse.
+
+    Returns ``None`` if the case closed in the meantime (the caller then opens a new one).
+    """
+    with transaction.atomic():
+        locked = _lock_case(case)
+        if locked.state not in OPEN_STATES:
+            return None
+        now = timezone.now()
+        Incident.objects.filter(pk=incident.pk).update(case=locked)
+        if incident.policy_id:
+            locked.policies.add(incident.policy_id)
+        data: dict[str, Any] = {"incident": incident.pk, "kind": incident.kind}
+        if PRIORITY_RANK[Priority(incident.severity)] < PRIORITY_RANK[Priority(locked.priority)]:
+            data["priority"] = {"from": locked.priority, "to": incident.severity}
+            deadline = review_deadline_for(
+                locked.state,
+                incident.severity,
+                start=locked.state_entered_at,
+                plan_deadline=_plan_deadline(locked),
+            )
+            Case.objects.filter(pk=locked.pk).update(
+                priority=incident.severity, review_deadline=deadline, updated_at=now
+            )
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.INCIDENT,
+            at=now,
+            reason=incident.summary,
+            data=data,
+        )
+        locked.refresh_from_db()
+        return locked
+
+
+def _plan_deadline(case: Case) -> datetime | None:
+    return RemediationPlan.objects.filter(case=case).values_list("deadline", flat=True).first()
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def case_transition(
+    *,
+    case: Case | int,
+    action: str,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+    expected_state: str | None = None,
+) -> Case:
+    """Move a case along the workflow, or raise and change nothing.
+
+    ``expected_state``, when given, must be the case's state now (else ``StaleState``): a
+    person acting on what they saw is told if someone else moved the case first.
+    """
+    data = dict(data or {})
+    with transaction.atomic():
+        locked = _lock_case(case)
+        if expected_state is not None and locked.state != expected_state:
+            raise StaleState(expected=expected_state, actual=locked.state)
+        transition = check_transition(locked.state, action, actor.role)
+        missing = missing_inputs(transition, data)
+        if missing:
+            raise MissingInput(missing=missing)
+        now = timezone.now()
+        applied = _APPLY[action](locked, transition, actor, data, now)
+        plan_deadline = applied.pop("_plan_deadline", None)
+        changes: dict[str, Any] = {
+            "state": transition.target,
+            "state_entered_at": now,
+            "updated_at": now,
+            "review_deadline": review_deadline_for(
+                transition.target,
+                locked.priority,
+                start=now,
+                plan_deadline=plan_deadline,
+            ),
+            **applied.pop("_fields", {}),
+        }
+        if transition.target in TERMINAL_STATES:
+            changes["closed_at"] = now
+        # Compare-and-swap on the state we checked: belt and braces with the row lock.
+        if not Case.objects.filter(pk=locked.pk, state=transition.source).update(**changes):
+            raise StaleState(expected=transition.source, actual="changed")
+        citations = applied.pop("_citations", None)
+        if citations is None:
+            citations = _case_citations(locked)
+        reason = applied.pop("_reason", "")
+        event = _append_event(
+            case=locked,
+            actor=actor,
+            action=action,
+            at=now,
+            from_state=transition.source,
+            to_state=transition.target,
+            reason=reason,
+            policy_versions=citations,
+            data=applied,
+        )
+        locked.refresh_from_db()
+        change = account_enforcement_recompute(
+            account_id=locked.account_id, case=locked, event=event, at=now
+        )
+        _notify_transition(locked, event, change)
+    return locked
+
+
+def _apply_suspend(
+    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    reason = _text(data, "reason")
+    versions = policies_resolve(data["policies"])
+    case.policies.add(*[v.policy for v in versions])
+    scope = data.get("scope") or "all API access"
+    if not isinstance(scope, str):
+        raise InvalidInput(detail="'scope' must be text.", field="scope")
+    return {
+        "_reason": reason,
+        "_citations": [v.citation() for v in versions],
+        "policies": [v.policy.code for v in versions],
+        "scope": scope,
+    }
+
+
+def _evidence_list(value: Any) -> list[dict[str, str]]:
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(detail="'evidence' must be a list.", field="evidence")
+    items = []
+    for entry in value:
+        if isinstance(entry, str) and entry.strip():
+            items.append({"reference": entry.strip()[:500], "description": ""})
+        elif isinstance(entry, dict) and isinstance(entry.get("reference"), str):
+            items.append(
+                {
+                    "reference": entry["reference"].strip()[:500],
+                    "description": str(entry.get("description", "")),
+                }
+            )
+        else:
+            raise InvalidInput(
+                detail="Each evidence entry is a reference string or {reference, description}.",
+                field="evidence",
+            )
+    return items
+
+
+def _remediation(value: Any, now: datetime) -> tuple[list[str], datetime] | None:
+    if value in (None, {}, ""):
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(detail="'remediation' must be an object.", field="remediation")
+    items = value.get("items")
+    if (
+        not isinstance(items, list)
+        or not items
+        or not all(isinstance(i, str) and i.strip() for i in items)
+    ):
+        raise InvalidInput(
+            detail="'remediation.items' must be a non-empty list of required changes.",
+            field="remediation.items",
+        )
+    if value.get("deadline"):
+        deadline = _datetime(value["deadline"], "remediation.deadline")
+    elif "deadline_days" in value:
+        days = value["deadline_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
+            raise InvalidInput(
+                detail="'remediation.deadline_days' must be 1 to 365.",
+                field="remediation.deadline_days",
+            )
+        deadline = now + timedelta(days=days)
+    else:
+        raise MissingInput(missing=["remediation.deadline"])
+    if deadline <= now:
+        raise InvalidInput(
+            detail="'remediation.deadline' must be in the future.", field="remediation.deadline"
+        )
+    return [i.strip() for i in items], deadline
+
+
+def _apply_investigate(
+    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    findings = _text(data, "findings")
+    confirmed = data["violation_confirmed"]
+    if not isinstance(confirmed, bool):
+        raise InvalidInput(
+            detail="'violation_confirmed' must be true or false.", field="violation_confirmed"
+        )
+    evidence = _evidence_list(data.get("evidence"))
+    plan = _remediation(data.get("remediation"), now)
+    if plan is not None and not confirmed:
+        raise InvalidInput(
+            detail="A remediation plan needs a confirmed violation.", field="remediation"
+        )
+    for entry in evidence:
+        EvidenceReference.objects.create(
+            case=case,
+            reference=entry["reference"],
+            description=entry["description"],
+            added_by=actor.label,
+            created_at=now,
+        )
+    result: dict[str, Any] = {
+        "_reason": findings,
+        "_fields": {"findings": findings, "violation_confirmed": confirmed},
+        "violation_confirmed": confirmed,
+        "evidence": evidence,
+    }
+    if plan is not None:
+        items, deadline = plan
+        created = RemediationPlan.objects.create(case=case, deadline=deadline, created_at=now)
+        RemediationItem.objects.bulk_create(
+            RemediationItem(plan=created, position=i, description=text)
+            for i, text in enumerate(items)
+        )
+        result["remediation"] = {"items": items, "deadline": deadline.isoformat()}
+        result["_plan_deadline"] = deadline
+    return result
+
+
+def _apply_remediate(
+    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    note = _text(data, "verification_note")
+    override = _text(data, "override_reason", required=False)
+    result: dict[str, Any] = {"_reason": note}
+    plan = RemediationPlan.objects.filter(case=case).first()
+    if plan is not None:
+        unverified = plan.items.filter(verified_at__isnull=True).count()
+        if unverified:
+            if not override:
+                raise PlanNotVerified(unverified=unverified)
+            _require_role(actor, PLAN_OVERRIDE_MIN_ROLE, "override an unverified remediation plan")
+            result["override_reason"] = override
+            result["unverified_items"] = unverified
+        RemediationPlan.objects.filter(pk=plan.pk).update(verified_at=now, verification_note=note)
+    return result
+
+
+def _apply_terminate(
+    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    rationale = _text(data, "rationale")
+    result: dict[str, Any] = {"_reason": rationale}
+    if data.get("policies"):
+        versions = policies_resolve(data["policies"])
+        case.policies.add(*[v.policy for v in versions])
+    return result
+
+
+def _apply_dismiss(
+    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {"_reason": _text(data, "reason")}
+
+
+_APPLY = {
+    "suspend": _apply_suspend,
+    "investigate": _apply_investigate,
+    "remediate": _apply_remediate,
+    "terminate": _apply_terminate,
+    "dismiss": _apply_dismiss,
+}
+
+
+# --- other changes --------------------------------------------------------------------------
+
+
+def case_assign(*, case: Case | int, assignee: Any, actor: Actor, reason: str = "") -> Case:
+    """Assign a case. Anyone analyst and up may take an unassigned case; leads reassign."""
+    with transaction.atomic():
+        locked = _lock_case(case)
+        if not locked.is_open:
+            raise InvalidInput(detail="A closed case cannot be assigned.", field="assignee")
+        taking_free = (
+            locked.assignee_id is None
+            and actor.user is not None
+            and (assignee is not None and assignee.pk == actor.user.pk)
+        )
+        if taking_free:
+            _require_role(actor, ASSIGN_SELF_MIN_ROLE, "take a case")
+        else:
+            _require_role(actor, REASSIGN_MIN_ROLE, "reassign cases")
+        if assignee is not None:
+            from .actors import user_role
+
+            if user_role(assignee) not in ("analyst", "investigator", "lead"):
+                raise InvalidInput(
+                    detail="Cases are assigned to analysts, investigators or leads.",
+                    field="assignee",
+                )
+        previous = locked.assignee
+        if (previous.pk if previous else None) == (assignee.pk if assignee else None):
+            return locked
+        now = timezone.now()
+        Case.objects.filter(pk=locked.pk).update(assignee=assignee, updated_at=now)
+        event = _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.ASSIGN,
+            at=now,
+            reason=reason,
+            data={
+                "from": previous.get_username() if previous else None,
+                "to": assignee.get_username() if assignee else None,
+            },
+        )
+        locked.refresh_from_db()
+        _notify_transition(locked, event, None)
+    return locked
+
+
+def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: str = "") -> Case:
+    """Change priority (leads); the review deadline moves with it and the timeline says so."""
+    _require_role(actor, PRIORITY_MIN_ROLE, "change priority")
+    if priority not in Priority.values:
+        raise InvalidInput(detail=f"Unknown priority '{priority}'.", field="priority")
+    with transaction.atomic():
+        locked = _lock_case(case)
+        if not locked.is_open:
+            raise InvalidInput(detail="A closed case keeps its priority.", field="priority")
+        if locked.priority == priority:
+            return locked
+        now = timezone.now()
+        deadline = review_deadline_for(
+            locked.state,
+            priority,
+            start=locked.state_entered_at,
+            plan_deadline=_plan_deadline(locked),
+        )
+        Case.objects.filter(pk=locked.pk).update(
+            priority=priority, review_deadline=deadline, updated_at=now
+        )
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.PRIORITY,
+            at=now,
+            reason=reason,
+            data={
+                "from": locked.priority,
+                "to": priority,
+                "review_deadline": deadline.isoformat() if deadline else None,
+            },
+        )
+        locked.refresh_from_db()
+    return locked
+
+
+def case_note_add(*, case: Case | int, body: str, actor: Actor) -> CaseNote:
+    _require_role(actor, NOTE_MIN_ROLE, "add notes")
+    body = _text({"body": body}, "body")
+    with transaction.atomic():
+        locked = _lock_case(case)
+        now = timezone.now()
+        note = CaseNote.objects.create(case=locked, author=actor.label, body=body, created_at=now)
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.NOTE,
+            at=now,
+            data={"note": note.pk, "body": body},
+        )
+    return note
+
+
+def case_evidence_add(
+    *, case: Case | int, reference: str, description: str = "", actor: Actor
+) -> EvidenceReference:
+    _require_role(actor, NOTE_MIN_ROLE, "add evidence")
+    reference = _text({"reference": reference}, "reference")
+    with transaction.atomic():
+        locked = _lock_case(case)
+        now = timezone.now()
+        evidence = EvidenceReference.objects.create(
+            case=locked,
+            reference=reference[:500],
+            description=description,
+            added_by=actor.label,
+            created_at=now,
+        )
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.EVIDENCE,
+            at=now,
+            data={"evidence": evidence.pk, "reference": reference, "description": description},
+        )
+    return evidence
+
+
+def plan_item_verify(
+    *, item: RemediationItem | int, actor: Actor, note: str = ""
+) -> RemediationItem:
+    """Mark one required change as verified (investigators and leads)."""
+    _require_role(actor, PLAN_VERIFY_MIN_ROLE, "verify remediation items")
+    item_id = item.pk if isinstance(item, RemediationItem) else item
+    case_id = (
+        RemediationItem.objects.filter(pk=item_id).values_list("plan__case_id", flat=True).first()
+    )
+    if case_id is None:
+        raise CaseNotFound(detail=f"Remediation item {item_id} does not exist.")
+    with transaction.atomic():
+        locked = _lock_case(case_id)
+        if locked.state != CaseState.INVESTIGATED:
+            raise InvalidInput(
+                detail="Items are verified while the case is investigated.", field="item"
+            )
+        target = RemediationItem.objects.get(pk=item_id)
+        if target.verified_at is not None:
+            return target
+        now = timezone.now()
+        RemediationItem.objects.filter(pk=item_id).update(
+            verified_at=now, verified_by=actor.label, verification_note=note
+        )
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.PLAN_ITEM_VERIFIED,
+            at=now,
+            reason=note,
+            data={"item": item_id, "description": target.description},
+        )
+        target.refresh_from_db()
+    return target

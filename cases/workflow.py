@@ -1,0 +1,127 @@
+"""The transition table of the case workflow, as plain data.
+
+No database access here: the table and its lookups can be read and tested on their own.
+``cases.services`` applies them inside a transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from .choices import CaseState, Role
+from .errors import Forbidden, TransitionNotAllowed
+
+
+class RoleRank(IntEnum):
+    """Staff roles ordered by what they may do; the auditor may do nothing."""
+
+    AUDITOR = 0
+    ANALYST = 1
+    INVESTIGATOR = 2
+    LEAD = 3
+
+
+ROLE_RANK: dict[str, RoleRank] = {
+    Role.AUDITOR: RoleRank.AUDITOR,
+    Role.ANALYST: RoleRank.ANALYST,
+    Role.INVESTIGATOR: RoleRank.INVESTIGATOR,
+    Role.LEAD: RoleRank.LEAD,
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    source: CaseState
+    target: CaseState
+    required: tuple[str, ...]
+    min_role: Role
+
+
+ACTIONS = ("suspend", "investigate", "remediate", "terminate", "dismiss")
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        "suspend", CaseState.FLAGGED, CaseState.SUSPENDED, ("reason", "policies"), Role.ANALYST
+    ),
+    Transition(
+        "investigate",
+        CaseState.SUSPENDED,
+        CaseState.INVESTIGATED,
+        ("findings", "violation_confirmed"),
+        Role.INVESTIGATOR,
+    ),
+    Transition(
+        "remediate",
+        CaseState.INVESTIGATED,
+        CaseState.REMEDIATED,
+        ("verification_note",),
+        Role.INVESTIGATOR,
+    ),
+    Transition(
+        "terminate", CaseState.INVESTIGATED, CaseState.TERMINATED, ("rationale",), Role.LEAD
+    ),
+    Transition("dismiss", CaseState.FLAGGED, CaseState.DISMISSED, ("reason",), Role.ANALYST),
+    Transition(
+        "dismiss", CaseState.INVESTIGATED, CaseState.DISMISSED, ("reason",), Role.INVESTIGATOR
+    ),
+)
+
+# state -> {action: transition}
+TABLE: dict[str, dict[str, Transition]] = {state: {} for state in CaseState}
+for _t in TRANSITIONS:
+    TABLE[_t.source][_t.action] = _t
+
+# Actions outside the state machine and the least role that may take them.
+OPEN_MIN_ROLE = Role.ANALYST
+NOTE_MIN_ROLE = Role.ANALYST
+ASSIGN_SELF_MIN_ROLE = Role.ANALYST
+REASSIGN_MIN_ROLE = Role.LEAD
+PRIORITY_MIN_ROLE = Role.LEAD
+PLAN_VERIFY_MIN_ROLE = Role.INVESTIGATOR
+PLAN_OVERRIDE_MIN_ROLE = Role.LEAD
+
+
+def role_allows(role: str | None, min_role: str) -> bool:
+    if role is None:
+        return False
+    return ROLE_RANK.get(role, RoleRank.AUDITOR) >= ROLE_RANK[min_role]
+
+
+def transition_for(state: str, action: str) -> Transition:
+    """The transition that ``action`` takes from ``state``; raises if there is none."""
+    if action not in ACTIONS:
+        raise TransitionNotAllowed(state=state, action=action, detail=f"Unknown action '{action}'.")
+    transition = TABLE.get(state, {}).get(action)
+    if transition is None:
+        raise TransitionNotAllowed(state=state, action=action)
+    return transition
+
+
+def check_transition(state: str, action: str, role: str | None) -> Transition:
+    """The transition, if ``role`` may take ``action`` from ``state``; else a typed error."""
+    transition = transition_for(state, action)
+    if not role_allows(role, transition.min_role):
+        raise Forbidden(
+            detail=f"Role '{role or 'none'}' may not {action} a {state} case; "
+            f"it takes {transition.min_role} or above.",
+        )
+    return transition
+
+
+def allowed_actions(state: str, role: str | None) -> list[str]:
+    """The actions that ``role`` may take from ``state``, in table order."""
+    return [a for a, t in TABLE.get(state, {}).items() if role_allows(role, t.min_role)]
+
+
+def missing_inputs(transition: Transition, data: dict[str, object]) -> list[str]:
+    """Required inputs that are absent or blank."""
+    missing = []
+    for name in transition.required:
+        value = data.get(name)
+        if value is None or (isinstance(value, str | list | tuple) and len(value) == 0):
+            missing.append(name)
+        elif isinstance(value, str) and not value.strip():
+            missing.append(name)
+    return missing

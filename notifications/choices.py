@@ -1,0 +1,22 @@
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail to the account"
+    WEBHOOK = "webhook", "Webhook"
+    STAFF = "staff", "E-mail to staff"
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.TextChoices):
+    SUSPENDED = "enforcement.suspended"
+    REINSTATED = "enforcement.reinstated"
+    TERMINATED = "enforcement.terminated"
+    CASE_TRANSITIONED = "case.transitioned"

@@ -1,0 +1,107 @@
+"""The outbox of notices and the webhook endpoints they go to.
+
+A ``Notice`` row is written in the same transaction as the change that caused it; a task sends
+it after commit and a periodic sweep re-queues any that were never picked up.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account, Partner
+from cases.models import Case
+
+from .choices import Channel, NoticeStatus
+
+
+class WebhookEndpoint(models.Model):
+    """Where a partner (or another subscriber) receives signed events."""
+
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="endpoints"
+    )
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    event_types = models.JSONField(default=list)
+    secret = models.CharField(max_length=500, help_text="whsec_ secret (stored encrypted).")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Notice(models.Model):
+    """One message to one recipient: the outbox row and its delivery state."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    event = models.CharField(max_length=64)
+    recipient = models.CharField(max_length=500, help_text="E-mail address or endpoint URL.")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    statement = models.JSONField(default=dict, blank=True, help_text="Statement of reasons.")
+    status = models.CharField(
+        max_length=16, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending", "retrying"]),
+                name="notice_due_idx",
+            ),
+            models.Index(fields=["case", "created_at"], name="notice_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.recipient}"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.id.hex}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering a notice."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="attempts_log")
+    at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.succeeded else (self.error or str(self.status_code))
+        return f"attempt at {self.at:%Y-%m-%d %H:%M:%S}: {outcome}"

@@ -1,0 +1,88 @@
+"""Shared fixtures: fixed personas, policies with versions, an account reaching the API through a
+partner, and a helper to skip tests that need PostgreSQL (on SQLite only)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+from accounts.models import Account, Channel, Partner
+from cases.actors import Actor
+from cases.models import PolicyClause, PolicyVersion
+
+ROLES = ("analyst", "investigator", "lead", "auditor")
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    """Locking, concurrency and feed tests run on PostgreSQL; they skip on SQLite only."""
+    if not on_postgres():
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            pytest.fail("DATABASE_URL points at PostgreSQL but the connection is not PostgreSQL")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+def make_user(role: str | None, username: str | None = None) -> User:
+    name = username or (role or "nobody")
+    user = User.objects.create_user(
+        username=name, email=f"{name}@tns.example", password="pw-" + name, is_staff=True
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def users(db: Any) -> dict[str, User]:
+    return {role: make_user(role) for role in ROLES}
+
+
+@pytest.fixture
+def actors(users: dict[str, User]) -> dict[str, Actor]:
+    result = {role: Actor.for_user(user) for role, user in users.items()}
+    result["system"] = Actor.system("test")
+    return result
+
+
+def make_policy(code: str, versions: int = 2, severity: str = "high") -> PolicyClause:
+    clause = PolicyClause.objects.create(
+        code=code, title=code.replace("-", " ").title(), severity=severity, current_version=versions
+    )
+    for n in range(1, versions + 1):
+        PolicyVersion.objects.create(
+            policy=clause,
+            version=n,
+            title=clause.title,
+            text=f"Clause {code}, version {n}: customers must not do this.",
+            severity=severity,
+        )
+    return clause
+
+
+@pytest.fixture
+def policies(db: Any) -> dict[str, PolicyClause]:
+    return {
+        code: make_policy(code) for code in ("competing-model-development", "rate-limit-evasion")
+    }
+
+
+@pytest.fixture
+def partner(db: Any) -> Partner:
+    return Partner.objects.create(code="cloudco", name="CloudCo", kind="cloud")
+
+
+@pytest.fixture
+def account(db: Any, partner: Partner) -> Account:
+    acct = Account.objects.create(
+        external_id="acme-ai", name="Acme AI", contacts=["legal@acme.test", "cto@acme.test"]
+    )
+    Channel.objects.create(account=acct, partner=partner)
+    return acct
