@@ -143,6 +143,14 @@ def notices_record_for_event(
             },
             event.at,
         )
+    return notices_save(notices)
+
+
+def notices_save(notices: list[Notice]) -> list[Notice]:
+    """Store outbox rows in the caller's transaction and dispatch them after it commits.
+
+    Every producer of notices (case changes, the deadline sweep, digests) goes through here.
+    """
     if not notices:
         return []
     Notice.objects.bulk_create(notices)
