@@ -18,4 +18,12 @@ class Periodic:
     description: str = ""
 
 
-PERIODIC_TASKS: tuple[Periodic, ...] = ()
+PERIODIC_TASKS: tuple[Periodic, ...] = (
+    Periodic(
+        name="notices: sweep the outbox",
+        task="notifications.tasks.notices_sweep",
+        every_seconds=30,
+        description="Queue notices that were never sent, are due for a retry, or were "
+        "abandoned by a worker that died.",
+    ),
+)

@@ -147,7 +147,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # Redis: a broker that accepts connections but never answers must not hang a request.
+        "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2")),
+        "socket_timeout": 5.0,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down: the outbox keeps the work.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
@@ -178,6 +183,28 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trust-and-safety@example.com")
 # Where customers write to contest a decision; named in every statement of reasons.
 APPEALS_EMAIL = os.environ.get("APPEALS_EMAIL", "appeals@example.com")
+
+# --- Notices and webhooks (docs/notifications.md) -------------------------------------------
+# Fernet key material for webhook secrets at rest; falls back to SECRET_KEY.
+WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# Endpoints on private, loopback or link-local addresses are refused unless this is on
+# (tests and the local demo turn it on).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+# Waits before each retry (seconds): about 27.7 h in all, then the notice is failed.
+NOTICE_RETRY_SCHEDULE = [
+    float(s) for s in env_list("NOTICE_RETRY_SCHEDULE", "10,60,300,1800,7200,18000,36000,36000")
+]
+NOTICE_RETRY_JITTER = float(os.environ.get("NOTICE_RETRY_JITTER", "0.2"))
+# A worker's claim on a notice; after it runs out, another worker may retry the delivery.
+NOTICE_LEASE_SECONDS = float(os.environ.get("NOTICE_LEASE_SECONDS", "120"))
+NOTICE_REQUEUE_AFTER_SECONDS = float(os.environ.get("NOTICE_REQUEUE_AFTER_SECONDS", "60"))
+NOTICE_COUNTDOWN_MAX_SECONDS = float(os.environ.get("NOTICE_COUNTDOWN_MAX_SECONDS", "300"))
+NOTICE_BROKER_BACKOFF_SECONDS = float(os.environ.get("NOTICE_BROKER_BACKOFF_SECONDS", "10"))
+NOTICE_SWEEP_BATCH = int(os.environ.get("NOTICE_SWEEP_BATCH", "500"))
+APPEAL_WINDOW_DAYS = int(os.environ.get("APPEAL_WINDOW_DAYS", "183"))
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -27,6 +27,7 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField(default=list)
+    # Fernet ciphertext of the whsec_ secret (see notifications.crypto); never shown or logged.
     secret = models.CharField(max_length=500, help_text="whsec_ secret (stored encrypted).")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -68,6 +69,15 @@ class Notice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The statement of reasons' ``reference`` (DSA ``puid``), shared by the notices of one decision.
+    statement_reference = models.CharField(max_length=64, blank=True, db_index=True)
+    # Outbox bookkeeping: when a send task was last put on the broker (NULL once a worker took
+    # it), and the lease of the worker that is delivering it now.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease = models.UUIDField(null=True, blank=True, editable=False)
+    redelivered_at = models.DateTimeField(null=True, blank=True)
+    redelivered_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,35 +1,66 @@
-"""Records the notices that a change of a case calls for, in the caller's transaction.
+"""Records the notices that a change calls for, in the caller's transaction, and manages
+webhook endpoints.
 
-Who hears of what follows ``notices.md``. Each notice is one outbox row; sending happens only
-after the transaction commits.
+Who hears of what follows ``notices.md``: account contacts by e-mail, the account's partners
+by signed webhook, staff by e-mail. Each notice is one outbox row, rendered when recorded
+(``notifications.rendering``); sending happens only after the transaction commits
+(``notifications.tasks``), and a periodic sweep picks up whatever was never sent.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from cases.choices import ActorKind, CaseState, EventAction, Priority, Role
-from cases.models import Case, CaseEvent, EnforcementChange
+from accounts.models import Partner
+from cases.actors import Actor
+from cases.choices import CaseState, EventAction, Priority, Role
+from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
+from cases.workflow import role_allows
 
-from .choices import Channel, WebhookEvent
+from .choices import Channel, NoticeStatus, WebhookEvent
+from .crypto import secret_encrypt, secret_generate
+from .errors import (
+    EndpointNotFound,
+    Forbidden,
+    InvalidInput,
+    NoticeNotFound,
+    RedeliveryNotAllowed,
+)
 from .models import Notice, WebhookEndpoint
+from .rendering import notice_render
+from .statements import statement_build, statement_reference_new
+from .urls_check import webhook_url_check
+
+logger = logging.getLogger(__name__)
 
 ENFORCEMENT_EVENTS = {
     "suspended": WebhookEvent.SUSPENDED,
     "terminated": WebhookEvent.TERMINATED,
     "active": WebhookEvent.REINSTATED,
 }
+ENFORCEMENT_EMAILS = {
+    "suspended": "suspension",
+    "terminated": "termination",
+    "active": "reinstatement",
+}
+ENDPOINT_MIN_ROLE = Role.LEAD
+REDELIVER_MIN_ROLE = Role.INVESTIGATOR
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    text: str = value.isoformat().replace("+00:00", "Z")
-    return text
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# --- who hears of what ----------------------------------------------------------------------
 
 
 def _endpoints_for(case: Case, event_type: str) -> list[tuple[WebhookEndpoint, str | None]]:
@@ -43,6 +74,7 @@ def _endpoints_for(case: Case, event_type: str) -> list[tuple[WebhookEndpoint, s
         WebhookEndpoint.objects.filter(active=True)
         .filter(Q(partner__isnull=True) | Q(partner_id__in=partner_ids))
         .select_related("partner")
+        .order_by("id")
     )
     return [
         (e, e.partner.code if e.partner else None)
@@ -51,9 +83,12 @@ def _endpoints_for(case: Case, event_type: str) -> list[tuple[WebhookEndpoint, s
     ]
 
 
-def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: Any) -> list[Notice]:
+def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -> list[Notice]:
     notices = []
     for endpoint, channel in _endpoints_for(case, event_type):
+        body = dict(data)
+        if event_type != WebhookEvent.CASE_TRANSITIONED:
+            body["channel"] = channel
         notices.append(
             Notice(
                 case=case,
@@ -62,19 +97,28 @@ def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: Any) -> lis
                 event=event_type,
                 recipient=endpoint.url,
                 endpoint=endpoint,
-                payload={
-                    "type": event_type,
-                    "timestamp": _iso(at),
-                    "data": {**data, "channel": channel}
-                    if event_type != WebhookEvent.CASE_TRANSITIONED
-                    else data,
-                },
+                payload={"type": event_type, "timestamp": _iso(at), "data": body},
             )
         )
     return notices
 
 
-def _account_emails(case: Case, kind: str, context: dict[str, Any]) -> list[Notice]:
+def _account_base(case: Case, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "case": str(case.pk),
+        "event": event.pk,
+        "account": case.account.external_id,
+        "account_name": case.account.name or case.account.external_id,
+        "at": _iso(event.at),
+    }
+
+
+def _account_emails(
+    case: Case,
+    kind: str,
+    payload: dict[str, Any],
+    statement: dict[str, Any] | None = None,
+) -> list[Notice]:
     return [
         Notice(
             case=case,
@@ -82,13 +126,16 @@ def _account_emails(case: Case, kind: str, context: dict[str, Any]) -> list[Noti
             channel=Channel.EMAIL,
             event=kind,
             recipient=address,
-            payload=context,
+            payload=payload,
+            statement=statement or {},
+            statement_reference=(statement or {}).get("reference", ""),
         )
-        for address in case.account.contacts or []
+        for address in dict.fromkeys(case.account.contacts or [])
+        if isinstance(address, str) and address.strip()
     ]
 
 
-def _staff(case: Case, kind: str, users: Any, context: dict[str, Any]) -> list[Notice]:
+def _staff(case: Case, kind: str, users: Any, payload: dict[str, Any]) -> list[Notice]:
     return [
         Notice(
             case=case,
@@ -96,7 +143,7 @@ def _staff(case: Case, kind: str, users: Any, context: dict[str, Any]) -> list[N
             channel=Channel.STAFF,
             event=kind,
             recipient=user.email,
-            payload=context,
+            payload={**payload, "staff_name": user.get_full_name() or user.get_username()},
         )
         for user in users
         if user.email
@@ -109,26 +156,45 @@ def leads() -> Any:
         User.objects.filter(is_active=True)
         .filter(Q(groups__name=Role.LEAD) | Q(is_superuser=True))
         .distinct()
+        .order_by("pk")
     )
+
+
+def _staff_base(case: Case, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "case": str(case.pk),
+        "event": event.pk,
+        "account": case.account.external_id,
+        "account_name": case.account.name or case.account.external_id,
+        "priority": case.priority,
+        "state": case.state,
+        "summary": case.summary,
+        "review_deadline": _iso(case.review_deadline),
+        "actor": event.actor_label,
+        "admin_path": f"/admin/cases/case/{case.pk}/change/",
+    }
 
 
 def notices_record_for_event(
     *, case: Case, event: CaseEvent, change: EnforcementChange | None
 ) -> list[Notice]:
-    """Write the outbox rows that ``event`` calls for, and dispatch them after commit."""
+    """Write the outbox rows that ``event`` calls for (notices.md), dispatched after commit.
+
+    Account e-mails and enforcement webhooks announce an enforcement *change*: a transition
+    that leaves the account's status as it was (another case holds it) announces nothing new.
+    """
     notices: list[Notice] = []
-    base = {"case": str(case.pk), "account": case.account.external_id, "event": event.pk}
     if event.action == EventAction.OPEN:
         if case.priority in (Priority.CRITICAL, Priority.HIGH):
-            notices += _staff(case, "case.opened", leads(), base)
+            notices += _staff(case, "case.opened", leads(), _staff_base(case, event))
     elif event.action == EventAction.ASSIGN:
         if case.assignee is not None:
-            notices += _staff(case, "case.assigned", [case.assignee], base)
+            notices += _staff(case, "case.assigned", [case.assignee], _staff_base(case, event))
     elif event.from_state and event.to_state:
         if change is not None:
             notices += _enforcement(case, event, change)
         if event.action == EventAction.INVESTIGATE and event.data.get("remediation"):
-            notices += _account_emails(case, "remediation_required", base)
+            notices += _remediation_required(case, event)
         notices += _webhooks(
             case,
             WebhookEvent.CASE_TRANSITIONED,
@@ -146,40 +212,42 @@ def notices_record_for_event(
     return notices_save(notices)
 
 
-def notices_save(notices: list[Notice]) -> list[Notice]:
-    """Store outbox rows in the caller's transaction and dispatch them after it commits.
-
-    Every producer of notices (case changes, the deadline sweep, digests) goes through here.
-    """
-    if not notices:
+def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:
+    plan = RemediationPlan.objects.filter(case=case).first()
+    if plan is None:
         return []
-    Notice.objects.bulk_create(notices)
-    notices_dispatch_on_commit([n.pk for n in notices])
-    return notices
+    payload = {
+        **_account_base(case, event),
+        "findings": case.findings,
+        "items": list(plan.items.order_by("position").values_list("description", flat=True)),
+        "deadline": _iso(plan.deadline),
+    }
+    return _account_emails(case, "remediation_required", payload)
 
 
 def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> list[Notice]:
-    event_type = ENFORCEMENT_EVENTS[change.status]
-    email_kind = {
-        "suspended": "suspension",
-        "terminated": "termination",
-        "active": "reinstatement",
-    }[change.status]
-    notices = _account_emails(
-        case,
-        email_kind,
-        {
-            "case": str(case.pk),
-            "account": case.account.external_id,
-            "event": event.pk,
-            "change": change.seq,
-            "dismissed": event.action == EventAction.DISMISS
-            and event.from_state == CaseState.INVESTIGATED,
-        },
-    )
+    kind = ENFORCEMENT_EMAILS[change.status]
+    payload: dict[str, Any] = {
+        **_account_base(case, event),
+        "change": change.seq,
+        "status": change.status,
+        "previous_status": change.previous_status,
+        "since": _iso(change.at),
+    }
+    statement = None
+    if change.status in ("suspended", "terminated"):
+        statement = statement_build(
+            case=case, event=event, change=change, reference=statement_reference_new()
+        )
+    else:
+        payload["no_violation"] = (
+            event.action == EventAction.DISMISS and event.from_state == CaseState.INVESTIGATED
+        )
+        payload["reason"] = event.reason
+    notices = _account_emails(case, kind, payload, statement)
     notices += _webhooks(
         case,
-        event_type,
+        ENFORCEMENT_EVENTS[change.status],
         {
             "account": case.account.external_id,
             "status": change.status,
@@ -191,6 +259,25 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
         },
         change.at,
     )
+    return notices
+
+
+def notices_save(notices: list[Notice]) -> list[Notice]:
+    """Render and store outbox rows in the caller's transaction; dispatch them after commit.
+
+    Every producer of notices (case changes, the deadline sweep, digests) goes through here.
+    An e-mail notice without a body is rendered from the templates of its channel and event
+    (see ``notifications.rendering``), with its ``payload`` as the context.
+    """
+    if not notices:
+        return []
+    now = timezone.now()
+    for notice in notices:
+        notice.created_at = now
+        notice.next_attempt_at = now
+        notice_render(notice)
+    Notice.objects.bulk_create(notices)
+    notices_dispatch_on_commit([n.pk for n in notices])
     return notices
 
 
@@ -207,4 +294,104 @@ def notices_dispatch_on_commit(ids: list[Any]) -> None:
     transaction.on_commit(_enqueue)
 
 
-__all__ = ["ActorKind", "notices_dispatch_on_commit", "notices_record_for_event"]
+# --- redelivery -----------------------------------------------------------------------------
+
+
+def notice_redeliver(*, notice_id: Any, actor: Actor) -> Notice:
+    """Send a delivered or failed notice again (investigators and leads).
+
+    The notice keeps its id, so a webhook is resent with the same ``webhook-id`` and receivers
+    that already have it drop it; its attempts start again from the first of the schedule.
+    """
+    if not actor.is_system and not role_allows(actor.role, REDELIVER_MIN_ROLE):
+        raise Forbidden(detail=f"Role '{actor.role or 'none'}' may not redeliver notices.")
+    with transaction.atomic():
+        try:
+            notice = Notice.objects.select_for_update().get(pk=notice_id)
+        except (Notice.DoesNotExist, ValueError, TypeError):
+            raise NoticeNotFound(detail=f"Notice {notice_id} does not exist.") from None
+        if notice.status not in (NoticeStatus.DELIVERED, NoticeStatus.FAILED):
+            raise RedeliveryNotAllowed(status=notice.status)
+        now = timezone.now()
+        Notice.objects.filter(pk=notice.pk).update(
+            status=NoticeStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            queued_at=None,
+            locked_until=None,
+            lease=None,
+            last_error="",
+            redelivered_at=now,
+            redelivered_by=actor.label,
+        )
+        notices_dispatch_on_commit([notice.pk])
+        logger.info("notice %s redelivery requested by %s", notice.pk, actor.label)
+    notice.refresh_from_db()
+    return notice
+
+
+# --- webhook endpoints ----------------------------------------------------------------------
+
+
+def _require_endpoint_role(actor: Actor) -> None:
+    if not actor.is_system and not role_allows(actor.role, ENDPOINT_MIN_ROLE):
+        raise Forbidden(detail=f"Role '{actor.role or 'none'}' may not manage webhook endpoints.")
+
+
+def endpoint_create(
+    *,
+    url: str,
+    event_types: list[str],
+    actor: Actor,
+    partner: Partner | str | None = None,
+    description: str = "",
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its ``whsec_`` secret, which is shown only now."""
+    _require_endpoint_role(actor)
+    url = (url or "").strip()
+    if len(url) > 500:
+        raise InvalidInput(detail="The URL is longer than 500 characters.", field="url")
+    webhook_url_check(url)
+    events = list(dict.fromkeys(event_types or []))
+    if not events:
+        raise InvalidInput(detail="Subscribe to at least one event type.", field="event_types")
+    unknown = [e for e in events if e not in WebhookEvent.values]
+    if unknown:
+        raise InvalidInput(
+            detail=f"Unknown event type(s): {', '.join(unknown)}; known: "
+            + ", ".join(WebhookEvent.values)
+            + ".",
+            field="event_types",
+        )
+    if isinstance(partner, str):
+        found = Partner.objects.filter(code=partner).first()
+        if found is None:
+            raise InvalidInput(detail=f"Unknown partner '{partner}'.", field="partner")
+        partner = found
+    secret = secret_generate()
+    endpoint = WebhookEndpoint.objects.create(
+        partner=partner,
+        url=url,
+        description=description[:200],
+        event_types=events,
+        secret=secret_encrypt(secret),
+        active=True,
+    )
+    logger.info("webhook endpoint %s created by %s for %s", endpoint.pk, actor.label, url)
+    return endpoint, secret
+
+
+def endpoint_disable(*, endpoint_id: Any, actor: Actor) -> WebhookEndpoint:
+    """Stop sending to an endpoint. Notices already recorded for it end ``failed``."""
+    _require_endpoint_role(actor)
+    try:
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    except (WebhookEndpoint.DoesNotExist, ValueError, TypeError):
+        raise EndpointNotFound(detail=f"Webhook endpoint {endpoint_id} does not exist.") from None
+    if endpoint.active:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            active=False, updated_at=timezone.now()
+        )
+        logger.info("webhook endpoint %s disabled by %s", endpoint.pk, actor.label)
+        endpoint.refresh_from_db()
+    return endpoint

@@ -1,13 +1,118 @@
-"""Celery tasks that send notices. They take ids and can run twice without sending twice."""
+"""Celery tasks that send notices. They take ids, and can run twice without sending twice.
+
+``notices_enqueue`` runs after the recording transaction commits and hands each id to the
+broker. It never raises: if the broker is down the notices stay in the outbox, a short circuit
+breaker stops later requests from waiting on the broker too, and ``notices_sweep`` (every 30 s,
+see ``config/schedule.py``) queues them once a worker runs again.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Sequence
 from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from .delivery import notice_deliver, notices_due_claim
+from .models import Notice
 
 logger = logging.getLogger(__name__)
 
+_breaker_lock = threading.Lock()
+_broker_down_until = 0.0
 
-def notices_enqueue(ids: list[Any]) -> None:
+
+def _breaker_open() -> bool:
+    return time.monotonic() < _broker_down_until
+
+
+def _breaker_trip(exc: BaseException) -> None:
+    global _broker_down_until
+    with _breaker_lock:
+        _broker_down_until = time.monotonic() + float(settings.NOTICE_BROKER_BACKOFF_SECONDS)
+    logger.warning(
+        "broker unreachable (%s: %s); notices stay in the outbox for the sweep",
+        type(exc).__name__,
+        exc,
+    )
+
+
+def breaker_reset() -> None:
+    global _broker_down_until
+    with _breaker_lock:
+        _broker_down_until = 0.0
+
+
+def _publish(ids: Sequence[str]) -> list[str]:
+    """Send a task message per id until the broker fails; returns the ids that were sent."""
+    sent: list[str] = []
+    for notice_id in ids:
+        try:
+            notice_send.delay(notice_id)
+        except Exception as exc:  # any broker error: the outbox keeps the work
+            _breaker_trip(exc)
+            break
+        sent.append(notice_id)
+    return sent
+
+
+def notices_enqueue(ids: Sequence[Any]) -> None:
     """Hand notices to the broker; if it is down they stay pending for the outbox sweep."""
-    logger.debug("notices recorded: %s", ids)
+    keys = [str(i) for i in ids]
+    if not keys:
+        return
+    if _breaker_open():
+        logger.info("broker marked down; %d notice(s) left for the sweep", len(keys))
+        return
+    try:
+        now = timezone.now()
+        Notice.objects.filter(pk__in=keys, queued_at__isnull=True).update(queued_at=now)
+        sent = _publish(keys)
+        unsent = keys[len(sent) :]
+        if unsent:
+            Notice.objects.filter(pk__in=unsent, queued_at=now).update(queued_at=None)
+    except Exception:  # runs after commit: the change stands, the sweep retries
+        logger.exception("could not queue notices %s; the sweep will", keys)
+
+
+def notice_publish_later(notice_id: str, countdown: float) -> None:
+    """Schedule the next attempt of a notice; on failure the sweep picks it up when due."""
+    try:
+        notice_send.apply_async((notice_id,), countdown=countdown)
+    except Exception as exc:  # the notice is due in the outbox either way
+        _breaker_trip(exc)
+        Notice.objects.filter(pk=notice_id).update(queued_at=None)
+
+
+@shared_task(name="notifications.tasks.notice_send", ignore_result=True)
+def notice_send(notice_id: str) -> str | None:
+    """One delivery attempt of one notice; does nothing if it is not due or already taken."""
+    return notice_deliver(notice_id)
+
+
+@shared_task(name="notifications.tasks.notices_sweep", ignore_result=True)
+def notices_sweep() -> int:
+    """Queue every notice that is due and not on the broker (never picked up, retry due, or
+    abandoned by a dead worker). Returns how many were queued."""
+    breaker_reset()
+    queued = 0
+    batch = int(settings.NOTICE_SWEEP_BATCH)
+    while True:
+        ids = notices_due_claim(limit=batch)
+        if not ids:
+            break
+        sent = _publish(ids)
+        queued += len(sent)
+        if len(sent) < len(ids):
+            Notice.objects.filter(pk__in=ids[len(sent) :]).update(queued_at=None)
+            break
+        if len(ids) < batch:
+            break
+    if queued:
+        logger.info("outbox sweep queued %d notice(s)", queued)
+    return queued

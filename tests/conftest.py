@@ -86,3 +86,36 @@ def account(db: Any, partner: Partner) -> Account:
     )
     Channel.objects.create(account=acct, partner=partner)
     return acct
+
+
+# --- Celery in tests --------------------------------------------------------------------------
+# How tests run tasks: task functions are called directly (``notice_send(notice_id)`` runs one
+# attempt in the test process); nothing runs eagerly. So that a test that commits (transactional
+# tests, ``django_capture_on_commit_callbacks(execute=True)``) never leaves messages in the demo's
+# broker, every test publishes to Celery's in-memory broker unless it switches with
+# ``celery_use_broker`` (the PostgreSQL + Redis tests of notifications do, to run real workers).
+
+
+def celery_use_broker(url: str, transport_options: dict[str, Any] | None = None) -> None:
+    """Point this process's Celery app at another broker (drops pooled connections)."""
+    from config.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options or {}
+
+
+@pytest.fixture(autouse=True)
+def celery_memory_broker() -> Any:
+    from config.celery import app
+    from notifications.tasks import breaker_reset
+
+    url, options = app.conf.broker_url, app.conf.broker_transport_options
+    celery_use_broker("memory://")
+    breaker_reset()
+    yield
+    celery_use_broker(url, options)
+    breaker_reset()

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from .views import CaseNoticesListApi
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("cases/<int:case_id>/notices", CaseNoticesListApi.as_view(), name="case-notices"),
+]

@@ -1,0 +1,42 @@
+"""``GET /api/v1/cases/{id}/notices``: a case's notices with their deliveries.
+
+Authentication, permissions and the problem-details error format are the API's, wired in by
+``config``; this view only names what it needs: ``required_scopes`` for API clients (the
+``cases:read`` scope) and DRF's default permission classes, so that a project-wide
+permission class can read ``required_scopes`` and staff roles (auditor and up may read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+
+from notifications.errors import NoticeNotFound
+from notifications.models import Notice
+from notifications.selectors import case_notices_list
+
+from .serializers import NoticeSerializer
+
+
+class NoticeCursorPagination(CursorPagination):
+    page_size = 100
+    max_page_size = 500
+    page_size_query_param = "limit"
+    ordering = ("created_at", "id")
+
+
+class CaseNoticesListApi(ListAPIView[Notice]):
+    serializer_class = NoticeSerializer
+    pagination_class = NoticeCursorPagination
+    required_scopes = ("cases:read",)
+
+    def get_queryset(self) -> QuerySet[Notice]:
+        case_id: Any = self.kwargs["case_id"]
+        try:
+            return case_notices_list(case_id=case_id)
+        except NoticeNotFound as exc:
+            raise Http404(exc.detail) from None

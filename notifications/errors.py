@@ -1,0 +1,47 @@
+"""Typed errors of notices and webhook endpoints, on the same base as the case errors so that
+the API's one exception handler maps them to problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases.errors import CaseError, Conflict, Forbidden, InvalidInput
+
+
+class NoticeNotFound(CaseError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class EndpointNotFound(NoticeNotFound):
+    pass
+
+
+class WebhookUrlRefused(InvalidInput):
+    """The URL is not http(s), does not resolve, or points at a private network."""
+
+    code = "webhook_url_refused"
+    title = "Webhook URL refused"
+
+    def __init__(self, detail: str | None = None, **fields: Any) -> None:
+        fields.setdefault("field", "url")
+        super().__init__(detail, **fields)
+
+
+class RedeliveryNotAllowed(Conflict):
+    code = "redelivery_not_allowed"
+    title = "Notice cannot be redelivered now"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"The notice is {fields.get('status')}; only delivered or failed notices are resent."
+
+
+__all__ = [
+    "EndpointNotFound",
+    "Forbidden",
+    "InvalidInput",
+    "NoticeNotFound",
+    "RedeliveryNotAllowed",
+    "WebhookUrlRefused",
+]

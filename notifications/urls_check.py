@@ -1,0 +1,60 @@
+"""Refuse webhook URLs that point into the provider's own network (SSRF).
+
+An endpoint URL must be http(s) and every address its host resolves to must be public. The
+check runs when an endpoint is created and again before every delivery (DNS may change).
+``WEBHOOK_ALLOW_PRIVATE_URLS`` turns it off for tests and the local demo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from .errors import WebhookUrlRefused
+
+
+def _address_refused(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def webhook_url_check(url: str) -> None:
+    """Raise ``WebhookUrlRefused`` unless ``url`` may receive webhooks."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookUrlRefused(detail="The URL is not valid.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookUrlRefused(detail="The URL must be http(s)://host/...")
+    if parts.username or parts.password:
+        raise WebhookUrlRefused(detail="The URL must not carry credentials.")
+    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", False):
+        return
+    host = parts.hostname
+    try:
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise WebhookUrlRefused(
+            detail=f"The host '{host}' does not resolve.", reason="unresolvable"
+        ) from None
+    addresses = {str(info[4][0]) for info in infos}
+    refused = sorted(a for a in addresses if _address_refused(a))
+    if refused or not addresses:
+        raise WebhookUrlRefused(
+            detail=f"The host '{host}' resolves to a private, loopback or link-local address.",
+            reason="private",
+        )

@@ -1,0 +1,284 @@
+"""Acceptance 1: each change records exactly the notices of notices.md, to exactly the right
+recipients, and none other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from accounts.models import Account, Partner
+from cases.actors import Actor
+from cases.models import Case
+from cases.services import case_assign, case_open, case_transition, plan_item_verify
+from notifications.models import Notice, WebhookEndpoint
+from notifications.tasks import notice_send
+
+from .conftest import make_endpoint
+
+LEGAL, CTO = "legal@acme.test", "cto@acme.test"
+CLOUDCO_URL = "https://hooks.cloudco.example/tns"
+OTHER_URL = "https://hooks.other.example/tns"
+INTERNAL_URL = "https://siem.internal.example/tns"
+
+
+@pytest.fixture
+def endpoints(db: Any, partner: Partner, settings: Any) -> dict[str, WebhookEndpoint]:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # the hosts above are never contacted here
+    other = Partner.objects.create(code="othercloud", name="Other Cloud")
+    return {
+        "cloudco": make_endpoint(CLOUDCO_URL, partner)[0],
+        "other": make_endpoint(OTHER_URL, other)[0],
+        "internal": make_endpoint(INTERNAL_URL, None, ["case.transitioned"])[0],
+    }
+
+
+def sent(case: Case, since: set[Any] | None = None) -> set[tuple[str, str, str]]:
+    rows = Notice.objects.filter(case=case)
+    if since is not None:
+        rows = rows.exclude(pk__in=since)
+    return {(n.channel, n.event, n.recipient) for n in rows}
+
+
+def ids(case: Case) -> set[Any]:
+    return set(Notice.objects.filter(case=case).values_list("pk", flat=True))
+
+
+def transitioned() -> set[tuple[str, str, str]]:
+    return {
+        ("webhook", "case.transitioned", CLOUDCO_URL),
+        ("webhook", "case.transitioned", INTERNAL_URL),
+    }
+
+
+def account_mail(kind: str) -> set[tuple[str, str, str]]:
+    return {("email", kind, LEGAL), ("email", kind, CTO)}
+
+
+def suspended(case: Case, actors: dict[str, Actor]) -> Case:
+    return case_transition(
+        case=case,
+        action="suspend",
+        actor=actors["analyst"],
+        data={"reason": "Distillation traffic", "policies": ["competing-model-development"]},
+    )
+
+
+def investigated(case: Case, actors: dict[str, Actor], plan: bool = True) -> Case:
+    data: dict[str, Any] = {"findings": "Confirmed distillation.", "violation_confirmed": True}
+    if plan:
+        data["remediation"] = {
+            "items": ["Delete the distilled model", "Rotate API keys"],
+            "deadline_days": 14,
+        }
+    return case_transition(case=case, action="investigate", actor=actors["investigator"], data=data)
+
+
+def opened(account: Account, actors: dict[str, Actor], priority: str = "medium") -> Case:
+    return case_open(
+        account=account, summary="Suspicious traffic", actor=actors["analyst"], priority=priority
+    )
+
+
+def test_suspend_sends_statement_to_contacts_and_webhook_to_the_accounts_partner_only(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    before = ids(case)
+    suspended(case, actors)
+    assert sent(case, before) == (
+        account_mail("suspension")
+        | {("webhook", "enforcement.suspended", CLOUDCO_URL)}
+        | transitioned()
+    )
+    assert Notice.objects.filter(recipient=OTHER_URL).exists() is False
+    assert Notice.objects.filter(channel="staff").exists() is False
+
+
+def test_investigate_with_a_plan_sends_the_plan_to_the_contacts_and_no_enforcement_webhook(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = suspended(opened(account, actors), actors)
+    before = ids(case)
+    investigated(case, actors)
+    assert sent(case, before) == account_mail("remediation_required") | transitioned()
+    notice = Notice.objects.get(case=case, event="remediation_required", recipient=LEGAL)
+    assert "Delete the distilled model" in notice.body_text
+    assert "Rotate API keys" in notice.body_html
+    assert notice.payload["deadline"]
+
+
+def test_investigate_without_a_plan_tells_the_account_nothing(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = suspended(opened(account, actors), actors)
+    before = ids(case)
+    investigated(case, actors, plan=False)
+    assert sent(case, before) == transitioned()
+
+
+def test_remediate_sends_reinstatement_and_enforcement_reinstated(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = investigated(suspended(opened(account, actors), actors), actors)
+    for item in case.remediation_plan.items.all():
+        plan_item_verify(item=item, actor=actors["investigator"])
+    before = ids(case)
+    case_transition(
+        case=case,
+        action="remediate",
+        actor=actors["investigator"],
+        data={"verification_note": "Model deleted, keys rotated."},
+    )
+    assert sent(case, before) == (
+        account_mail("reinstatement")
+        | {("webhook", "enforcement.reinstated", CLOUDCO_URL)}
+        | transitioned()
+    )
+    notice = Notice.objects.get(case=case, event="reinstatement", recipient=CTO)
+    assert notice.payload["no_violation"] is False
+    assert "no violation" not in notice.body_text
+
+
+def test_terminate_sends_termination_statement_and_enforcement_terminated(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = investigated(suspended(opened(account, actors), actors), actors, plan=False)
+    before = ids(case)
+    case_transition(
+        case=case, action="terminate", actor=actors["lead"], data={"rationale": "Repeated abuse."}
+    )
+    assert sent(case, before) == (
+        account_mail("termination")
+        | {("webhook", "enforcement.terminated", CLOUDCO_URL)}
+        | transitioned()
+    )
+    notice = Notice.objects.get(case=case, event="termination", recipient=LEGAL)
+    assert notice.statement["decision"]["account"] == "account_terminated"
+    assert notice.statement["end"] is None
+
+
+def test_dismiss_from_flagged_only_announces_the_transition(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    before = ids(case)
+    case_transition(
+        case=case, action="dismiss", actor=actors["analyst"], data={"reason": "False positive"}
+    )
+    assert sent(case, before) == transitioned()
+
+
+def test_dismiss_from_investigated_reinstates_with_no_violation_found(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = suspended(opened(account, actors), actors)
+    case = case_transition(
+        case=case,
+        action="investigate",
+        actor=actors["investigator"],
+        data={"findings": "Traffic was a benchmark.", "violation_confirmed": False},
+    )
+    before = ids(case)
+    case_transition(
+        case=case, action="dismiss", actor=actors["investigator"], data={"reason": "No breach."}
+    )
+    assert sent(case, before) == (
+        account_mail("reinstatement")
+        | {("webhook", "enforcement.reinstated", CLOUDCO_URL)}
+        | transitioned()
+    )
+    notice = Notice.objects.get(case=case, event="reinstatement", recipient=LEGAL)
+    assert notice.payload["no_violation"] is True
+    assert "no violation" in notice.body_text
+
+
+def test_second_case_that_keeps_the_account_terminated_announces_no_enforcement_change(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    first = investigated(suspended(opened(account, actors), actors), actors, plan=False)
+    case_transition(
+        case=first, action="terminate", actor=actors["lead"], data={"rationale": "Abuse."}
+    )
+    second = opened(account, actors)
+    before = ids(second)
+    suspended(second, actors)
+    assert sent(second, before) == transitioned()
+
+
+def test_partner_hears_nothing_of_accounts_without_a_channel_through_it(
+    actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    direct = Account.objects.create(external_id="solo", contacts=["ops@solo.test"])
+    case = suspended(opened(direct, actors), actors)
+    assert {n.recipient for n in Notice.objects.filter(case=case, channel="webhook")} == {
+        INTERNAL_URL
+    }
+
+
+def test_unsubscribed_endpoint_gets_nothing(
+    account: Account, partner: Partner, actors: dict[str, Actor], policies: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    make_endpoint(CLOUDCO_URL, partner, ["enforcement.terminated"])
+    case = suspended(opened(account, actors), actors)
+    assert Notice.objects.filter(case=case, channel="webhook").exists() is False
+
+
+def test_disabled_endpoint_gets_nothing(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoints["cloudco"].pk).update(active=False)
+    case = suspended(opened(account, actors), actors)
+    assert Notice.objects.filter(case=case, recipient=CLOUDCO_URL).exists() is False
+
+
+def test_high_case_opened_tells_the_leads_only(
+    account: Account, users: Any, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors, priority="high")
+    assert sent(case) == {("staff", "case.opened", users["lead"].email)}
+    notice = Notice.objects.get(case=case)
+    assert f"/admin/cases/case/{case.pk}/change/" in notice.body_text
+    assert notice.subject.startswith("[HIGH] New case")
+
+
+def test_medium_case_opened_tells_nobody(
+    account: Account, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors, priority="medium")
+    assert Notice.objects.filter(case=case).exists() is False
+
+
+def test_assignment_tells_the_assignee_only(
+    account: Account, users: Any, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    case_assign(case=case, assignee=users["investigator"], actor=actors["lead"])
+    assert sent(case) == {("staff", "case.assigned", users["investigator"].email)}
+
+
+def test_rejected_transition_records_no_notices(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    with pytest.raises(Exception, match="remediate"):
+        case_transition(
+            case=case, action="remediate", actor=actors["lead"], data={"verification_note": "x"}
+        )
+    assert Notice.objects.filter(case=case).exists() is False
+
+
+def test_account_emails_go_out_as_text_and_html_to_each_contact(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    case = suspended(opened(account, actors), actors)
+    for notice in Notice.objects.filter(case=case):
+        notice_send(str(notice.pk))
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([CTO, LEGAL])
+    message = mail.outbox[0]
+    assert message.subject.startswith("Your API access is suspended")
+    assert message.alternatives[0][1] == "text/html"
+    assert "STATEMENT OF REASONS" in message.body
+    assert Notice.objects.filter(case=case, status="delivered").count() == 2
