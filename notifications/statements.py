@@ -62,6 +62,9 @@ def _facts(case: Case, event: CaseEvent, terminated: bool) -> str:
     if terminated and case.findings:
         lines.append(f"Findings of the investigation: {case.findings}")
     for incident in case.incidents.order_by("first_seen"):
+        if incident.kind == "report" and not incident.signal_count:
+            lines.append(f"- A report received {incident.first_seen:%Y-%m-%d %H:%M} UTC")
+            continue
         lines.append(
             f"- {incident.kind} ({incident.severity}), {incident.signal_count} signal(s) "
             f"from {incident.first_seen:%Y-%m-%d %H:%M} to {incident.last_seen:%Y-%m-%d %H:%M} UTC"

@@ -98,8 +98,11 @@ def account(db: Any, partner: Partner) -> Account:
 
 def celery_use_broker(url: str, transport_options: dict[str, Any] | None = None) -> None:
     """Point this process's Celery app at another broker (drops pooled connections)."""
+    from kombu import pools
+
     from config.celery import app
 
+    pools.reset()  # kombu caches producer pools per broker URL, across apps
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
@@ -119,3 +122,9 @@ def celery_memory_broker() -> Any:
     yield
     celery_use_broker(url, options)
     breaker_reset()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: Any) -> None:
+    """Persona users are created per test; a slow hasher would dominate the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,179 @@
+"""Acceptance 5 and the statement of reasons' fields (notices.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core import mail
+from django.utils import timezone
+
+from accounts.models import Account
+from cases.actors import Actor
+from cases.models import Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
+from cases.services import case_open, case_transition
+from notifications.models import Notice
+from notifications.tasks import notice_send
+
+V2 = "Clause competing-model-development, version 2: customers must not do this."
+FIELDS = {
+    "decision",
+    "ground",
+    "facts",
+    "automated_detection",
+    "automated_decision",
+    "start",
+    "end",
+    "scope",
+    "account_type",
+    "redress",
+    "reference",
+}
+
+
+def suspend(account: Account, actor: Actor, **extra: Any) -> Notice:
+    case = case_open(account=account, summary="Distillation pattern", actor=actor)
+    case_transition(
+        case=case,
+        action="suspend",
+        actor=actor,
+        data={
+            "reason": "Outputs used to train a competing model",
+            "policies": ["competing-model-development"],
+            **extra,
+        },
+    )
+    return Notice.objects.get(case=case, event="suspension", recipient="legal@acme.test")
+
+
+def test_suspension_email_names_the_clause_text_in_force_even_after_a_new_version(
+    account: Account, actors: dict[str, Actor], policies: dict[str, PolicyClause]
+) -> None:
+    notice = suspend(account, actors["analyst"])
+    clause = policies["competing-model-development"]
+    PolicyVersion.objects.create(
+        policy=clause, version=3, title=clause.title, text="Version 3: entirely new wording."
+    )
+    PolicyClause.objects.filter(pk=clause.pk).update(current_version=3)
+
+    notice_send(str(notice.pk))
+
+    notice.refresh_from_db()
+    cited = notice.statement["ground"]["policies"]
+    assert cited == [
+        {"code": "competing-model-development", "version": 2, "title": clause.title, "text": V2}
+    ]
+    sent = next(m for m in mail.outbox if m.to == ["legal@acme.test"])
+    assert V2 in sent.body
+    assert V2 in sent.alternatives[0][0]
+    assert "Version 3" not in sent.body
+    assert "version 2" in sent.body
+
+
+def test_statement_has_every_field_with_its_dsa_name(
+    account: Account, actors: dict[str, Actor], policies: Any, settings: Any
+) -> None:
+    settings.APPEALS_EMAIL = "appeals@tns.example"
+    notice = suspend(account, actors["analyst"])
+    statement = notice.statement
+    case = notice.case
+    assert case is not None
+    assert FIELDS <= set(statement)
+    assert statement["decision"]["account"] == "account_suspended"
+    assert statement["end"] == case.review_deadline.isoformat().replace("+00:00", "Z")
+    assert statement["automated_decision"] == "not_automated"
+    assert statement["automated_detection"] is False
+    assert statement["account_type"] == "business"
+    assert statement["scope"]["restricted"] == "all API access"
+    assert "appeals@tns.example" in statement["redress"]["text"]
+    assert "lawyer" in statement["redress"]["text"]
+    assert "Outputs used to train a competing model" in statement["facts"]
+    dsa = statement["dsa"]
+    assert dsa["puid"] == statement["reference"] == notice.statement_reference
+    assert dsa["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
+    assert dsa["decision_provision"] == "DECISION_PROVISION_TOTAL_SUSPENSION"
+    assert dsa["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+    assert V2 in dsa["incompatible_content_explanation"]
+    assert dsa["automated_detection"] == "No"
+    assert dsa["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
+    assert dsa["account_type"] == "ACCOUNT_TYPE_BUSINESS"
+    assert dsa["end_date_account_restriction"] == f"{case.review_deadline:%Y-%m-%d}"
+    assert statement["reference"] in notice.body_text
+    assert "appeals@tns.example" in notice.body_html
+
+
+def test_partial_scope_is_a_partial_suspension(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    notice = suspend(account, actors["analyst"], scope="fine-tuning endpoints")
+    assert notice.statement["scope"]["restricted"] == "fine-tuning endpoints"
+    assert notice.statement["dsa"]["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
+
+
+def test_automated_signal_behind_the_case_marks_automated_detection(
+    account: Account, policies: Any
+) -> None:
+    now = timezone.now()
+    signal = Signal.objects.create(
+        account=account,
+        kind="distillation_pattern",
+        severity="high",
+        occurred_at=now - timedelta(hours=1),
+        source="classifier",
+        dedupe_key="k1",
+        automated=True,
+    )
+    incident = Incident.objects.create(
+        account=account,
+        kind="distillation_pattern",
+        severity="high",
+        first_seen=now - timedelta(hours=1),
+        last_seen=now,
+        signal_count=1,
+    )
+    IncidentSignal.objects.create(incident=incident, signal=signal)
+    system = Actor.system("flag rules")
+    case = case_open(account=account, summary="Classifier hit", actor=system, incidents=[incident])
+    case_transition(
+        case=case,
+        action="suspend",
+        actor=system,
+        data={"reason": "Auto", "policies": ["competing-model-development"]},
+    )
+    statement = Notice.objects.filter(case=case, event="suspension").first().statement  # type: ignore[union-attr]
+    assert statement["automated_detection"] is True
+    assert statement["dsa"]["automated_detection"] == "Yes"
+    assert statement["automated_decision"] == "fully"
+    assert "distillation_pattern (high), 1 signal(s)" in statement["facts"]
+
+
+def test_each_decision_gets_its_own_reference_shared_by_its_notices(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    first = suspend(account, actors["analyst"])
+    assert first.case is not None
+    case_transition(
+        case=first.case,
+        action="investigate",
+        actor=actors["investigator"],
+        data={"findings": "Confirmed", "violation_confirmed": True},
+    )
+    case_transition(
+        case=first.case, action="terminate", actor=actors["lead"], data={"rationale": "Final"}
+    )
+    refs = set(
+        Notice.objects.filter(case=first.case, channel="email").values_list(
+            "statement_reference", flat=True
+        )
+    )
+    assert len(refs) == 2
+    assert all(r.startswith("sor_") for r in refs)
+    for ref in refs:
+        assert Notice.objects.filter(statement_reference=ref).count() == 2
+
+
+def test_facts_are_cut_to_5000_characters(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    notice = suspend(account, actors["analyst"], reason="x" * 9000)
+    assert len(notice.statement["facts"]) == 5000
