@@ -7,6 +7,7 @@ on stderr and changes nothing.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -22,13 +23,17 @@ from notifications.services import endpoint_create, endpoint_disable
 class Command(BaseCommand):
     help = "Add, list or disable webhook endpoints."
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        # Usage errors become one CommandError line on stderr instead of argparse's usage dump.
-        parser.called_from_command_line = False
-        return parser
+    def run_from_argv(self, argv: list[str]) -> None:
+        try:
+            super().run_from_argv(argv)
+        except CommandError as exc:  # a usage error, raised before Django's own handler
+            self.stderr.write(f"{type(exc).__name__}: {exc}")
+            sys.exit(exc.returncode)
 
     def add_arguments(self, parser: CommandParser) -> None:
+        # Usage errors become one CommandError line on stderr instead of argparse's usage
+        # dump; set before the subparsers are made, which copy it.
+        parser.called_from_command_line = False
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="Register an endpoint and print its secret once.")
         add.add_argument("url")
