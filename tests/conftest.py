@@ -36,7 +36,9 @@ def make_user(role: str | None, username: str | None = None) -> User:
         username=name, email=f"{name}@tns.example", password="pw-" + name, is_staff=True
     )
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: a transactional test before this one may have flushed the groups
+        # that the roles migration created.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 
@@ -108,6 +110,9 @@ def celery_use_broker(url: str, transport_options: dict[str, Any] | None = None)
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url = url
+    # Celery prefers the CELERY_BROKER_URL environment variable to broker_url, but not to
+    # broker_write_url: publishing goes where this says even when the variable is set.
+    app.conf.broker_write_url = url
     app.conf.broker_transport_options = transport_options or {}
 
 
@@ -121,6 +126,7 @@ def celery_memory_broker() -> Any:
     breaker_reset()
     yield
     celery_use_broker(url, options)
+    app.conf.broker_write_url = None
     breaker_reset()
 
 
