@@ -17,6 +17,12 @@ from cases.models import PolicyClause, PolicyVersion
 ROLES = ("analyst", "investigator", "lead", "auditor")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Tests create many users; the production hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
