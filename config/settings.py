@@ -129,6 +129,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Request size limits: a full batch of 1,000 signals with evidence fits well within 5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(
+    os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024))
+)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 

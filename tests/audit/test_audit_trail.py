@@ -53,13 +53,13 @@ def test_raw_sql_cannot_change_or_delete_audit_rows(
         dedupe_key="k1",
     )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608  # fixed table names
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")  # fixed table names
         (before,) = cursor.fetchone()
     assert before > 0
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement.format(t=table))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
         assert cursor.fetchone()[0] == before
 
 
