@@ -64,6 +64,7 @@ class SweepResult:
     reminders: int = 0
     escalations: int = 0
     notices: int = 0
+    failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -249,30 +250,51 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     sent = _already_sent([c.pk for c in cases])
     staff = _Staff()
     for case in cases:
-        deadline = case.review_deadline
-        assert deadline is not None  # noqa: S101  # the query asks for one
-        kind = due_kind(deadline=deadline, now=now, before=before, repeat=repeat)
-        if kind is None or (case.pk, deadline, kind) in sent:
-            continue
-        context = _case_context(case, now)
-        if kind == REMINDER:
-            assignee = case.assignee
-            if assignee is not None and assignee.is_active and assignee.email:
-                recipients = [assignee]
-            else:
-                recipients = staff.analysts
-            notices = _staff_notices(case, EVENT_REMINDER, recipients, context, kind)
-        else:
-            notices = _staff_notices(case, EVENT_ESCALATION, staff.leads, context, kind)
-        if not notices:
-            logger.warning("case %s: %s is due but nobody can receive it", case.pk, kind)
-        if _record(case=case, deadline=deadline, kind=kind, now=now, notices=notices):
-            if kind == REMINDER:
-                result.reminders += 1
-            else:
-                result.escalations += 1
-            result.notices += len(notices)
+        try:
+            _sweep_one(
+                case, now=now, before=before, repeat=repeat, sent=sent, staff=staff, result=result
+            )
+        except Exception:
+            # One case that cannot be handled (a broken template, a lost row) must not hold up
+            # the reminders of all the others; it is retried by the next sweep.
+            logger.exception("deadline sweep failed for case %s", case.pk)
+            result.failed += 1
     return result
+
+
+def _sweep_one(
+    case: Case,
+    *,
+    now: datetime,
+    before: timedelta,
+    repeat: timedelta,
+    sent: set[tuple],
+    staff: _Staff,
+    result: SweepResult,
+) -> None:
+    deadline = case.review_deadline
+    assert deadline is not None  # noqa: S101  # the query asks for one
+    kind = due_kind(deadline=deadline, now=now, before=before, repeat=repeat)
+    if kind is None or (case.pk, deadline, kind) in sent:
+        return
+    context = _case_context(case, now)
+    if kind == REMINDER:
+        assignee = case.assignee
+        if assignee is not None and assignee.is_active and assignee.email:
+            recipients = [assignee]
+        else:
+            recipients = staff.analysts
+        notices = _staff_notices(case, EVENT_REMINDER, recipients, context, kind)
+    else:
+        notices = _staff_notices(case, EVENT_ESCALATION, staff.leads, context, kind)
+    if not notices:
+        logger.warning("case %s: %s is due but nobody can receive it", case.pk, kind)
+    if _record(case=case, deadline=deadline, kind=kind, now=now, notices=notices):
+        if kind == REMINDER:
+            result.reminders += 1
+        else:
+            result.escalations += 1
+        result.notices += len(notices)
 
 
 # --- remediation plans ------------------------------------------------------------------------

@@ -185,12 +185,14 @@ APPEALS_EMAIL = os.environ.get("APPEALS_EMAIL", "appeals@example.com")
 # to the leads once it has passed and again every DEADLINE_ESCALATION_REPEAT while it stays
 # overdue. Account contacts are reminded PLAN_REMINDER_BEFORE a remediation plan's deadline.
 DEADLINE_REMINDER_BEFORE = timedelta(
-    minutes=int(os.environ.get("DEADLINE_REMINDER_BEFORE_MINUTES", "120"))
+    minutes=max(0, int(os.environ.get("DEADLINE_REMINDER_BEFORE_MINUTES", "120")))
 )
 DEADLINE_ESCALATION_REPEAT = timedelta(
-    minutes=int(os.environ.get("DEADLINE_ESCALATION_REPEAT_MINUTES", "720"))
+    minutes=max(1, int(os.environ.get("DEADLINE_ESCALATION_REPEAT_MINUTES", "720")))
 )
-PLAN_REMINDER_BEFORE = timedelta(hours=int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
+PLAN_REMINDER_BEFORE = timedelta(
+    hours=max(0, int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
+)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

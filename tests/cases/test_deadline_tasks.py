@@ -55,8 +55,8 @@ def test_the_sweep_task_acts_as_of_the_time_it_is_given(
     first = tasks.deadlines_sweep.apply(kwargs={"now": at}).get()
     again = tasks.deadlines_sweep.apply(kwargs={"now": at}).get()
 
-    assert first == {"reminders": 0, "escalations": 1, "notices": 1}
-    assert again == {"reminders": 0, "escalations": 0, "notices": 0}
+    assert first == {"reminders": 0, "escalations": 1, "notices": 1, "failed": 0}
+    assert again == {"reminders": 0, "escalations": 0, "notices": 0, "failed": 0}
     assert Reminder.objects.get().kind == "escalation"
 
 

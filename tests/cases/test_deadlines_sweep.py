@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
+from cases import deadlines as deadlines_module
 from cases.deadlines import deadlines_sweep, due_cases, escalation_kind
 from cases.models import Case, Reminder
 from cases.services import case_assign, case_priority_set, case_transition
@@ -187,6 +188,32 @@ def test_escalations_are_numbered_by_intervals_since_the_deadline() -> None:
         for offset in (timedelta(0), REPEAT - timedelta(seconds=1), REPEAT, 5 * REPEAT)
     ]
     assert kinds == ["escalation", "escalation", "escalation-2", "escalation-6"]
+
+
+def test_a_case_that_fails_does_not_hold_up_the_others_and_is_retried(
+    actors: dict[str, Any], users: dict[str, User]
+) -> None:
+    with frozen(T0):
+        broken = open_case(actors["analyst"], priority="high")
+        fine = open_case(actors["analyst"], priority="high")
+    at = T0 + timedelta(hours=23)
+    real = deadlines_module._staff_notices
+
+    def failing(case: Case, *args: Any) -> list[Notice]:
+        if case.pk == broken.pk:
+            raise RuntimeError("template broke")
+        return real(case, *args)
+
+    with mock.patch.object(deadlines_module, "_staff_notices", failing):
+        result = deadlines_sweep(now=at)
+
+    assert (result.reminders, result.failed) == (1, 1)
+    assert set(Reminder.objects.values_list("case_id", flat=True)) == {fine.pk}
+
+    result = deadlines_sweep(now=at)
+
+    assert (result.reminders, result.failed) == (1, 0)
+    assert Reminder.objects.filter(case=broken, kind="reminder").count() == 1
 
 
 # --- cost ---------------------------------------------------------------------------------------

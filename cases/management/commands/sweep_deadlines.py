@@ -38,3 +38,5 @@ class Command(BaseCommand):
             f"{result.escalations} escalation(s), {plans} plan reminder(s), "
             f"{result.notices} staff notice(s)"
         )
+        if result.failed:
+            raise CommandError(f"{result.failed} case(s) could not be swept; see the log.")
