@@ -9,8 +9,8 @@ import pytest
 
 from cases.choices import EventAction
 from cases.errors import Forbidden, InvalidInput
-from cases.models import CaseEvent, RemediationPlan, ReviewDeadlineRule
-from cases.services import case_priority_set, case_transition, plan_deadline_set
+from cases.models import CaseEvent, Incident, RemediationPlan, ReviewDeadlineRule
+from cases.services import case_priority_set, case_transition, incident_route, plan_deadline_set
 from tests.cases.deadline_helpers import T0, frozen, investigate, open_case, suspend
 
 # The table of workflow.md, written out again so that the seeded rules are checked against it.
@@ -177,3 +177,28 @@ def test_a_case_without_a_plan_has_no_plan_deadline_to_move(
         case = suspend(open_case(actors["analyst"]), actors["analyst"])
         with pytest.raises(InvalidInput):
             plan_deadline_set(case=case, deadline=T0 + timedelta(days=30), actor=actors["lead"])
+
+
+def test_a_worse_incident_raises_priority_and_the_timeline_gives_the_new_deadline(
+    actors: dict[str, Any], account: Any
+) -> None:
+    with frozen(T0) as clock:
+        case = open_case(actors["analyst"], priority="low", account=account)
+        clock.tick(hours=1)
+        incident = Incident.objects.create(
+            account=account,
+            kind="abuse_classifier",
+            severity="critical",
+            first_seen=clock.now,
+            last_seen=clock.now,
+        )
+        attached = incident_route(incident=incident)
+
+    assert attached.pk == case.pk
+    assert attached.priority == "critical"
+    assert attached.review_deadline == T0 + timedelta(hours=4)
+    event = CaseEvent.objects.filter(case=case).order_by("-seq").first()
+    assert event is not None
+    assert event.action == EventAction.INCIDENT
+    assert event.data["priority"] == {"from": "low", "to": "critical"}
+    assert event.data["review_deadline"] == (T0 + timedelta(hours=4)).isoformat()
