@@ -7,6 +7,7 @@ and Celery's ``filesystem://`` broker, so that a fresh machine needs no server. 
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -184,6 +185,20 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trust-and-safety@example.com")
 # Where customers write to contest a decision; named in every statement of reasons.
 APPEALS_EMAIL = os.environ.get("APPEALS_EMAIL", "appeals@example.com")
+
+# --- Deadlines ------------------------------------------------------------------------------
+# The deadline sweep reminds the assignee this long before a case's review deadline, escalates
+# to the leads once it has passed and again every DEADLINE_ESCALATION_REPEAT while it stays
+# overdue. Account contacts are reminded PLAN_REMINDER_BEFORE a remediation plan's deadline.
+DEADLINE_REMINDER_BEFORE = timedelta(
+    minutes=max(0, int(os.environ.get("DEADLINE_REMINDER_BEFORE_MINUTES", "120")))
+)
+DEADLINE_ESCALATION_REPEAT = timedelta(
+    minutes=max(1, int(os.environ.get("DEADLINE_ESCALATION_REPEAT_MINUTES", "720")))
+)
+PLAN_REMINDER_BEFORE = timedelta(
+    hours=max(0, int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
+)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
