@@ -26,4 +26,22 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
         description="Queue notices that were never sent, are due for a retry, or were "
         "abandoned by a worker that died.",
     ),
+    Periodic(
+        name="deadlines: reminders and escalations",
+        task="cases.tasks.deadlines_sweep",
+        every_seconds=60,
+        description="Remind assignees before review deadlines; escalate overdue cases to leads.",
+    ),
+    Periodic(
+        name="deadlines: remediation plan reminders",
+        task="cases.tasks.plan_reminders_send",
+        crontab="5 * * * *",
+        description="Remind accounts of their remediation plan's deadline (hourly).",
+    ),
+    Periodic(
+        name="deadlines: daily digest",
+        task="cases.tasks.digests_send",
+        crontab="0 7 * * *",
+        description="Each staff member's open cases by deadline, overdue first (07:00 UTC).",
+    ),
 )

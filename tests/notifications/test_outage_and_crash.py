@@ -67,7 +67,7 @@ def start_worker(
             **env,
         }
         log = (tmp_path / f"{name}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603  # our own worker, fixed arguments
+        process = subprocess.Popen(  # our own worker, fixed arguments
             [
                 sys.executable,
                 "-m",
