@@ -364,6 +364,7 @@ def _receiver() -> tuple[subprocess.Popen[bytes], str]:
 def webhook_delivery(quick: bool) -> Line:
     from django.test.utils import override_settings
 
+    from cases.actors import Actor
     from notifications.delivery import notice_deliver, webhook_headers
     from notifications.models import Notice, WebhookEndpoint
     from notifications.services import endpoint_create
@@ -373,7 +374,12 @@ def webhook_delivery(quick: bool) -> Line:
     rss = PeakRss(proc.pid).start()
     try:
         with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
-            endpoint, _secret = endpoint_create(url=url, events=["case.transitioned"], partner=None)
+            endpoint, _secret = endpoint_create(
+                url=url,
+                event_types=["case.transitioned"],
+                partner=None,
+                actor=Actor.system("bench"),
+            )
             notices = Notice.objects.bulk_create(
                 Notice(
                     channel="webhook",
@@ -381,6 +387,7 @@ def webhook_delivery(quick: bool) -> Line:
                     recipient=url,
                     endpoint=endpoint,
                     payload={"type": "case.transitioned", "data": {"case": str(i)}},
+                    body_text=json.dumps({"type": "case.transitioned", "data": {"case": str(i)}}),
                 )
                 for i in range(count)
             )
@@ -392,7 +399,7 @@ def webhook_delivery(quick: bool) -> Line:
             with httpx.Client(timeout=5) as client:
                 started = time.perf_counter()
                 for n in notices:
-                    body = json.dumps(n.payload).encode()
+                    body = n.body_text.encode()
                     client.post(
                         url, content=body, headers=webhook_headers(n, secret, timezone.now())
                     )

@@ -9,6 +9,7 @@ re-created.
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -25,7 +26,11 @@ class SecretUnreadable(Exception):
 
 
 def _fernet() -> Fernet:
-    material = getattr(settings, "WEBHOOK_SECRET_KEY", "") or settings.SECRET_KEY
+    return _fernet_for(getattr(settings, "WEBHOOK_SECRET_KEY", "") or settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _fernet_for(material: str) -> Fernet:
     key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"tscase-webhooks", info=b"webhook-secrets"
     ).derive(material.encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -175,6 +176,24 @@ def webhook_headers(notice: Notice, secret: str, at: datetime) -> dict[str, str]
     }
 
 
+_client_lock = threading.Lock()
+_client: httpx.Client | None = None
+
+
+def _http() -> httpx.Client:
+    """One pooled client per process: building one (TLS context, CA bundle) costs more than a
+    delivery. Timeouts are set per request from the settings."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return _client
+
+
 def _post_webhook(notice: Notice) -> Outcome:
     endpoint = notice.endpoint
     if endpoint is None or not endpoint.active:
@@ -198,12 +217,13 @@ def _post_webhook(notice: Notice) -> Outcome:
     )
     started = time.monotonic()
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST", endpoint.url, content=notice.body_text.encode(), headers=headers
-            ) as response,
-        ):
+        with _http().stream(
+            "POST",
+            endpoint.url,
+            content=notice.body_text.encode(),
+            headers=headers,
+            timeout=timeout,
+        ) as response:
             chunk = b""
             for part in response.iter_bytes():
                 chunk += part
@@ -229,6 +249,27 @@ def _post_webhook(notice: Notice) -> Outcome:
 
 
 def _settle(notice: Notice, token: uuid.UUID, outcome: Outcome) -> str:
+    with transaction.atomic():
+        status, countdown = _record(notice, token, outcome)
+    if status == NoticeStatus.FAILED:
+        logger.warning(
+            "notice %s (%s to %s) failed after %s attempt(s): %s",
+            notice.pk,
+            notice.event,
+            notice.recipient,
+            notice.attempts,
+            outcome.error,
+        )
+    if countdown is not None:
+        from .tasks import notice_publish_later
+
+        notice_publish_later(str(notice.pk), countdown)
+    return status
+
+
+def _record(notice: Notice, token: uuid.UUID, outcome: Outcome) -> tuple[str, float | None]:
+    """Log the attempt and settle the notice (one transaction); returns the status and, for a
+    short wait, the countdown of the next attempt."""
     now = timezone.now()
     DeliveryAttempt.objects.create(
         notice=notice,
@@ -265,21 +306,8 @@ def _settle(notice: Notice, token: uuid.UUID, outcome: Outcome) -> str:
             )
     if not updated:
         logger.warning("notice %s: lease lost before the attempt was recorded", notice.pk)
-        return NoticeStatus.SENDING
-    if status == NoticeStatus.FAILED:
-        logger.warning(
-            "notice %s (%s to %s) failed after %s attempt(s): %s",
-            notice.pk,
-            notice.event,
-            notice.recipient,
-            notice.attempts,
-            outcome.error,
-        )
-    if countdown is not None:
-        from .tasks import notice_publish_later
-
-        notice_publish_later(str(notice.pk), countdown)
-    return status
+        return NoticeStatus.SENDING, None
+    return status, countdown
 
 
 def notice_deliver(notice_id: Any) -> str | None:
