@@ -1,9 +1,9 @@
 """``GET /api/v1/cases/{id}/notices``: a case's notices with their deliveries.
 
 Authentication, permissions and the problem-details error format are the API's, wired in by
-``config``; this view only names what it needs: ``required_scopes`` for API clients (the
-``cases:read`` scope) and DRF's default permission classes, so that a project-wide
-permission class can read ``required_scopes`` and staff roles (auditor and up may read).
+``config``; this view only names what it needs, ``scopes`` (the scope per HTTP method:
+``cases:read``, which staff hold from the auditor role up), and keeps DRF's default permission
+classes so that the project-wide permission class reads it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.http import Http404
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 
+from accounts.choices import Scope
 from notifications.errors import NoticeNotFound
 from notifications.models import Notice
 from notifications.selectors import case_notices_list
@@ -32,7 +33,7 @@ class NoticeCursorPagination(CursorPagination):
 class CaseNoticesListApi(ListAPIView[Notice]):
     serializer_class = NoticeSerializer
     pagination_class = NoticeCursorPagination
-    required_scopes = ("cases:read",)
+    scopes = {"GET": Scope.CASES_READ}
 
     def get_queryset(self) -> QuerySet[Notice]:
         case_id: Any = self.kwargs["case_id"]
