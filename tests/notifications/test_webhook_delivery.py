@@ -13,6 +13,7 @@ from cases.actors import Actor
 from cases.services import case_open, case_transition
 from notifications.delivery import retry_delay
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
+from notifications.services import notice_redeliver
 
 from .conftest import Receiver, drain, make_endpoint
 
@@ -174,3 +175,20 @@ def test_attempt_log_keeps_no_secret(
     assert secret[6:] not in caplog.text
     for attempt in DeliveryAttempt.objects.filter(notice=notice):
         assert secret[6:] not in f"{attempt.error}{attempt.response_excerpt}"
+
+
+def test_redelivery_resends_with_the_same_webhook_id(
+    account: Account,
+    partner: Partner,
+    actors: dict[str, Actor],
+    policies: Any,
+    receiver: Receiver,
+    fast_retries: None,
+) -> None:
+    notice = drain(suspend_with_endpoint(account, partner, actors, receiver))
+    notice_redeliver(notice_id=notice.pk, actor=actors["lead"])
+    notice = drain(notice)
+    assert notice.status == "delivered"
+    assert receiver.ids() == [notice.webhook_id, notice.webhook_id]
+    assert all(d.verified for d in receiver.deliveries)
+    assert notice.attempts_log.count() == 2

@@ -3,6 +3,7 @@ recipients, and none other."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -282,3 +283,21 @@ def test_account_emails_go_out_as_text_and_html_to_each_contact(
     assert message.alternatives[0][1] == "text/html"
     assert "STATEMENT OF REASONS" in message.body
     assert Notice.objects.filter(case=case, status="delivered").count() == 2
+
+
+def test_case_transitioned_payload_names_the_actor_kind_never_the_person(
+    account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
+) -> None:
+    case = suspended(opened(account, actors), actors)
+    notice = Notice.objects.get(case=case, event="case.transitioned", recipient=INTERNAL_URL)
+    assert notice.payload["type"] == "case.transitioned"
+    data = notice.payload["data"]
+    assert set(data) == {"case", "account", "action", "from", "to", "actor_kind", "at"}
+    assert (data["action"], data["from"], data["to"], data["actor_kind"]) == (
+        "suspend",
+        "flagged",
+        "suspended",
+        "staff",
+    )
+    assert "analyst" not in notice.body_text
+    assert json.loads(notice.body_text) == notice.payload
