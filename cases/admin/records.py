@@ -1,0 +1,142 @@
+"""The rest of the cases app in the admin: signals and timelines (read-only), rules (leads)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from cases.models import (
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceReference,
+    FlagRule,
+    Incident,
+    IncidentSignal,
+    RemediationItem,
+    RemediationPlan,
+    Reminder,
+    ReviewDeadlineRule,
+    Signal,
+)
+
+from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline
+
+
+@admin.register(Signal)
+class SignalAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "account", "kind", "severity", "source", "policy", "automated")
+    list_select_related = ("account", "policy")
+    list_filter = ("severity", "automated")
+    search_fields = ("=account__external_id", "=dedupe_key", "=kind")
+    search_help_text = "Exact account external id, dedupe key or kind."
+    ordering = ("-occurred_at", "-id")
+
+
+class IncidentSignalInline(ReadOnlyInline):
+    model = IncidentSignal
+    fields = ("signal",)
+    readonly_fields = ("signal",)
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "kind",
+        "severity",
+        "rule",
+        "case",
+        "signal_count",
+        "last_seen",
+    )
+    list_select_related = ("account", "rule", "case")
+    list_filter = ("severity",)
+    search_fields = ("=account__external_id", "=kind")
+    ordering = ("-last_seen", "-id")
+    raw_id_fields = ("account", "case")
+    inlines = (IncidentSignalInline,)
+
+
+@admin.register(FlagRule)
+class FlagRuleAdmin(LeadEditsAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "min_severity",
+        "signal_kind",
+        "threshold",
+        "window",
+        "policy",
+        "priority",
+        "active",
+    )
+    list_select_related = ("policy",)
+    list_filter = ("active", "kind")
+
+
+@admin.register(ReviewDeadlineRule)
+class ReviewDeadlineRuleAdmin(LeadEditsAdmin):
+    list_display = ("state", "priority", "duration")
+    list_filter = ("state",)
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "case",
+        "seq",
+        "at",
+        "actor_label",
+        "actor_kind",
+        "action",
+        "from_state",
+        "to_state",
+    )
+    list_filter = ("action", "actor_kind")
+    search_fields = ("=case__id", "=actor_label")
+    search_help_text = "Exact case id or actor."
+    ordering = ("-at", "-id")
+
+
+@admin.register(EnforcementChange)
+class EnforcementChangeAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "account", "previous_status", "status", "case", "at")
+    list_select_related = ("account",)
+    list_filter = ("status",)
+    search_fields = ("=account__external_id",)
+    ordering = ("-seq",)
+
+
+@admin.register(CaseNote)
+class CaseNoteAdmin(ReadOnlyAdmin):
+    list_display = ("case", "author", "created_at", "body")
+    search_fields = ("=case__id", "=author")
+    ordering = ("-created_at", "-id")
+
+
+@admin.register(EvidenceReference)
+class EvidenceReferenceAdmin(ReadOnlyAdmin):
+    list_display = ("case", "reference", "added_by", "created_at")
+    search_fields = ("=case__id", "reference")
+    ordering = ("-created_at", "-id")
+
+
+class RemediationItemInline(ReadOnlyInline):
+    model = RemediationItem
+    fields = ("position", "description", "verified_at", "verified_by", "verification_note")
+    readonly_fields = fields
+
+
+@admin.register(RemediationPlan)
+class RemediationPlanAdmin(ReadOnlyAdmin):
+    list_display = ("case", "deadline", "verified_at", "created_at")
+    ordering = ("deadline",)
+    inlines = (RemediationItemInline,)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdmin):
+    list_display = ("case", "kind", "deadline", "sent_at")
+    list_filter = ("kind",)
+    ordering = ("-sent_at",)
