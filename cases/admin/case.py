@@ -448,8 +448,8 @@ class CaseAdmin(FastAdmin):
             if action not in allowed_actions(case.state, actor.role):
                 messages.error(
                     request,
-                    f"Refused: a {actor.role} may not {action} a case that is {case.state}. "
-                    "Nothing was applied.",
+                    f"Refused: your role ({actor.role}) may not {action} a case that is "
+                    f"{case.state}. Nothing was applied.",
                 )
                 return back
             form = form_class(request.POST, role=actor.role)
