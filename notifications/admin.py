@@ -132,4 +132,4 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
     list_display = ("at", "notice", "succeeded", "status_code", "latency_ms", "error")
     list_select_related = ("notice",)
     list_filter = ("succeeded",)
-    ordering = ("-at",)
+    ordering = ("-id",)

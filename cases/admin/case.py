@@ -83,10 +83,15 @@ ACTION_LABELS = {
 
 
 class QueueFilter(admin.SimpleListFilter):
-    """The work queues, each with its count of open cases (one aggregate query)."""
+    """The work queues, each with its count of open cases (one aggregate query).
+
+    With no queue chosen the list shows all open cases, most urgent first: that is what
+    staff work from, and the partial index on open cases' deadlines serves it directly.
+    """
 
     title = "queue"
     parameter_name = "queue"
+    DEFAULT = "open"
     QUEUES = (
         ("mine", "My cases"),
         ("unassigned", "Unassigned"),
@@ -106,11 +111,23 @@ class QueueFilter(admin.SimpleListFilter):
                 "pk", filter=Q(review_deadline__gte=now, review_deadline__lt=now + DUE_SOON)
             ),
         )
-        return [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES]
+        queues = [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES]
+        return [*queues, ("all", "All cases, closed too")]
+
+    def value(self) -> str:
+        return str(super().value() or self.DEFAULT)
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         value = self.value()
-        if not value:
+        if value == "all":
             return queryset
         now = timezone.now()
         open_cases = queryset.filter(state__in=OPEN_STATES)
@@ -122,9 +139,7 @@ class QueueFilter(admin.SimpleListFilter):
             return open_cases.filter(review_deadline__lt=now)
         if value == "due_soon":
             return open_cases.filter(review_deadline__gte=now, review_deadline__lt=now + DUE_SOON)
-        if value == "open":
-            return open_cases
-        return queryset
+        return open_cases
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -199,7 +214,7 @@ class CaseAdmin(FastAdmin):
     search_help_text = "Account external id (exact or prefix) or name."
     list_per_page = 50
     # Most urgent first: the earliest deadline (overdue cases lead), then priority; closed
-    # cases (no deadline) last.
+    # cases (no deadline) last when they are shown (queue "all").
     ordering = (  # type: ignore[assignment]  # expressions are allowed; the stubs say str
         F("review_deadline").asc(nulls_last=True),
         PRIORITY_ORDER.asc(),

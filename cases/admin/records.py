@@ -29,7 +29,7 @@ class SignalAdmin(ReadOnlyAdmin):
     list_filter = ("severity", "automated")
     search_fields = ("=account__external_id", "=dedupe_key", "=kind")
     search_help_text = "Exact account external id, dedupe key or kind."
-    ordering = ("-occurred_at", "-id")
+    ordering = ("-id",)  # newest received first, by the primary key index
 
 
 class IncidentSignalInline(ReadOnlyInline):
@@ -96,7 +96,7 @@ class CaseEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "actor_kind")
     search_fields = ("=case__id", "=actor_label")
     search_help_text = "Exact case id or actor."
-    ordering = ("-at", "-id")
+    ordering = ("-id",)  # newest first, by the primary key index
 
 
 @admin.register(EnforcementChange)

@@ -55,13 +55,16 @@ def test_queues_filter_and_count(
 def test_state_and_priority_filters(login: Any, make_case: MakeCase) -> None:
     flagged = make_case("flagged", priority="high")
     suspended = make_case("suspended", priority="high")
+    dismissed = make_case("dismissed", priority="high")
     client = login("auditor")
 
     by_state = listed(client.get("/admin/cases/case/?state=suspended"))
     by_priority = listed(client.get("/admin/cases/case/?priority=high"))
+    closed = listed(client.get("/admin/cases/case/?queue=all&state=dismissed"))
 
     assert by_state == [suspended.pk]
     assert sorted(by_priority) == sorted([flagged.pk, suspended.pk])
+    assert closed == [dismissed.pk]
 
 
 def test_most_urgent_first_overdue_then_deadline_then_priority(
@@ -75,9 +78,12 @@ def test_most_urgent_first_overdue_then_deadline_then_priority(
     tie_low, tie_high = make_case("flagged", priority="low"), make_case("flagged", priority="high")
     Case.objects.filter(pk__in=[tie_low.pk, tie_high.pk]).update(review_deadline=tie)
 
-    order = listed(login("analyst").get("/admin/cases/case/"))
+    client = login("analyst")
+    default = listed(client.get("/admin/cases/case/"))
+    everything = listed(client.get("/admin/cases/case/?queue=all"))
 
-    assert order == [overdue.pk, critical.pk, tie_high.pk, tie_low.pk, low.pk, closed.pk]
+    assert default == [overdue.pk, critical.pk, tie_high.pk, tie_low.pk, low.pk]
+    assert everything == [*default, closed.pk]
 
 
 def test_overdue_and_due_soon_deadlines_stand_out(login: Any, make_case: MakeCase) -> None:
