@@ -7,6 +7,7 @@ actions the role may take from the current state) and turns typed errors into me
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -177,6 +178,19 @@ class PriorityFilter(admin.SimpleListFilter):
         return queryset.filter(priority=self.value()) if self.value() else queryset
 
 
+def event_details(data: Any) -> str:
+    """A timeline event's data as short ``key: value`` pairs for people to read."""
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
 def deadline_html(case: Case, now: Any = None) -> str:
     """The review deadline, with overdue and due-soon cases standing out."""
     deadline = case.review_deadline
@@ -253,6 +267,13 @@ class CaseAdmin(FastAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": "Cases, most urgent first", **(extra_context or {})}
+        )
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         if not may_act(request):
@@ -370,6 +391,8 @@ class CaseAdmin(FastAdmin):
             .order_by("-created_at")[:PANEL_LIMIT]
         )
         events = list(CaseEvent.objects.filter(case=case).order_by("-seq")[:EVENT_LIMIT])
+        for event in events:
+            event.details = event_details(event.data)  # shown on the timeline
         is_open = case.state in OPEN_STATES
         can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
         return {

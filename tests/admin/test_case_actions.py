@@ -261,3 +261,13 @@ def test_analyst_opens_a_case_by_hand(login: Any, make_case: MakeCase) -> None:
     assert [p.code for p in opened.policies.all()] == [POLICY]
     assert again.status_code == 200
     assert b"already has open case" in again.content
+
+
+def test_timeline_shows_each_events_details(login: Any, make_case: MakeCase) -> None:
+    case = make_case("flagged")
+    client = login("analyst")
+    client.post(f"/admin/cases/case/{case.pk}/evidence/", {"reference": "logs://query/77"})
+
+    html = client.get(change_url(case)).content.decode()
+
+    assert "reference: logs://query/77" in html
