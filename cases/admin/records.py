@@ -53,7 +53,7 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "rule", "case")
     list_filter = ("severity",)
     search_fields = ("=account__external_id", "=kind")
-    ordering = ("-last_seen", "-id")
+    ordering = ("-id",)
     raw_id_fields = ("account", "case")
     inlines = (IncidentSignalInline,)
 
@@ -112,14 +112,14 @@ class EnforcementChangeAdmin(ReadOnlyAdmin):
 class CaseNoteAdmin(ReadOnlyAdmin):
     list_display = ("case", "author", "created_at", "body")
     search_fields = ("=case__id", "=author")
-    ordering = ("-created_at", "-id")
+    ordering = ("-id",)
 
 
 @admin.register(EvidenceReference)
 class EvidenceReferenceAdmin(ReadOnlyAdmin):
     list_display = ("case", "reference", "added_by", "created_at")
     search_fields = ("=case__id", "reference")
-    ordering = ("-created_at", "-id")
+    ordering = ("-id",)
 
 
 class RemediationItemInline(ReadOnlyInline):

@@ -124,6 +124,15 @@ def test_nobody_edits_or_deletes_case_fields(login: Any, make_case: MakeCase, ro
     forged = client.post(change_url(case), {"state": "terminated", "priority": "low"})
     delete = client.post(f"/admin/cases/case/{case.pk}/delete/", {"post": "yes"})
 
+    event = CaseEvent.objects.filter(case=case).first()
+    assert event is not None
+    forged_event = client.post(
+        f"/admin/cases/caseevent/{event.pk}/change/", {"action": "dismiss", "reason": "x"}
+    )
+    forged_event_delete = client.post(f"/admin/cases/caseevent/{event.pk}/delete/", {"post": "yes"})
+
+    assert forged_event.status_code == 403
+    assert forged_event_delete.status_code == 403
     assert b'name="state"' not in page.content
     assert b'name="_save"' not in page.content
     assert forged.status_code == 403
