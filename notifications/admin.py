@@ -1,7 +1,9 @@
 """Webhook endpoints (leads edit), and notices with their delivery attempts (read-only).
 
-Redelivery goes through ``notifications.services.notice_redeliver``; the admin never changes a
-notice row itself.
+Redelivery goes through ``notifications.services.notice_redeliver`` and new endpoints through
+``notifications.services.endpoint_create`` (which encrypts the secret) when the notices work
+provides them; the admin never changes a notice row itself. Both are looked up when used, so
+this module works with and without them.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cases.actors import Actor
-from cases.admin.base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, may_act
+from cases.admin.base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, request_role
+from cases.choices import Role
+from cases.errors import CaseError
+from cases.workflow import role_allows
 
+from . import services
 from .choices import WebhookEvent
 from .models import DeliveryAttempt, Notice, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+
+# notifications.services.notice_redeliver lets investigators and leads resend a notice.
+REDELIVER_MIN_ROLE = Role.INVESTIGATOR
 
 
 def webhook_secret_new() -> str:
@@ -40,6 +50,21 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ("partner", "url", "description", "event_types", "active")
 
+    def clean_url(self) -> str:
+        """Refuse URLs into our own network, with the notices work's check when present."""
+        url: str = self.cleaned_data["url"]
+        try:
+            from notifications.urls_check import (  # type: ignore[import-not-found,unused-ignore]  # on the notices branch
+                webhook_url_check,
+            )
+        except ImportError:
+            return url
+        try:
+            webhook_url_check(url)
+        except CaseError as exc:
+            raise ValidationError(exc.detail) from None
+        return url
+
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(LeadEditsAdmin):
@@ -50,6 +75,8 @@ class WebhookEndpointAdmin(LeadEditsAdmin):
     search_fields = ("url", "partner__code")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:  # new endpoints start active
+            return ["partner", "url", "description", "event_types"]
         return ["partner", "url", "description", "event_types", "active"]
 
     @admin.display(description="events")
@@ -57,14 +84,32 @@ class WebhookEndpointAdmin(LeadEditsAdmin):
         return ", ".join(obj.event_types or []) or "—"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change and not obj.secret:
-            obj.secret = webhook_secret_new()
-            messages.warning(
-                request,
-                f"The signing secret of {obj.url} is {obj.secret}. It is shown once: "
-                "give it to the partner now.",
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        create = getattr(services, "endpoint_create", None)
+        if create is not None:
+            endpoint, secret = create(
+                url=obj.url,
+                event_types=list(obj.event_types),
+                actor=Actor.for_user(request.user),
+                partner=obj.partner,
+                description=obj.description,
             )
-        super().save_model(request, obj, form, change)
+            obj.pk = endpoint.pk
+            obj.secret = endpoint.secret
+            obj.active = endpoint.active
+            obj.created_at = endpoint.created_at
+            obj._state.adding = False
+        else:
+            secret = webhook_secret_new()
+            obj.secret = secret
+            super().save_model(request, obj, form, change)
+        messages.warning(
+            request,
+            f"The signing secret of {obj.url} is {secret}. It is shown once: "
+            "give it to the partner now.",
+        )
 
 
 class DeliveryAttemptInline(ReadOnlyInline):
@@ -94,7 +139,7 @@ class NoticeAdmin(ReadOnlyAdmin):
     exclude = ("body_html",)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        if not may_act(request):
+        if not role_allows(request_role(request), REDELIVER_MIN_ROLE):
             return {}
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
@@ -102,12 +147,8 @@ class NoticeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Redeliver selected notices")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
-        if not may_act(request):
-            messages.error(request, "Auditors cannot redeliver notices.")
-            return
-        try:
-            from notifications.services import notice_redeliver  # type: ignore[attr-defined,unused-ignore]  # built on the notices branch
-        except ImportError:
+        notice_redeliver = getattr(services, "notice_redeliver", None)
+        if notice_redeliver is None:
             messages.error(request, "Redelivery is not available in this build.")
             return
         actor = Actor.for_user(request.user)
@@ -116,9 +157,9 @@ class NoticeAdmin(ReadOnlyAdmin):
         for notice in queryset.order_by("created_at"):
             try:
                 notice_redeliver(notice_id=notice.pk, actor=actor)
-            except Exception as exc:  # report each refusal, then go on with the rest
-                logger.warning("redelivery of notice %s refused: %s", notice.pk, exc)
-                refused.append(f"{notice.webhook_id} ({notice.event}): {exc}")
+            except CaseError as exc:  # report each refusal, then go on with the rest
+                logger.info("redelivery of notice %s refused: %s", notice.pk, exc.detail)
+                refused.append(f"{notice.webhook_id} ({notice.event}): {exc.detail}")
             else:
                 done.append(notice.webhook_id)
         if done:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from cases.models import FlagRule, PolicyClause, PolicyVersion, ReviewDeadlineRule
 from notifications.models import WebhookEndpoint
+from tests.admin.conftest import messages_of
 
 NOT_LEADS = ["analyst", "investigator", "auditor"]
 
@@ -178,7 +180,10 @@ def test_others_cannot_edit_rules_or_endpoints(login: Any, db: Any, role: str) -
     assert endpoint.url == "https://hooks.example/a"
 
 
-def test_lead_adds_a_webhook_endpoint_and_sees_its_secret_once(login: Any, partner: Any) -> None:
+def test_lead_adds_a_webhook_endpoint_and_sees_its_secret_once(
+    login: Any, partner: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # the example host does not resolve
     response = login("lead").post(
         "/admin/notifications/webhookendpoint/add/",
         {
@@ -186,15 +191,40 @@ def test_lead_adds_a_webhook_endpoint_and_sees_its_secret_once(login: Any, partn
             "url": "https://hooks.cloudco.example/ts",
             "description": "CloudCo enforcement feed",
             "event_types": ["enforcement.suspended", "enforcement.reinstated"],
-            "active": "on",
         },
         follow=True,
     )
 
     endpoint = WebhookEndpoint.objects.get(url="https://hooks.cloudco.example/ts")
-    assert endpoint.secret.startswith("whsec_")
+    shown = re.findall(r"whsec_[A-Za-z0-9+/=]+", " ".join(messages_of(response)))
+    assert len(shown) == 1
+    assert stored_secret(endpoint.secret) == shown[0]
     assert endpoint.event_types == ["enforcement.suspended", "enforcement.reinstated"]
-    assert endpoint.secret in response.content.decode()
+    assert endpoint.partner == partner
+    assert endpoint.active is True
+
+
+def test_webhook_url_into_our_own_network_is_refused(login: Any, db: Any, settings: Any) -> None:
+    pytest.importorskip("notifications.urls_check")
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    response = login("lead").post(
+        "/admin/notifications/webhookendpoint/add/",
+        {"url": "http://127.0.0.1:6379/", "event_types": ["case.transitioned"]},
+    )
+
+    assert response.status_code == 200
+    assert WebhookEndpoint.objects.exists() is False
+
+
+def stored_secret(stored: str) -> str:
+    """The plain secret: decrypted when the notices work encrypts it at rest."""
+    try:
+        from notifications.crypto import secret_decrypt  # type: ignore[import-not-found]
+    except ImportError:
+        return stored
+    plain: str = secret_decrypt(stored)
+    return plain
 
 
 @pytest.mark.parametrize(("role", "status"), [("lead", 200), ("auditor", 403)])

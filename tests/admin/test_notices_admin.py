@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from cases.actors import Actor
+from cases.errors import Conflict
 from notifications import services
 from notifications.models import DeliveryAttempt, Notice
 from tests.admin.conftest import MakeCase, messages_of
@@ -39,9 +40,9 @@ def test_redeliver_calls_the_notices_service_for_each_notice(
 
     monkeypatch.setattr(services, "notice_redeliver", fake, raising=False)
 
-    response = redeliver(login("analyst"), [notice])
+    response = redeliver(login("investigator"), [notice])
 
-    assert [(n, a.label, a.role) for n, a in calls] == [(notice.pk, "analyst", "analyst")]
+    assert [(n, a.label, a.role) for n, a in calls] == [(notice.pk, "investigator", "investigator")]
     assert any("Queued 1 notice(s) again" in m for m in messages_of(response))
 
 
@@ -51,13 +52,13 @@ def test_redeliver_reports_a_refusal(
     notice = failed_notice(make_case)
 
     def refuse(*, notice_id: Any, actor: Actor) -> None:
-        raise ValueError("already delivered")
+        raise Conflict(detail="The notice is pending; only delivered or failed are resent.")
 
     monkeypatch.setattr(services, "notice_redeliver", refuse, raising=False)
 
     response = redeliver(login("lead"), [notice])
 
-    assert any("Refused 1" in m and "already delivered" in m for m in messages_of(response))
+    assert any("Refused 1" in m and "The notice is pending" in m for m in messages_of(response))
 
 
 def test_redeliver_says_so_when_the_service_is_missing(
@@ -71,13 +72,14 @@ def test_redeliver_says_so_when_the_service_is_missing(
     assert any("not available" in m for m in messages_of(response))
 
 
-def test_auditor_has_no_redeliver_action(
-    login: Any, make_case: MakeCase, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("role", ["auditor", "analyst"])
+def test_redeliver_is_for_investigators_and_leads(
+    login: Any, make_case: MakeCase, monkeypatch: pytest.MonkeyPatch, role: str
 ) -> None:
     notice = failed_notice(make_case)
     calls: list[Any] = []
     monkeypatch.setattr(services, "notice_redeliver", lambda **kw: calls.append(kw), raising=False)
-    client = login("auditor")
+    client = login(role)
 
     page = client.get("/admin/notifications/notice/")
     redeliver(client, [notice])
@@ -91,10 +93,13 @@ def test_redeliver_with_the_real_service(login: Any, make_case: MakeCase) -> Non
     if not hasattr(real, "notice_redeliver"):
         pytest.skip("notifications.services.notice_redeliver is built on the notices branch")
     notice = failed_notice(make_case)
+    Notice.objects.filter(pk=notice.pk).update(status="failed")
 
     response = redeliver(login("lead"), [notice])
 
+    notice.refresh_from_db()
     assert not any("Refused" in m for m in messages_of(response))
+    assert notice.status == "pending"
 
 
 def test_notice_page_shows_its_delivery_attempts(login: Any, make_case: MakeCase) -> None:
