@@ -3,13 +3,15 @@
     .venv/bin/python docs/admin_screenshots.py
 
 Runs against its own SQLite database in a temporary directory (never your data), builds the
-demo through the case services, serves it with ``runserver`` on a loopback port and writes
+project's demo (``manage.py seed_demo``, or a small one of its own where that command is
+missing) through the case services, serves it with ``runserver`` on a loopback port and writes
 ``docs/img/admin-queue.png`` and ``docs/img/admin-case.png``. Needs Debian's ``chromium`` and
 ``chromedriver``; nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -26,8 +28,31 @@ PORT = int(os.environ.get("SCREENSHOT_PORT", "8771"))
 PASSWORD = "demo-password-1"  # noqa: S105  # a throwaway demo database
 
 
-def seed() -> int:
-    """Build the demo through the services; return the id of the case to photograph.
+def seed_project_demo() -> tuple[str, str, int] | None:
+    """The project's demo, if it has one: (queue user, case user, case id)."""
+    from django.contrib.auth.models import User
+    from django.core.management import call_command, get_commands
+
+    from cases.models import Case
+
+    if "seed_demo" not in get_commands():
+        return None
+    call_command("seed_demo", stdout=io.StringIO())
+    for name in ("analyst", "lead"):
+        user = User.objects.get(username=name)
+        user.set_password(PASSWORD)  # a throwaway database: the printed passwords are unknown
+        user.save()
+    case = (
+        Case.objects.filter(state="investigated", remediation_plan__isnull=False).first()
+        or Case.objects.filter(state="investigated").first()
+        or Case.objects.order_by("review_deadline").first()
+    )
+    assert case is not None  # noqa: S101  # the demo has cases
+    return "analyst", "lead", case.pk
+
+
+def seed() -> tuple[str, str, int]:
+    """Build a small demo through the services: (queue user, case user, case id).
 
     Maria (analyst) is photographed on the queue, Lena (lead) on an investigated case.
     """
@@ -172,10 +197,10 @@ def seed() -> int:
     )
     Case.objects.filter(pk=cases["initech"].pk).update(review_deadline=now + timedelta(hours=5))
     assert suspended.state == "suspended" and investigated.state == "investigated"  # noqa: S101
-    return cases["umbrella-ml"].pk
+    return "maria", "lena", cases["umbrella-ml"].pk
 
 
-def photograph(case_id: int) -> None:
+def photograph(queue_user: str, case_user: str, case_id: int) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -198,14 +223,14 @@ def photograph(case_id: int) -> None:
     base = f"http://127.0.0.1:{PORT}"
     try:
         driver.get(f"{base}/admin/login/?next=/admin/cases/case/")
-        driver.find_element(By.NAME, "username").send_keys("maria")
+        driver.find_element(By.NAME, "username").send_keys(queue_user)
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
         driver.find_element(By.ID, "changelist")
         driver.save_screenshot(str(OUT / "admin-queue.png"))
         driver.delete_all_cookies()
         driver.get(f"{base}/admin/login/?next=/admin/cases/case/{case_id}/change/")
-        driver.find_element(By.NAME, "username").send_keys("lena")
+        driver.find_element(By.NAME, "username").send_keys(case_user)
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
         driver.find_element(By.ID, "ts-timeline")
@@ -228,7 +253,7 @@ def main() -> None:
     import django
 
     django.setup()
-    case_id = seed()
+    who = seed_project_demo() or seed()
     server: Any = subprocess.Popen(  # noqa: S603  # our own manage.py, loopback only
         [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env=env, cwd=ROOT
     )
@@ -240,7 +265,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         OUT.mkdir(parents=True, exist_ok=True)
-        photograph(case_id)
+        photograph(*who)
     finally:
         server.terminate()
         server.wait(timeout=10)
