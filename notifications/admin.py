@@ -20,7 +20,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cases.actors import Actor
-from cases.admin.base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, request_role
+from cases.admin.base import (
+    LeadEditsAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    choices_filter,
+    request_role,
+)
 from cases.choices import Role
 from cases.errors import CaseError
 from cases.workflow import role_allows
@@ -30,6 +36,24 @@ from .choices import WebhookEvent
 from .models import DeliveryAttempt, Notice, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+
+# The notice event names every producer uses (see notifications.models.Notice.event).
+NOTICE_EVENTS = [
+    (name, name)
+    for name in (
+        "suspension",
+        "remediation_required",
+        "reinstatement",
+        "termination",
+        "plan_reminder",
+        "case.opened",
+        "case.assigned",
+        "deadline.reminder",
+        "deadline.escalation",
+        "digest",
+        *WebhookEvent.values,
+    )
+]
 
 # notifications.services.notice_redeliver lets investigators and leads resend a notice.
 REDELIVER_MIN_ROLE = Role.INVESTIGATOR
@@ -130,9 +154,9 @@ class NoticeAdmin(ReadOnlyAdmin):
         "case",
         "delivered_at",
     )
-    list_filter = ("status", "channel", "event")
-    search_fields = ("=case__id", "=account__external_id", "recipient")
-    search_help_text = "Exact case id or account external id, or a recipient."
+    list_filter = ("status", "channel", choices_filter("event", "event", NOTICE_EVENTS))
+    search_fields = ("=account__external_id",)
+    search_help_text = "Exact account external id (a case's notices are on the case page)."
     ordering = ("-created_at",)
     inlines = (DeliveryAttemptInline,)
     actions = ("redeliver",)

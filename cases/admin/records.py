@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from cases.choices import EventAction
 from cases.models import (
     CaseEvent,
     CaseNote,
@@ -19,7 +20,7 @@ from cases.models import (
     Signal,
 )
 
-from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline
+from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, choices_filter
 
 
 @admin.register(Signal)
@@ -27,8 +28,8 @@ class SignalAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "account", "kind", "severity", "source", "policy", "automated")
     list_select_related = ("account", "policy")
     list_filter = ("severity", "automated")
-    search_fields = ("=account__external_id", "=dedupe_key", "=kind")
-    search_help_text = "Exact account external id, dedupe key or kind."
+    search_fields = ("=account__external_id",)
+    search_help_text = "Exact account external id."
     ordering = ("-id",)  # newest received first, by the primary key index
 
 
@@ -52,7 +53,8 @@ class IncidentAdmin(ReadOnlyAdmin):
     )
     list_select_related = ("account", "rule", "case")
     list_filter = ("severity",)
-    search_fields = ("=account__external_id", "=kind")
+    search_fields = ("=account__external_id",)
+    search_help_text = "Exact account external id."
     ordering = ("-id",)
     raw_id_fields = ("account", "case")
     inlines = (IncidentSignalInline,)
@@ -93,9 +95,9 @@ class CaseEventAdmin(ReadOnlyAdmin):
         "from_state",
         "to_state",
     )
-    list_filter = ("action", "actor_kind")
-    search_fields = ("=case__id", "=actor_label")
-    search_help_text = "Exact case id or actor."
+    list_filter = (choices_filter("action", "action", EventAction.choices), "actor_kind")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
     ordering = ("-id",)  # newest first, by the primary key index
 
 
@@ -111,14 +113,16 @@ class EnforcementChangeAdmin(ReadOnlyAdmin):
 @admin.register(CaseNote)
 class CaseNoteAdmin(ReadOnlyAdmin):
     list_display = ("case", "author", "created_at", "body")
-    search_fields = ("=case__id", "=author")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
     ordering = ("-id",)
 
 
 @admin.register(EvidenceReference)
 class EvidenceReferenceAdmin(ReadOnlyAdmin):
     list_display = ("case", "reference", "added_by", "created_at")
-    search_fields = ("=case__id", "reference")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
     ordering = ("-id",)
 
 
@@ -138,5 +142,6 @@ class RemediationPlanAdmin(ReadOnlyAdmin):
 @admin.register(Reminder)
 class ReminderAdmin(ReadOnlyAdmin):
     list_display = ("case", "kind", "deadline", "sent_at")
-    list_filter = ("kind",)
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
     ordering = ("-sent_at",)

@@ -262,3 +262,50 @@ def test_only_leads_change_a_case_priority(login: Any, make_case: MakeCase, role
     login(role).post(f"/admin/cases/case/{case.pk}/priority/", {"priority": "critical"})
 
     assert snapshot(case) == before
+
+
+def test_superuser_acts_as_a_lead_and_still_cannot_edit_fields(
+    client: Any, make_case: MakeCase
+) -> None:
+    case = make_case("investigated")
+    root = User.objects.create_superuser("root", "root@tns.example", "pw-root")
+    client.force_login(root)
+
+    response = client.get(change_url(case))
+
+    assert buttons(response) == ["remediate", "terminate", "dismiss"]
+    assert b'name="_save"' not in response.content
+
+
+def test_only_investigators_and_leads_verify_plan_items(
+    login: Any, make_case: MakeCase, actors: dict[str, Any]
+) -> None:
+    from cases.models import RemediationItem
+    from cases.services import case_transition
+
+    case = make_case("suspended")
+    case_transition(
+        case=case,
+        action="investigate",
+        actor=actors["investigator"],
+        data={
+            "findings": "seen",
+            "violation_confirmed": True,
+            "remediation": {"items": ["Fix it"], "deadline_days": 5},
+        },
+    )
+    item = RemediationItem.objects.get(plan__case=case)
+    before = snapshot(case)
+
+    analyst_page = login("analyst").get(change_url(case)).content
+    forged = login("analyst").post(
+        f"/admin/cases/case/{case.pk}/items/{item.pk}/verify/", {"note": "forged"}, follow=True
+    )
+    investigator_page = login("investigator").get(change_url(case)).content
+
+    item.refresh_from_db()
+    assert b"ts-verify-item" not in analyst_page
+    assert b"ts-verify-item" in investigator_page
+    assert item.verified_at is None
+    assert snapshot(case) == before
+    assert any("may not verify" in m for m in messages_of(forged))

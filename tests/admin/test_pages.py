@@ -61,3 +61,30 @@ def test_case_account_and_policy_pages_open(
         transition_url(case, "terminate"),
     ):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/cases/caseevent/?q=not-a-number",
+        "/admin/cases/caseevent/?action=suspend",
+        "/admin/notifications/notice/?event=suspension",
+        "/admin/cases/signal/?q=acct-0001",
+        "/admin/cases/casenote/?q=12",
+    ],
+)
+def test_searches_and_filters_of_read_only_lists_answer(
+    login: Any, make_case: MakeCase, url: str
+) -> None:
+    make_case("suspended")
+
+    assert login("auditor").get(url).status_code == 200
+
+
+def test_event_filter_lists_fixed_choices_and_filters(login: Any, make_case: MakeCase) -> None:
+    case = make_case("suspended")
+
+    response = login("auditor").get("/admin/cases/caseevent/?action=suspend")
+
+    rows = response.context["cl"].result_list
+    assert [(e.case_id, e.action) for e in rows] == [(case.pk, "suspend")]
