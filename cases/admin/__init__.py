@@ -11,5 +11,6 @@ from . import case, policies, records
 admin.site.site_header = "Trust & Safety cases"
 admin.site.site_title = "Trust & Safety cases"
 admin.site.index_title = "Case management"
+admin.site.site_url = None  # no public site to go back to
 
 __all__ = ["case", "policies", "records"]
