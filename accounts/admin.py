@@ -47,8 +47,8 @@ class AccountAdmin(FastAdmin):
         "created_at",
     )
     list_filter = ("enforcement_status", "tier", "direct")
-    search_fields = ("=external_id", "^external_id", "name")
-    search_help_text = "External id (exact or prefix) or name."
+    search_fields = ("^external_id", "name")
+    search_help_text = "External id (or its start) or name."
     ordering = ("external_id",)
     fields = (
         "external_id",

@@ -224,8 +224,8 @@ class CaseAdmin(FastAdmin):
     )
     list_display_links = ("case_label",)
     list_filter = (QueueFilter, StateFilter, PriorityFilter)
-    search_fields = ("=account__external_id", "^account__external_id", "account__name")
-    search_help_text = "Account external id (exact or prefix) or name."
+    search_fields = ("^account__external_id", "account__name")
+    search_help_text = "Account external id (or its start) or name."
     list_per_page = 50
     # Most urgent first: the earliest deadline (overdue cases lead), then priority; closed
     # cases (no deadline) last when they are shown (queue "all").
