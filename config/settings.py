@@ -199,7 +199,7 @@ WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
-# Waits before each retry (seconds): about 27.7 h in all, then the notice is failed.
+# Waits before each retry (seconds): 27.6 h in all (before jitter), then the notice is failed.
 NOTICE_RETRY_SCHEDULE = [
     float(s) for s in env_list("NOTICE_RETRY_SCHEDULE", "10,60,300,1800,7200,18000,36000,36000")
 ]
