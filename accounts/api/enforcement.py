@@ -1,0 +1,225 @@
+"""Enforcement: what an API gateway asks about every request it serves.
+
+``GET /enforcement/{external_id}`` is a lean Django view rather than a DRF view: it is on the
+gateway's hot path (issue 7), so it reads the key (one indexed query) and the account's status
+(one indexed query) and nothing else, or answers both from the shared cache when ``CACHE_URL``
+is set. The DRF class :class:`EnforcementGetApi` only describes it in the OpenAPI schema;
+``enforcement_lookup.cls`` points drf-spectacular at it. Errors still go through
+``config.problems``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import bearer_token, client_for_key
+from accounts.cache import cache_enabled, cache_fill, cache_get, enforcement_key
+from accounts.choices import Scope
+from cases.selectors import enforcement_changes, enforcement_check, enforcement_get
+from config.problems import InvalidQuery, problem_for_exception
+
+from .permissions import caller_may
+from .serializers import (
+    EnforcementChangesQuerySerializer,
+    EnforcementChangesSerializer,
+    EnforcementCheckRequestSerializer,
+    EnforcementCheckSerializer,
+    EnforcementSerializer,
+)
+
+JSON_TYPES = ("application/json", "application/*", "*/*", "application/problem+json")
+CACHE_CONTROL = "private, no-cache"
+
+
+def _accepts_json(request: HttpRequest) -> bool:
+    accept = request.META.get("HTTP_ACCEPT")
+    if not accept:
+        return True
+    return any(part.split(";")[0].strip().lower() in JSON_TYPES for part in accept.split(","))
+
+
+def _authorize(request: HttpRequest) -> None:
+    """Raise unless the caller holds ``enforcement:read`` (a key, or a staff session)."""
+    token = bearer_token(request)
+    if token is not None:
+        client = client_for_key(token) if token else None
+        if client is None:
+            raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+        if not caller_may(client=client, user=None, scope=Scope.ENFORCEMENT_READ):
+            raise exceptions.PermissionDenied(
+                f"The API key lacks the '{Scope.ENFORCEMENT_READ}' scope."
+            )
+        return
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    if not caller_may(client=None, user=user, scope=Scope.ENFORCEMENT_READ):
+        raise exceptions.PermissionDenied("Your role does not allow reading enforcement.")
+
+
+def _body(external_id: str) -> tuple[bytes, str] | None:
+    row = enforcement_get(external_id=external_id)
+    if row is None:
+        return None
+    body = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    return body, etag
+
+
+def _lookup(external_id: str) -> tuple[bytes, str] | None:
+    if not cache_enabled():
+        return _body(external_id)
+    key = enforcement_key(external_id)
+    usable, cached = cache_get(key)
+    if usable:
+        return cached[0], cached[1]
+    found = _body(external_id)
+    if found is not None:
+        cache_fill(key, cached, [found[0], found[1]])
+    return found
+
+
+@csrf_exempt
+def enforcement_lookup(request: HttpRequest, external_id: str) -> HttpResponseBase:
+    try:
+        if request.method not in ("GET", "HEAD"):
+            raise exceptions.MethodNotAllowed(request.method or "")
+        if not _accepts_json(request):
+            raise exceptions.NotAcceptable()
+        _authorize(request)
+        found = _lookup(external_id)
+        if found is None:
+            raise exceptions.NotFound(f"No account '{external_id}' has been seen.")
+    except exceptions.APIException as exc:
+        response = problem_for_exception(exc, request)
+        assert response is not None  # noqa: S101 -- every APIException maps to a problem
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            response["Allow"] = "GET, HEAD"
+        elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    body, etag = found
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    if request.META.get("HTTP_IF_NONE_MATCH") == etag:
+        return HttpResponse(status=304, headers=headers)
+    return HttpResponse(body, content_type="application/json", headers=headers)
+
+
+class EnforcementGetApi(APIView):
+    """Schema-only twin of :func:`enforcement_lookup` (which serves the requests)."""
+
+    scopes = {"GET": Scope.ENFORCEMENT_READ}
+
+    @extend_schema(
+        operation_id="enforcement_get",
+        summary="Whether an account may use the API now",
+        description=(
+            "The API gateway's hot path: one indexed read (or a shared-cache hit invalidated on "
+            "every change). Answers `ETag` and `Cache-Control: private, no-cache`; send "
+            "`If-None-Match` to get 304 when nothing changed. An account never seen: 404."
+        ),
+        parameters=[OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: EnforcementSerializer, 304: None},
+        examples=[
+            OpenApiExample(
+                "suspended",
+                response_only=True,
+                value={
+                    "account": "acme-ai",
+                    "status": "suspended",
+                    "since": "2026-11-25T10:00:00Z",
+                    "case": 42,
+                    "policies": ["competing-model-development"],
+                },
+            )
+        ],
+        tags=["enforcement"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:  # pragma: no cover
+        raise exceptions.MethodNotAllowed("GET")
+
+
+enforcement_lookup.cls = EnforcementGetApi  # type: ignore[attr-defined]  # for drf-spectacular
+enforcement_lookup.initkwargs = {}  # type: ignore[attr-defined]
+
+
+class EnforcementCheckApi(APIView):
+    """Many accounts at once (up to 1,000), read in one query."""
+
+    scopes = {"POST": Scope.ENFORCEMENT_READ}
+
+    @extend_schema(
+        operation_id="enforcement_check",
+        summary="Statuses of up to 1,000 accounts",
+        request=EnforcementCheckRequestSerializer,
+        responses={200: EnforcementCheckSerializer},
+        examples=[
+            OpenApiExample(
+                "two accounts", request_only=True, value={"accounts": ["acme-ai", "globex"]}
+            )
+        ],
+        tags=["enforcement"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        accounts = data.get("accounts") if isinstance(data, dict) else None
+        # Fast path for the common, well-formed body; the serializer explains anything else.
+        if not (
+            isinstance(accounts, list)
+            and 0 < len(accounts) <= 1000
+            and all(isinstance(a, str) and 0 < len(a) <= 128 for a in accounts)
+        ):
+            serializer = EnforcementCheckRequestSerializer(data=data)
+            serializer.is_valid(raise_exception=True)
+            accounts = serializer.validated_data["accounts"]
+        results = enforcement_check(external_ids=accounts)
+        return Response(
+            {"results": EnforcementCheckSerializer({"results": results}).data["results"]}
+        )
+
+
+class EnforcementChangesApi(APIView):
+    """The commit-ordered feed of enforcement changes."""
+
+    scopes = {"GET": Scope.ENFORCEMENT_READ}
+
+    @extend_schema(
+        operation_id="enforcement_changes",
+        summary="Every enforcement change, in commit order",
+        description=(
+            "Read from `after=0`, then pass each answer's `next` as `after`. `seq` is assigned "
+            "in commit order without gaps, so a reader never misses or reorders a change."
+        ),
+        parameters=[EnforcementChangesQuerySerializer],
+        responses={200: EnforcementChangesSerializer},
+        tags=["enforcement"],
+    )
+    def get(self, request: Request) -> Response:
+        query = EnforcementChangesQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            raise InvalidQuery(query.errors)
+        after: int = query.validated_data["after"]
+        limit: int = query.validated_data["limit"]
+        changes, more = enforcement_changes(after=after, limit=limit)
+        body: dict[str, Any] = EnforcementChangesSerializer(
+            {
+                "results": changes,
+                "next": str(changes[-1]["seq"] if changes else after),
+                "has_more": more,
+            }
+        ).data
+        response = Response(body)
+        response["Cache-Control"] = CACHE_CONTROL
+        return response

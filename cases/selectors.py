@@ -1,0 +1,192 @@
+"""Reads for the API: cases, their timeline, accounts and enforcement.
+
+Staff may view everything (workflow.md); API clients read by scope, which the views check.
+Every selector returns what one response needs in a bounded number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.choices import EnforcementStatus
+from accounts.models import Account, Partner
+
+from .choices import OPEN_STATES
+from .models import Case, CaseEvent, EnforcementChange, Signal
+
+CASE_SIGNALS_SHOWN = 100
+
+
+def _latest_change_policies() -> Subquery:
+    return Subquery(
+        EnforcementChange.objects.filter(account_id=OuterRef("pk"))
+        .order_by("-seq")
+        .values("policies")[:1],
+        output_field=JSONField(),
+    )
+
+
+def _codes(citations: Any) -> list[str]:
+    if not isinstance(citations, list):
+        return []
+    return [c["code"] for c in citations if isinstance(c, dict) and "code" in c]
+
+
+def enforcement_get(*, external_id: str) -> dict[str, Any] | None:
+    """An account's enforcement status in one indexed read; ``None`` if never seen."""
+    rows = list(
+        Account.objects.filter(external_id=external_id)
+        .annotate(change_policies=_latest_change_policies())
+        .values(
+            "external_id",
+            "enforcement_status",
+            "enforcement_since",
+            "enforcement_case_id",
+            "change_policies",
+        )[:1]
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    status = row["enforcement_status"]
+    return {
+        "account": row["external_id"],
+        "status": status,
+        "since": row["enforcement_since"],
+        "case": row["enforcement_case_id"],
+        "policies": _codes(row["change_policies"]) if status != EnforcementStatus.ACTIVE else [],
+    }
+
+
+def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Statuses of many accounts in one query, in the order asked; unknown ones have no status."""
+    found = {
+        row[0]: row
+        for row in Account.objects.filter(external_id__in=set(external_ids)).values_list(
+            "external_id", "enforcement_status", "enforcement_since", "enforcement_case_id"
+        )
+    }
+    results = []
+    for external_id in external_ids:
+        row = found.get(external_id)
+        if row is None:
+            results.append(
+                {
+                    "account": external_id,
+                    "known": False,
+                    "status": None,
+                    "since": None,
+                    "case": None,
+                }
+            )
+        else:
+            results.append(
+                {
+                    "account": external_id,
+                    "known": True,
+                    "status": row[1],
+                    "since": row[2],
+                    "case": row[3],
+                }
+            )
+    return results
+
+
+def enforcement_changes(*, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Changes with ``seq`` above ``after`` in commit order, and whether more follow."""
+    rows = list(
+        EnforcementChange.objects.filter(seq__gt=after)
+        .order_by("seq")
+        .values(
+            "seq",
+            "account__external_id",
+            "status",
+            "previous_status",
+            "case_id",
+            "policies",
+            "at",
+        )[: limit + 1]
+    )
+    more = len(rows) > limit
+    return [
+        {
+            "seq": r["seq"],
+            "account": r["account__external_id"],
+            "status": r["status"],
+            "previous_status": r["previous_status"],
+            "case": r["case_id"],
+            "policies": _codes(r["policies"]),
+            "at": r["at"],
+        }
+        for r in rows[:limit]
+    ], more
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+def case_list() -> QuerySet[Case]:
+    return Case.objects.select_related("account", "assignee").prefetch_related(Prefetch("policies"))
+
+
+def case_filter_overdue(queryset: QuerySet[Case], overdue: bool) -> QuerySet[Case]:
+    late = Q(state__in=OPEN_STATES, review_deadline__lt=timezone.now())
+    return queryset.filter(late) if overdue else queryset.exclude(late)
+
+
+def case_get(*, case_id: int) -> Case | None:
+    return (
+        Case.objects.select_related("account", "assignee", "remediation_plan")
+        .prefetch_related("policies", "incidents", "remediation_plan__items")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+def case_signals(*, case: Case, limit: int = CASE_SIGNALS_SHOWN) -> list[Signal]:
+    """The case's most recent signals (through its incidents)."""
+    ids = Signal.incidents.through.objects.filter(incident__case=case).values("signal_id")
+    return list(
+        Signal.objects.filter(pk__in=ids)
+        .select_related("policy")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def case_signal_count(*, case: Case) -> int:
+    return (
+        Signal.incidents.through.objects.filter(incident__case=case)
+        .values("signal_id")
+        .distinct()
+        .count()
+    )
+
+
+def case_events(*, case_id: int) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case_id=case_id).order_by("seq")
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+def account_list() -> QuerySet[Account]:
+    open_case = Case.objects.filter(account_id=OuterRef("pk"), state__in=OPEN_STATES)
+    return Account.objects.prefetch_related(
+        Prefetch("partners", queryset=Partner.objects.order_by("code"))
+    ).annotate(
+        open_case_id=Subquery(open_case.values("pk")[:1]),
+        open_case_state=Subquery(open_case.values("state")[:1]),
+        open_case_priority=Subquery(open_case.values("priority")[:1]),
+    )
+
+
+def account_get(*, external_id: str) -> Account | None:
+    return account_list().filter(external_id=external_id).first()
+
+
+def partner_list() -> QuerySet[Partner]:
+    return Partner.objects.order_by("code")
