@@ -51,7 +51,8 @@ class HasScope(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         scope = scope_for(view, request.method or "GET")
         if scope is None:
-            return False
+            # A method the view does not serve: let the view answer 405.
+            return not hasattr(view, (request.method or "").lower())
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         client = request.auth if isinstance(request.auth, ApiClient) else None
