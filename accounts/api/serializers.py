@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.choices import EnforcementStatus, PartnerKind, Tier
 from accounts.models import Account, Partner
+from config.api import StrictCharField
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
@@ -114,7 +115,7 @@ class EnforcementSerializer(serializers.Serializer[Any]):
 
 class EnforcementCheckRequestSerializer(serializers.Serializer[Any]):
     accounts = serializers.ListField(
-        child=serializers.CharField(max_length=128), min_length=1, max_length=MAX_CHECK
+        child=StrictCharField(max_length=128), min_length=1, max_length=MAX_CHECK
     )
 
 

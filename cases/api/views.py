@@ -103,14 +103,16 @@ class CaseFilter(django_filters.FilterSet):
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     assignee = django_filters.CharFilter(field_name="assignee__username", max_length=150)
     policy = django_filters.CharFilter(field_name="policies__code", max_length=64)
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_overdue"
+    )
 
     class Meta:
         model = Case
         fields = ["state", "account", "priority", "assignee", "policy", "overdue"]
 
-    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: bool) -> QuerySet[Case]:
-        return case_filter_overdue(queryset, value)
+    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        return case_filter_overdue(queryset, value == "true")
 
 
 def _detail(case_id: int, request: Request) -> dict[str, Any]:

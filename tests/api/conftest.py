@@ -43,6 +43,11 @@ class ApiCaller:
         )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_caller(db: Any) -> Callable[..., ApiCaller]:
     def make(*scopes: str, role: str = "lead", name: str | None = None) -> ApiCaller:
