@@ -260,6 +260,22 @@ class ApiProblemMiddleware:
                 detail=f"The request body is larger than {limit} bytes.",
                 request=request,
             )
+        if "\x00" in request.path:
+            return problem_response(
+                status=404,
+                code="not_found",
+                detail="No API resource at this path.",
+                request=request,
+            )
+        if "\x00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            return problem_response(
+                status=400,
+                code="invalid_query",
+                detail="Query parameters may not contain NUL characters.",
+                request=request,
+            )
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and content_type.startswith("text/html"):

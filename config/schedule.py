@@ -18,4 +18,11 @@ class Periodic:
     description: str = ""
 
 
-PERIODIC_TASKS: tuple[Periodic, ...] = ()
+PERIODIC_TASKS: tuple[Periodic, ...] = (
+    Periodic(
+        name="Purge expired idempotency keys",
+        task="accounts.idempotency_keys_purge",
+        every_seconds=3600,
+        description="Idempotency-Key records are kept 24 hours (IDEMPOTENCY_KEY_TTL).",
+    ),
+)

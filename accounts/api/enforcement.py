@@ -17,7 +17,6 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -41,6 +40,7 @@ from .serializers import (
 
 JSON_TYPES = ("application/json", "application/*", "*/*", "application/problem+json")
 CACHE_CONTROL = "private, no-cache"
+EXTERNAL_ID_PATTERN = r"^(?!(check|changes)$)[^/]{1,128}$"
 
 
 def _accepts_json(request: HttpRequest) -> bool:
@@ -130,7 +130,15 @@ class EnforcementGetApi(APIView):
             "every change). Answers `ETag` and `Cache-Control: private, no-cache`; send "
             "`If-None-Match` to get 304 when nothing changed. An account never seen: 404."
         ),
-        parameters=[OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter(
+                "external_id",
+                {"type": "string", "pattern": EXTERNAL_ID_PATTERN},
+                OpenApiParameter.PATH,
+                description="Any external id but `check` and `changes`, which name the "
+                "operations beside this one.",
+            )
+        ],
         responses={200: EnforcementSerializer, 304: None},
         examples=[
             OpenApiExample(

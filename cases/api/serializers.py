@@ -63,7 +63,7 @@ class SignalBatchResultSerializer(serializers.Serializer[Any]):
 
 class SignalSerializer(serializers.ModelSerializer[Signal]):
     policy: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -91,7 +91,7 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
         slug_field="external_id", read_only=True
     )
     assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     policies: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="code", many=True, read_only=True
@@ -121,10 +121,10 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
 
 class IncidentSerializer(serializers.ModelSerializer[Incident]):
     rule: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True
+        slug_field="name", read_only=True, allow_null=True
     )
     policy: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:

@@ -132,3 +132,34 @@ def test_invalid_filter_is_400_naming_the_parameter(api: ApiCaller) -> None:
 def test_admin_pages_stay_html(db: Any) -> None:
     response = Client().get("/admin/login/")
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"signals": [{"account": "a\\u0000b"}]}',
+        '{"signals": [{"account": "\\ud800"}]}',
+        '{"signals": NaN}',
+    ],
+)
+def test_unstorable_json_is_400(api: ApiCaller, raw: str) -> None:
+    response = api.client.post(
+        f"{API}/signals", raw, content_type="application/json", headers=api.headers
+    )
+    problem(response, 400, "malformed_request")
+
+
+def test_paired_surrogates_are_fine(api: ApiCaller, account: Any) -> None:
+    raw = (
+        '{"signals": [{"account": "acme-ai", "kind": "k", "severity": "low", '
+        '"occurred_at": "2026-11-25T10:00:00Z", "source": "s", "dedupe_key": "\\ud83d\\ude00"}]}'
+    )
+    response = api.client.post(
+        f"{API}/signals", raw, content_type="application/json", headers=api.headers
+    )
+    assert response.status_code == 202, response.content
+
+
+def test_nul_in_path_or_query_is_refused(api: ApiCaller) -> None:
+    problem(api.get("/enforcement/a%00b"), 404)
+    problem(api.get("/cases", account="a\x00b"), 400, "invalid_query")
