@@ -20,6 +20,11 @@ run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_periodic_tasks
 	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Admin:    http://127.0.0.1:$(PORT)/admin/   (demo logins above: analyst, investigator, lead, auditor)"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/api/v1/docs"
+	@echo "  E-mails to customers and staff are written to var/mail/. Ctrl-C stops web, worker and beat."
+	@echo
 	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 ## test: install what the tests need and run the whole suite

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .idempotency import idempotency_keys_purge
+from . import idempotency
 
 
-@shared_task(name="accounts.idempotency_keys_purge")
-def idempotency_keys_purge_task() -> int:
+@shared_task(ignore_result=True)
+def idempotency_keys_purge() -> int:
     """Delete idempotency keys older than ``IDEMPOTENCY_KEY_TTL``; safe to run any time."""
-    return idempotency_keys_purge()
+    return idempotency.idempotency_keys_purge()

@@ -58,6 +58,7 @@ from .workflow import (
     ASSIGN_SELF_MIN_ROLE,
     NOTE_MIN_ROLE,
     OPEN_MIN_ROLE,
+    PLAN_DEADLINE_MIN_ROLE,
     PLAN_OVERRIDE_MIN_ROLE,
     PLAN_VERIFY_MIN_ROLE,
     PRIORITY_MIN_ROLE,
@@ -425,6 +426,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
                 start=locked.state_entered_at,
                 plan_deadline=_plan_deadline(locked),
             )
+            data["review_deadline"] = deadline.isoformat() if deadline else None
             Case.objects.filter(pk=locked.pk).update(
                 priority=incident.severity, review_deadline=deadline, updated_at=now
             )
@@ -833,3 +835,50 @@ def plan_item_verify(
         )
         target.refresh_from_db()
     return target
+
+
+def plan_deadline_set(
+    *, case: Case | int, deadline: Any, actor: Actor, reason: str = ""
+) -> RemediationPlan:
+    """Move the remediation plan's deadline (investigators and up).
+
+    The case's review deadline follows the plan's, so it moves too; the timeline says so, and
+    the deadline sweep sends fresh reminders for the new deadline.
+    """
+    _require_role(actor, PLAN_DEADLINE_MIN_ROLE, "change a remediation plan's deadline")
+    new_deadline = _datetime(deadline, "deadline")
+    reason = _text({"reason": reason}, "reason", required=False)
+    with transaction.atomic():
+        locked = _lock_case(case)
+        plan = RemediationPlan.objects.filter(case=locked).first()
+        if plan is None:
+            raise InvalidInput(detail="This case has no remediation plan.", field="deadline")
+        if locked.state != CaseState.INVESTIGATED:
+            raise InvalidInput(
+                detail="A plan's deadline moves only while the case is investigated.",
+                field="deadline",
+            )
+        now = timezone.now()
+        if new_deadline <= now:
+            raise InvalidInput(detail="'deadline' must be in the future.", field="deadline")
+        if new_deadline == plan.deadline:
+            return plan
+        review_deadline = review_deadline_for(
+            locked.state, locked.priority, start=locked.state_entered_at, plan_deadline=new_deadline
+        )
+        RemediationPlan.objects.filter(pk=plan.pk).update(deadline=new_deadline)
+        Case.objects.filter(pk=locked.pk).update(review_deadline=review_deadline, updated_at=now)
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.PLAN_DEADLINE,
+            at=now,
+            reason=reason,
+            data={
+                "from": plan.deadline.isoformat(),
+                "to": new_deadline.isoformat(),
+                "review_deadline": review_deadline.isoformat() if review_deadline else None,
+            },
+        )
+        plan.refresh_from_db()
+    return plan

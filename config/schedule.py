@@ -20,8 +20,26 @@ class Periodic:
 
 PERIODIC_TASKS: tuple[Periodic, ...] = (
     Periodic(
-        name="Purge expired idempotency keys",
-        task="accounts.idempotency_keys_purge",
+        name="deadlines: reminders and escalations",
+        task="cases.tasks.deadlines_sweep",
+        every_seconds=60,
+        description="Remind assignees before review deadlines; escalate overdue cases to leads.",
+    ),
+    Periodic(
+        name="deadlines: remediation plan reminders",
+        task="cases.tasks.plan_reminders_send",
+        crontab="5 * * * *",
+        description="Remind accounts of their remediation plan's deadline (hourly).",
+    ),
+    Periodic(
+        name="deadlines: daily digest",
+        task="cases.tasks.digests_send",
+        crontab="0 7 * * *",
+        description="Each staff member's open cases by deadline, overdue first (07:00 UTC).",
+    ),
+    Periodic(
+        name="api: purge expired idempotency keys",
+        task="accounts.tasks.idempotency_keys_purge",
         every_seconds=3600,
         description="Idempotency-Key records are kept 24 hours (IDEMPOTENCY_KEY_TTL).",
     ),

@@ -131,11 +131,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Request size limits: a full batch of 1,000 signals with evidence fits well within 5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(
+    os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024))
+)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -180,6 +186,20 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trust-and-safety@example.com")
 # Where customers write to contest a decision; named in every statement of reasons.
 APPEALS_EMAIL = os.environ.get("APPEALS_EMAIL", "appeals@example.com")
+
+# --- Deadlines ------------------------------------------------------------------------------
+# The deadline sweep reminds the assignee this long before a case's review deadline, escalates
+# to the leads once it has passed and again every DEADLINE_ESCALATION_REPEAT while it stays
+# overdue. Account contacts are reminded PLAN_REMINDER_BEFORE a remediation plan's deadline.
+DEADLINE_REMINDER_BEFORE = timedelta(
+    minutes=max(0, int(os.environ.get("DEADLINE_REMINDER_BEFORE_MINUTES", "120")))
+)
+DEADLINE_ESCALATION_REPEAT = timedelta(
+    minutes=max(1, int(os.environ.get("DEADLINE_ESCALATION_REPEAT_MINUTES", "720")))
+)
+PLAN_REMINDER_BEFORE = timedelta(
+    hours=max(0, int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
+)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

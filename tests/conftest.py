@@ -17,6 +17,12 @@ from cases.models import PolicyClause, PolicyVersion
 ROLES = ("analyst", "investigator", "lead", "auditor")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Tests create many users; the production hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -86,3 +92,21 @@ def account(db: Any, partner: Partner) -> Account:
     )
     Channel.objects.create(account=acct, partner=partner)
     return acct
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migrated data (groups, deadline rules, flag rules)
+    after its flush, so tests that follow see the same database whatever the order."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None:
+            continue
+        wants_transaction = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+        if wants_transaction and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(
+                pytest.mark.django_db(
+                    *marker.args[1:],
+                    **{**marker.kwargs, "transaction": True, "serialized_rollback": True},
+                ),
+                append=False,
+            )

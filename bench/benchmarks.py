@@ -1,0 +1,424 @@
+"""The six benchmarks, each against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.db import connection
+
+from bench import data
+from bench.procs import Gunicorn, PeakRss, free_port, pinned, wrk
+from bench.run import Line, server_env
+
+HERE = Path(__file__).resolve().parent
+ACCOUNTS = 100_000
+_state: dict[str, Any] = {}
+
+
+def _accounts() -> None:
+    """100,000 accounts, loaded once per run."""
+    if _state.get("accounts"):
+        return
+    data.reset()
+    data.load_accounts(ACCOUNTS)
+    _state["accounts"] = True
+
+
+def _key(*scopes: str) -> str:
+    from accounts.services import api_client_create
+
+    _client, key = api_client_create(name=f"bench-{uuid.uuid4().hex[:8]}", scopes=list(scopes))
+    return key
+
+
+def _staff() -> dict[str, Any]:
+    from django.contrib.auth.models import Group, User
+
+    users = {}
+    for role in ("analyst", "lead"):
+        user, made = User.objects.get_or_create(
+            username=f"bench-{role}", defaults={"is_staff": True, "email": f"{role}@bench.test"}
+        )
+        if made:
+            user.groups.add(Group.objects.get(name=role))
+        users[role] = user
+    return users
+
+
+def _seconds(quick: bool) -> int:
+    return 5 if quick else 60
+
+
+def enforcement_lookup(quick: bool) -> Line:
+    _accounts()
+    key = _key("enforcement:read")
+    server = Gunicorn(server_env(), workers=2, cpu=0)
+    env = {"BENCH_ACCOUNTS": str(ACCOUNTS), "BENCH_KEY": key}
+    try:
+        warm = 2
+        wrk(
+            server.url,
+            seconds=warm,
+            script=HERE / "lookup.lua",
+            env={**env, "BENCH_PREFIX": "/api/v1/enforcement/"},
+        )
+        base = wrk(
+            server.url,
+            seconds=_seconds(quick),
+            script=HERE / "lookup.lua",
+            env={**env, "BENCH_PREFIX": "/bench/bare/", "BENCH_KEY": ""},
+        )
+        ours = wrk(
+            server.url,
+            seconds=_seconds(quick),
+            script=HERE / "lookup.lua",
+            env={**env, "BENCH_PREFIX": "/api/v1/enforcement/"},
+        )
+    finally:
+        rss = server.stop()
+    return Line(
+        "enforcement lookup",
+        f"{ours.requests_per_s:,.0f} req/s p50 {ours.p50_ms:.1f} p99 {ours.p99_ms:.1f} ms "
+        f"err {ours.errors}",
+        f"{base.requests_per_s:,.0f} req/s p50 {base.p50_ms:.1f} p99 {base.p99_ms:.1f} ms",
+        ours.requests_per_s / base.requests_per_s,
+        ">= 1.0, p99 <= 1.5x, 0 errors",
+        f"p99 ratio {ours.p99_ms / base.p99_ms:.2f}; gunicorn {rss}",
+    )
+
+
+def batch_check(quick: bool) -> Line:
+    _accounts()
+    key = _key("enforcement:read")
+    server = Gunicorn(server_env(), workers=2, cpu=0)
+    env = {"BENCH_ACCOUNTS": str(ACCOUNTS), "BENCH_KEY": key}
+    seconds = max(3, _seconds(quick) // 2)
+    try:
+        base = wrk(
+            server.url,
+            seconds=seconds,
+            script=HERE / "check.lua",
+            env={**env, "BENCH_PATH": "/bench/raw-check", "BENCH_KEY": ""},
+            connections=4,
+        )
+        ours = wrk(
+            server.url,
+            seconds=seconds,
+            script=HERE / "check.lua",
+            env={**env, "BENCH_PATH": "/api/v1/enforcement/check"},
+            connections=4,
+        )
+    finally:
+        rss = server.stop()
+    return Line(
+        "batch check",
+        f"{ours.requests_per_s * 1000:,.0f} accounts/s (err {ours.errors})",
+        f"{base.requests_per_s * 1000:,.0f} accounts/s raw SELECT",
+        ours.requests_per_s / base.requests_per_s,
+        ">= 0.5",
+        f"gunicorn {rss}",
+    )
+
+
+KINDS = ("prompt_volume", "policy_classifier_hit", "rate_limit_exceeded", "key_shared")
+
+
+def _signal_batches(count: int) -> list[list[dict[str, Any]]]:
+    """1,000-signal batches in which a fifth repeat signals already sent."""
+    rng = random.Random(11)
+    now = time.time()
+    sent: list[dict[str, Any]] = []
+    batches = []
+    for b in range(count):
+        fresh = [
+            {
+                "account": data.account_id_text(rng.randint(1, ACCOUNTS)),
+                "kind": rng.choice(KINDS),
+                "severity": rng.choice(("low", "medium")),
+                "occurred_at": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - rng.randint(0, 3000))
+                ),
+                "source": "bench-detector",
+                "dedupe_key": f"b{b}-{i}-{uuid.uuid4().hex[:8]}",
+                "summary": "benchmark signal",
+                "evidence": {"requests": rng.randint(1, 10_000)},
+            }
+            for i in range(800 if sent else 1000)
+        ]
+        dupes = rng.sample(sent, 200) if sent else []
+        batches.append(fresh + dupes)
+        sent.extend(fresh)
+    return batches
+
+
+def _copy_baseline(batches: list[list[dict[str, Any]]]) -> float:
+    """psycopg COPY of the same rows into a scratch table: signals per second."""
+    ids = (
+        dict(connection.cursor().execute("SELECT external_id, id FROM accounts_account").fetchall())
+        if connection.vendor == "postgresql"
+        else None
+    )
+    if ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT external_id, id FROM accounts_account")
+            ids = dict(cursor.fetchall())
+    columns = (
+        "account_id",
+        "kind",
+        "severity",
+        "occurred_at",
+        "received_at",
+        "source",
+        "dedupe_key",
+        "automated",
+        "summary",
+        "evidence",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_scratch_signal")
+        cursor.execute(
+            "CREATE TABLE bench_scratch_signal (account_id bigint, kind varchar(64), "
+            "severity varchar(16), occurred_at timestamp with time zone, "
+            "received_at timestamp with time zone, source varchar(100), "
+            "dedupe_key varchar(200), automated boolean, summary text, evidence text)"
+        )
+    started = time.perf_counter()
+    total = 0
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for batch in batches:
+        data.copy_rows(
+            "bench_scratch_signal",
+            columns,
+            (
+                (
+                    ids[s["account"]],
+                    s["kind"],
+                    s["severity"],
+                    s["occurred_at"],
+                    now,
+                    s["source"],
+                    s["dedupe_key"],
+                    True,
+                    s["summary"],
+                    json.dumps(s["evidence"]),
+                )
+                for s in batch
+            ),
+        )
+        total += len(batch)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_scratch_signal")
+    return total / elapsed
+
+
+def signal_intake(quick: bool) -> Line:
+    _accounts()
+    key = _key("signals:write")
+    batches = _signal_batches(10 if quick else 60)
+    baseline = _copy_baseline(batches)
+    server = Gunicorn(server_env(), workers=1, cpu=0)
+    bodies = [json.dumps({"signals": b}).encode() for b in batches]
+    codes: list[int] = []
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            client.post("/api/v1/signals", content=bodies[0], headers=headers)  # warm-up
+            started = time.perf_counter()
+            lock = threading.Lock()
+            queue = list(bodies[1:])
+
+            def post_all() -> None:
+                while True:
+                    with lock:
+                        if not queue:
+                            return
+                        body = queue.pop(0)
+                    codes.append(
+                        client.post("/api/v1/signals", content=body, headers=headers).status_code
+                    )
+
+            threads = [threading.Thread(target=post_all) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+    finally:
+        rss = server.stop()
+    rate = sum(len(b) for b in batches[1:]) / elapsed
+    errors = sum(1 for c in codes if c >= 300)
+    return Line(
+        "signal intake",
+        f"{rate:,.0f} signals/s (1 worker, err {errors})",
+        f"{baseline:,.0f} signals/s COPY",
+        rate / baseline,
+        ">= 0.3 and >= 10,000/s",
+        f"gunicorn {rss}",
+    )
+
+
+def _sweep_once(total: int) -> tuple[float, int]:
+    from cases.deadlines import deadlines_sweep
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from cases.models import Case, Reminder
+
+    Reminder.objects.all().delete()
+    data.reset_cases()
+    now = timezone.now()
+    data.load_cases(total, 1000, accounts=ACCOUNTS, now=now)
+    _staff()
+    started = time.perf_counter()
+    deadlines_sweep(now=now)
+    elapsed = time.perf_counter() - started
+    due = Case.objects.filter(Q(review_deadline__lte=now + timedelta(days=1))).count()
+    return elapsed, due
+
+
+def deadline_sweep(quick: bool) -> Line:
+    _accounts()
+    big = 200_000 if quick else 1_000_000
+    small_time, _ = _sweep_once(10_000)
+    big_time, _ = _sweep_once(big)
+    return Line(
+        "deadline sweep",
+        f"{big_time:.2f} s at {big:,} cases",
+        f"{small_time:.2f} s at 10,000 cases",
+        big_time / small_time,
+        "<= 1.5 (1,000 due in both)",
+    )
+
+
+def _admin_page(path: str, user: Any, rounds: int) -> tuple[float, int]:
+    from django.db import reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(user)
+    assert client.get(path).status_code == 200
+    times = []
+    queries = 0
+    for _ in range(rounds):
+        reset_queries()
+        with CaptureQueriesContext(connection) as ctx:
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - started)
+        assert response.status_code == 200
+        queries = len(ctx.captured_queries)
+    return statistics.median(times), queries
+
+
+def admin_case_list(quick: bool) -> Line:
+    _accounts()
+    from django.test.utils import override_settings
+
+    analyst = _staff()["analyst"]
+    big = 200_000 if quick else 1_000_000
+    path = "/admin/cases/case/?queue=overdue"
+    rounds = 5 if quick else 15
+    with override_settings(ALLOWED_HOSTS=["*"]):
+        data.reset_cases()
+        data.load_cases(1_000, 1000, accounts=ACCOUNTS)
+        small_t, small_q = _admin_page(path, analyst, rounds)
+        data.reset_cases()
+        data.load_cases(big, 1000, accounts=ACCOUNTS)
+        big_t, big_q = _admin_page(path, analyst, rounds)
+    return Line(
+        "admin case list",
+        f"{big_t * 1000:.0f} ms/page, {big_q} queries at {big:,}",
+        f"{small_t * 1000:.0f} ms/page, {small_q} queries at 1,000",
+        big_t / small_t,
+        "<= 2.0, same queries <= 12",
+    )
+
+
+def _receiver() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(pinned([sys.executable, str(HERE / "receiver.py"), str(port)], 1))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/", content=b"{}", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}/hook"
+
+
+def webhook_delivery(quick: bool) -> Line:
+    from django.test.utils import override_settings
+    from notifications.delivery import notice_deliver, webhook_headers
+
+    from notifications.models import Notice, WebhookEndpoint
+    from notifications.services import endpoint_create
+
+    count = 300 if quick else 2000
+    proc, url = _receiver()
+    rss = PeakRss(proc.pid).start()
+    try:
+        with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
+            endpoint, _secret = endpoint_create(url=url, events=["case.transitioned"], partner=None)
+            notices = Notice.objects.bulk_create(
+                Notice(
+                    channel="webhook",
+                    event="case.transitioned",
+                    recipient=url,
+                    endpoint=endpoint,
+                    payload={"type": "case.transitioned", "data": {"case": str(i)}},
+                )
+                for i in range(count)
+            )
+            from notifications.crypto import secret_decrypt
+
+            secret = secret_decrypt(WebhookEndpoint.objects.get(pk=endpoint.pk).secret)
+            from django.utils import timezone
+
+            with httpx.Client(timeout=5) as client:
+                started = time.perf_counter()
+                for n in notices:
+                    body = json.dumps(n.payload).encode()
+                    client.post(
+                        url, content=body, headers=webhook_headers(n, secret, timezone.now())
+                    )
+                plain = count / (time.perf_counter() - started)
+            started = time.perf_counter()
+            for n in notices:
+                notice_deliver(n.pk)
+            ours = count / (time.perf_counter() - started)
+    finally:
+        summary = rss.stop()
+        proc.terminate()
+    return Line(
+        "webhook delivery",
+        f"{ours:,.0f} deliveries/s (1 process)",
+        f"{plain:,.0f} POST/s plain httpx loop",
+        ours / plain,
+        ">= 0.5 and >= 500/s",
+        f"receiver {summary}",
+    )
+
+
+ALL: list[tuple[str, Callable[[bool], Line]]] = [
+    ("lookup", enforcement_lookup),
+    ("check", batch_check),
+    ("intake", signal_intake),
+    ("sweep", deadline_sweep),
+    ("admin", admin_case_list),
+    ("webhook", webhook_delivery),
+]

@@ -1,0 +1,146 @@
+"""The whole record of a case as one JSON document that can be verified on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from .audit import HASH_FIELDS
+from .audit_verify import chain_check
+from .models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
+
+FORMAT = "tscase.case-export/1"
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None else None
+
+
+def case_export(*, case_id: int) -> dict[str, Any]:
+    case = Case.objects.select_related("account", "assignee").get(pk=case_id)
+    account = case.account
+    events = list(CaseEvent.objects.filter(case=case).order_by("seq"))
+    cited = {(c["code"], c["version"]) for e in events for c in (e.policy_versions or [])}
+    versions = [
+        v
+        for v in PolicyVersion.objects.select_related("policy").filter(
+            policy__code__in={code for code, _ in cited}
+        )
+        if (v.policy.code, v.version) in cited
+    ]
+    signals = Signal.objects.filter(incidents__case=case).distinct().order_by("occurred_at")
+    timeline = [
+        {
+            "id": e.pk,
+            "seq": e.seq,
+            "at": e.at.isoformat(timespec="microseconds"),
+            "actor_kind": e.actor_kind,
+            "actor_label": e.actor_label,
+            "action": e.action,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "reason": e.reason,
+            "policy_versions": e.policy_versions,
+            "data": e.data,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
+    chain_rows = [
+        {**row, "case_id": case.pk, "at": e.at} for row, e in zip(timeline, events, strict=True)
+    ]
+    problems = [str(p) for p in chain_check(chain_rows)]
+    from notifications.models import Notice
+
+    notices = [
+        {
+            "id": str(n.id),
+            "channel": n.channel,
+            "event": n.event,
+            "recipient": n.recipient,
+            "subject": n.subject,
+            "body_text": n.body_text,
+            "payload": n.payload,
+            "statement": n.statement,
+            "status": n.status,
+            "created_at": _iso(n.created_at),
+            "delivered_at": _iso(n.delivered_at),
+            "deliveries": [
+                {
+                    "at": _iso(a.at),
+                    "succeeded": a.succeeded,
+                    "status_code": a.status_code,
+                    "latency_ms": a.latency_ms,
+                    "error": a.error,
+                }
+                for a in n.attempts_log.all()
+            ],
+        }
+        for n in Notice.objects.filter(case=case)
+        .prefetch_related("attempts_log")
+        .order_by("created_at")
+    ]
+    return {
+        "format": FORMAT,
+        "exported_at": timezone.now().isoformat(),
+        "case": {
+            "id": case.pk,
+            "state": case.state,
+            "priority": case.priority,
+            "summary": case.summary,
+            "findings": case.findings,
+            "violation_confirmed": case.violation_confirmed,
+            "assignee": case.assignee.get_username() if case.assignee else None,
+            "review_deadline": _iso(case.review_deadline),
+            "created_at": _iso(case.created_at),
+            "closed_at": _iso(case.closed_at),
+        },
+        "account": {
+            "external_id": account.external_id,
+            "name": account.name,
+            "tier": account.tier,
+            "channels": account.channel_codes,
+            "enforcement_status": account.enforcement_status,
+            "enforcement_since": _iso(account.enforcement_since),
+        },
+        "signals": [
+            {
+                "id": s.pk,
+                "kind": s.kind,
+                "severity": s.severity,
+                "occurred_at": _iso(s.occurred_at),
+                "source": s.source,
+                "dedupe_key": s.dedupe_key,
+                "automated": s.automated,
+                "summary": s.summary,
+                "evidence": s.evidence,
+            }
+            for s in signals
+        ],
+        "policy_versions": [
+            {"code": v.policy.code, "version": v.version, "title": v.title, "text": v.text}
+            for v in sorted(versions, key=lambda v: (v.policy.code, v.version))
+        ],
+        "timeline": timeline,
+        "enforcement_changes": [
+            {
+                "seq": c.seq,
+                "status": c.status,
+                "previous_status": c.previous_status,
+                "at": _iso(c.at),
+                "policies": c.policies,
+            }
+            for c in EnforcementChange.objects.filter(case=case).order_by("seq")
+        ],
+        "notices": notices,
+        "integrity": {
+            "algorithm": "sha256(prev_hash + '\\n' + canonical JSON of the fields below); "
+            "canonical JSON: keys sorted, separators ',' ':', times ISO 8601 with microseconds",
+            "hashed_fields": list(HASH_FIELDS),
+            "head_hash": timeline[-1]["hash"] if timeline else "",
+            "chain_ok": not problems,
+            "problems": problems,
+        },
+    }

@@ -1,0 +1,86 @@
+"""Database-level guards that make the audit records append-only.
+
+PostgreSQL: a trigger refuses UPDATE and DELETE on each guarded table. SQLite: triggers do the
+same, conditioned on ``tscase_guard()``, a function each connection of this service registers.
+A client that lacks the function (the sqlite3 shell, say) fails the condition and cannot change
+the rows either. ``flush``, which wipes the whole database, lifts the guard for its own duration
+(on PostgreSQL it uses TRUNCATE, which row triggers do not see).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+GUARDED_TABLES = (
+    "cases_caseevent",
+    "cases_signal",
+    "cases_enforcementchange",
+    "cases_policyversion",
+)
+
+_state = threading.local()
+
+
+def guard_enabled() -> int:
+    return 0 if getattr(_state, "lifted", False) else 1
+
+
+@contextmanager
+def audit_guard_lifted() -> Iterator[None]:
+    """For wiping the database (``flush``) and for tests that tamper on purpose."""
+    previous = getattr(_state, "lifted", False)
+    _state.lifted = True
+    try:
+        yield
+    finally:
+        _state.lifted = previous
+
+
+def register_sqlite_function(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("tscase_guard", 0, guard_enabled)
+
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION tscase_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+"""
+
+
+def install_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    statements = []
+    if vendor == "postgresql":
+        statements.append(PG_FUNCTION)
+        for table in tables:
+            statements.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
+            statements.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION tscase_append_only();"
+            )
+    elif vendor == "sqlite":
+        for table in tables:
+            for op in ("UPDATE", "DELETE"):
+                name = f"{table}_no_{op.lower()}"
+                statements.append(f"DROP TRIGGER IF EXISTS {name};")
+                statements.append(
+                    f"CREATE TRIGGER {name} BEFORE {op} ON {table} WHEN tscase_guard() "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END;"
+                )
+    return statements
+
+
+def uninstall_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    if vendor == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {t}_append_only ON {t};" for t in tables]
+    if vendor == "sqlite":
+        return [
+            f"DROP TRIGGER IF EXISTS {t}_no_{op};" for t in tables for op in ("update", "delete")
+        ]
+    return []

@@ -1,0 +1,449 @@
+"""Demo data that tells the product's story, made through the services.
+
+Idempotent: running it again changes nothing that exists. Staff passwords are printed once,
+when the users are created.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from unittest import mock
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, Channel, Partner
+from cases.actors import Actor
+from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
+from cases.services import (
+    case_assign,
+    case_open,
+    case_transition,
+    incident_route,
+    plan_item_verify,
+)
+
+POLICIES = [
+    (
+        "competing-model-development",
+        "Competing model development",
+        "critical",
+        [
+            "Customers may not use outputs of the API to develop models that compete with ours.",
+            "Customers may not use outputs of the API, directly or through a third party, to "
+            "train, distil or evaluate models that compete with ours.",
+        ],
+    ),
+    (
+        "rate-limit-evasion",
+        "Rate limit evasion",
+        "medium",
+        [
+            "Customers may not circumvent rate limits.",
+            "Customers may not circumvent rate limits or usage quotas, including by spreading "
+            "traffic over several accounts, keys or partner channels.",
+        ],
+    ),
+    (
+        "credential-sharing",
+        "Credential sharing",
+        "high",
+        [
+            "API keys may not be shared outside the customer organisation.",
+            "API keys may not be shared, sold or published outside the customer organisation.",
+        ],
+    ),
+]
+
+PARTNERS = [("cloudco", "CloudCo Platform", "cloud"), ("resellnet", "ResellNet", "reseller")]
+
+# external_id, name, tier, direct, partner codes
+ACCOUNTS = [
+    ("acme-ai", "Acme AI", "enterprise", True, ["cloudco"]),
+    ("northwind-labs", "Northwind Labs", "scale", True, []),
+    ("globex", "Globex Research", "scale", False, ["cloudco"]),
+    ("initech", "Initech", "build", False, ["resellnet"]),
+    ("umbrella-ml", "Umbrella ML", "enterprise", True, ["cloudco", "resellnet"]),
+    ("hooli", "Hooli", "build", True, []),
+    ("vandelay", "Vandelay Industries", "free", True, []),
+    ("stark-analytics", "Stark Analytics", "scale", True, ["cloudco"]),
+]
+
+ROLES = ("analyst", "investigator", "lead", "auditor")
+
+
+@contextmanager
+def clock(at: datetime) -> Iterator[None]:
+    """Let the services stamp events with a past time, so the demo has a history."""
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        yield
+
+
+class Command(BaseCommand):
+    help = "Load the demo: policies, partners, accounts, signals, staff and cases in every state."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            self._policies()
+            self._partners_and_accounts()
+            created = self._staff()
+        if not Case.objects.exists():
+            self._story()
+            self.stdout.write(self.style.SUCCESS("Demo cases created."))
+        else:
+            self.stdout.write("Demo cases already present; nothing to add.")
+        if created:
+            self.stdout.write(self.style.WARNING("Demo staff logins (shown once):"))
+            for username, password in created:
+                self.stdout.write(f"  {username:<13} {password}")
+        else:
+            self.stdout.write(
+                "Demo staff users exist (analyst, investigator, lead, auditor); their passwords "
+                "were printed when they were created. Reset one with "
+                "`manage.py changepassword NAME`."
+            )
+
+    def _policies(self) -> None:
+        for code, title, severity, texts in POLICIES:
+            clause, made = PolicyClause.objects.get_or_create(
+                code=code, defaults={"title": title, "severity": severity}
+            )
+            if not made:
+                continue
+            start = timezone.now() - timedelta(days=400)
+            for n, text in enumerate(texts, start=1):
+                PolicyVersion.objects.create(
+                    policy=clause,
+                    version=n,
+                    title=title,
+                    text=text,
+                    severity=severity,
+                    effective_from=start + timedelta(days=200 * (n - 1)),
+                )
+            PolicyClause.objects.filter(pk=clause.pk).update(current_version=len(texts))
+
+    def _partners_and_accounts(self) -> None:
+        partners = {}
+        for code, name, kind in PARTNERS:
+            partners[code], _ = Partner.objects.get_or_create(
+                code=code, defaults={"name": name, "kind": kind}
+            )
+        for external_id, name, tier, direct, channels in ACCOUNTS:
+            account, made = Account.objects.get_or_create(
+                external_id=external_id,
+                defaults={
+                    "name": name,
+                    "tier": tier,
+                    "direct": direct,
+                    "contacts": [f"trust@{external_id}.example", f"legal@{external_id}.example"],
+                },
+            )
+            if made:
+                for code in channels:
+                    Channel.objects.create(account=account, partner=partners[code])
+
+    def _staff(self) -> list[tuple[str, str]]:
+        created = []
+        for role in ROLES:
+            if User.objects.filter(username=role).exists():
+                continue
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(
+                username=role,
+                email=f"{role}@tns.example",
+                password=password,
+                is_staff=True,
+                first_name=role.title(),
+            )
+            user.groups.add(Group.objects.get(name=role))
+            created.append((role, password))
+        return created
+
+    def _signals(
+        self, account: Account, kind: str, severity: str, count: int, at: datetime, **extra: Any
+    ) -> list[Signal]:
+        signals = [
+            Signal.objects.create(
+                account=account,
+                kind=kind,
+                severity=severity,
+                occurred_at=at + timedelta(minutes=2 * i),
+                received_at=at + timedelta(minutes=2 * i, seconds=3),
+                source=extra.get("source", "ratelimit-monitor"),
+                dedupe_key=f"demo-{account.external_id}-{kind}-{i}",
+                automated=extra.get("automated", True),
+                policy=extra.get("policy"),
+                summary=extra.get("summary", ""),
+                evidence=extra.get("evidence", {}),
+            )
+            for i in range(count)
+        ]
+        return signals
+
+    def _incident(self, account: Account, signals: list[Signal], rule_name: str) -> Incident:
+        from cases.models import FlagRule
+
+        first, last = signals[0], signals[-1]
+        incident = Incident.objects.create(
+            account=account,
+            rule=FlagRule.objects.filter(name=rule_name).first(),
+            kind=first.kind,
+            policy=first.policy,
+            severity=max(
+                (s.severity for s in signals),
+                key=["low", "medium", "high", "critical"].index,
+            ),
+            summary=first.summary or f"{len(signals)} {first.kind} signals",
+            first_seen=first.occurred_at,
+            last_seen=last.occurred_at,
+            signal_count=len(signals),
+        )
+        IncidentSignal.objects.bulk_create(
+            IncidentSignal(incident=incident, signal=s) for s in signals
+        )
+        return incident
+
+    def _story(self) -> None:
+        now = timezone.now()
+        staff = {role: User.objects.get(username=role) for role in ROLES}
+        actor = {role: Actor.for_user(user) for role, user in staff.items()}
+        rules = Actor.system("flag rules")
+        accounts = {a.external_id: a for a in Account.objects.all()}
+        cmd = PolicyClause.objects.get(code="competing-model-development")
+
+        # 1. A critical report of competing model development: flagged, awaiting triage.
+        at = now - timedelta(hours=1)
+        signals = self._signals(
+            accounts["acme-ai"],
+            "competing_model_development",
+            "critical",
+            1,
+            at,
+            source="abuse-classifier",
+            policy=cmd,
+            summary="Classifier: prompts match a distillation harness (2.1M requests in 24 h)",
+            evidence={"requests": 2_100_000, "pattern": "distillation-harness-v3"},
+        )
+        with clock(at):
+            incident_route(
+                incident=self._incident(accounts["acme-ai"], signals, "Any critical signal"),
+                actor=rules,
+            )
+
+        # 2. A burst of rate_limit_exceeded: flagged 3 days ago, now overdue for triage.
+        at = now - timedelta(days=3, hours=6)
+        signals = self._signals(accounts["northwind-labs"], "rate_limit_exceeded", "medium", 20, at)
+        with clock(at):
+            case = incident_route(
+                incident=self._incident(
+                    accounts["northwind-labs"], signals, "10 rate_limit_exceeded in an hour"
+                ),
+                actor=rules,
+            )
+            case_assign(case=case, assignee=staff["analyst"], actor=actor["analyst"])
+
+        # 3. Suspended, being investigated.
+        at = now - timedelta(days=2)
+        with clock(at):
+            case = case_open(
+                account=accounts["globex"],
+                summary="Partner CloudCo reports key resale on a public forum",
+                actor=actor["analyst"],
+                priority="high",
+                policies=["credential-sharing"],
+            )
+        with clock(at + timedelta(hours=2)):
+            case_transition(
+                case=case,
+                action="suspend",
+                actor=actor["analyst"],
+                data={"reason": "Keys offered for sale", "policies": ["credential-sharing"]},
+                expected_state="flagged",
+            )
+            case_assign(case=case, assignee=staff["investigator"], actor=actor["lead"])
+
+        # 4. Investigated with a remediation plan pending verification.
+        at = now - timedelta(days=6)
+        signals = self._signals(
+            accounts["umbrella-ml"],
+            "competing_model_development",
+            "critical",
+            1,
+            at,
+            source="partner-report",
+            automated=False,
+            policy=cmd,
+            summary="Partner report: outputs used to fine-tune an in-house model",
+        )
+        with clock(at):
+            case = incident_route(
+                incident=self._incident(accounts["umbrella-ml"], signals, "Any critical signal"),
+                actor=rules,
+            )
+        with clock(at + timedelta(hours=1)):
+            case = case_transition(
+                case=case,
+                action="suspend",
+                actor=actor["analyst"],
+                data={
+                    "reason": "Training on outputs confirmed by partner logs",
+                    "policies": ["competing-model-development"],
+                },
+            )
+        with clock(at + timedelta(days=2)):
+            case = case_transition(
+                case=case,
+                action="investigate",
+                actor=actor["investigator"],
+                data={
+                    "findings": "Outputs were exported to a training bucket for 3 weeks.",
+                    "violation_confirmed": True,
+                    "evidence": ["s3://evidence/umbrella-ml/export-manifest.json"],
+                    "remediation": {
+                        "items": [
+                            "Delete every dataset built from API outputs",
+                            "Certify deletion in writing, signed by an officer",
+                            "Disable the export job",
+                        ],
+                        "deadline": (now + timedelta(days=5)).isoformat(),
+                    },
+                },
+            )
+        with clock(at + timedelta(days=4)):
+            first_item = case.remediation_plan.items.order_by("position").first()
+            assert first_item is not None  # noqa: S101  # the plan was just created with items
+            plan_item_verify(item=first_item, actor=actor["investigator"], note="Bucket deleted")
+
+        # 5. Remediated: suspended, investigated, changes verified, reinstated.
+        at = now - timedelta(days=14)
+        signals = self._signals(
+            accounts["initech"], "rate_limit_exceeded", "medium", 12, at, source="gateway"
+        )
+        with clock(at):
+            case = incident_route(
+                incident=self._incident(
+                    accounts["initech"], signals, "10 rate_limit_exceeded in an hour"
+                ),
+                actor=rules,
+            )
+            case = case_transition(
+                case=case,
+                action="suspend",
+                actor=actor["analyst"],
+                data={
+                    "reason": "Keys rotated across 9 accounts",
+                    "policies": ["rate-limit-evasion"],
+                },
+            )
+        with clock(at + timedelta(days=1)):
+            case = case_transition(
+                case=case,
+                action="investigate",
+                actor=actor["investigator"],
+                data={
+                    "findings": "Traffic spread across sub-accounts to evade limits.",
+                    "violation_confirmed": True,
+                    "remediation": {
+                        "items": ["Consolidate traffic into one organisation"],
+                        "deadline": (at + timedelta(days=8)).isoformat(),
+                    },
+                },
+            )
+        with clock(at + timedelta(days=3)):
+            item = case.remediation_plan.items.get()
+            plan_item_verify(item=item, actor=actor["investigator"], note="One org since Monday")
+            case_transition(
+                case=case,
+                action="remediate",
+                actor=actor["investigator"],
+                data={"verification_note": "Traffic consolidated; limits respected for 48 h"},
+            )
+
+        # 6. Terminated by a lead.
+        at = now - timedelta(days=20)
+        with clock(at):
+            case = case_open(
+                account=accounts["vandelay"],
+                summary="Model weights distilled from outputs published on a hub",
+                actor=actor["analyst"],
+                priority="critical",
+                policies=["competing-model-development"],
+            )
+            case = case_transition(
+                case=case,
+                action="suspend",
+                actor=actor["analyst"],
+                data={"reason": "Public release", "policies": ["competing-model-development"]},
+            )
+        with clock(at + timedelta(days=2)):
+            case = case_transition(
+                case=case,
+                action="investigate",
+                actor=actor["investigator"],
+                data={"findings": "The release notes credit our API.", "violation_confirmed": True},
+            )
+        with clock(at + timedelta(days=3)):
+            case_transition(
+                case=case,
+                action="terminate",
+                actor=actor["lead"],
+                data={"rationale": "Deliberate, public and repeated breach"},
+            )
+
+        # 7. Dismissed at triage.
+        at = now - timedelta(days=5)
+        signals = self._signals(
+            accounts["hooli"], "rate_limit_exceeded", "medium", 10, at, source="gateway"
+        )
+        with clock(at):
+            case = incident_route(
+                incident=self._incident(
+                    accounts["hooli"], signals, "10 rate_limit_exceeded in an hour"
+                ),
+                actor=rules,
+            )
+        with clock(at + timedelta(hours=3)):
+            case_transition(
+                case=case,
+                action="dismiss",
+                actor=actor["analyst"],
+                data={"reason": "Load test agreed with the account team"},
+            )
+
+        # 8. Dismissed after investigation: suspension lifted, no violation.
+        at = now - timedelta(days=9)
+        with clock(at):
+            case = case_open(
+                account=accounts["stark-analytics"],
+                summary="Suspected key sharing with a contractor",
+                actor=actor["analyst"],
+                priority="medium",
+            )
+            case = case_transition(
+                case=case,
+                action="suspend",
+                actor=actor["analyst"],
+                data={"reason": "Key seen from two networks", "policies": ["credential-sharing"]},
+            )
+        with clock(at + timedelta(days=2)):
+            case = case_transition(
+                case=case,
+                action="investigate",
+                actor=actor["investigator"],
+                data={
+                    "findings": "The contractor is covered by the MSA.",
+                    "violation_confirmed": False,
+                },
+            )
+            case_transition(
+                case=case,
+                action="dismiss",
+                actor=actor["investigator"],
+                data={"reason": "No violation: contractor use is permitted"},
+            )

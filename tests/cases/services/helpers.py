@@ -1,0 +1,37 @@
+"""Build cases in any state through the services, so each has its true timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import Account
+from cases.actors import Actor
+from cases.models import Case
+from cases.services import case_open, case_transition
+
+VALID_INPUT: dict[str, dict[str, Any]] = {
+    "suspend": {"reason": "Burst of rate-limit evasion", "policies": ["rate-limit-evasion"]},
+    "investigate": {"findings": "Outputs used to train a rival model", "violation_confirmed": True},
+    "remediate": {"verification_note": "Checked the deletion certificate"},
+    "terminate": {"rationale": "Repeated, deliberate breach"},
+    "dismiss": {"reason": "False positive"},
+}
+
+# The shortest path of actions from a new case to each state.
+PATHS: dict[str, list[str]] = {
+    "flagged": [],
+    "suspended": ["suspend"],
+    "investigated": ["suspend", "investigate"],
+    "remediated": ["suspend", "investigate", "remediate"],
+    "terminated": ["suspend", "investigate", "terminate"],
+    "dismissed": ["dismiss"],
+}
+
+
+def case_in_state(account: Account, state: str, *, priority: str = "high") -> Case:
+    actor = Actor.system("test setup")
+    case = case_open(account=account, summary="Suspicious traffic", actor=actor, priority=priority)
+    for action in PATHS[state]:
+        case = case_transition(case=case, action=action, actor=actor, data=VALID_INPUT[action])
+    assert case.state == state
+    return case

@@ -1,0 +1,39 @@
+"""Production settings pass Django's deployment checks and refuse a missing or weak key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    }
+    environment.update(env)
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings_production"
+    return subprocess.run(  # fixed argv
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_prints_no_warning_with_production_settings() -> None:
+    result = run_check(SECRET_KEY="k" * 20 + "Zq8-vL2#pX9!mR4@tN7$wB1%yC6^hJ3&fD5*" + "x" * 10)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
+    result = run_check()
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
