@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from django.db import connection
 
 from accounts.models import Account, Channel, Partner
@@ -23,8 +24,9 @@ REQUESTS = 100
 THREADS = 25
 
 
+@pytest.mark.django_db(transaction=True)
 def test_one_of_100_concurrent_suspensions_wins(
-    require_postgres: None, transactional_db: None
+    require_postgres: None,
 ) -> None:
     from django.test import Client
 

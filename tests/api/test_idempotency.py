@@ -45,9 +45,9 @@ def test_same_key_other_body_is_422(api: ApiCaller, account: Account) -> None:
     assert Signal.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_run_once(
     require_postgres: None,
-    transactional_db: None,
     api: ApiCaller,
     account: Account,
     monkeypatch: pytest.MonkeyPatch,
