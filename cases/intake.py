@@ -39,6 +39,9 @@ MAX_EVIDENCE_BYTES = 64 * 1024
 REQUIRED = ("account", "kind", "severity", "occurred_at", "source", "dedupe_key")
 OPTIONAL = ("policy", "summary", "evidence")
 KNOWN = frozenset(REQUIRED + OPTIONAL)
+SEVERITIES = frozenset(str(v) for v in Severity.values)
+# Lower is more urgent; keyed by plain strings so the per-signal checks avoid enum lookups.
+RANK = {str(p): rank for p, rank in PRIORITY_RANK.items()}
 
 
 class SignalBatchInvalid(CaseError):
@@ -127,7 +130,7 @@ def _validate_item(raw: Any, index: int, errors: list[dict[str, Any]]) -> _Item 
     source = _text(raw, "source", index, errors)
     dedupe_key = _text(raw, "dedupe_key", index, errors)
     severity = raw.get("severity")
-    if severity not in Severity.values:
+    if severity not in SEVERITIES:
         errors.append(
             _error(index, "severity", f"Must be one of {', '.join(Severity.values)}.", "choice")
         )
@@ -313,7 +316,7 @@ def _matches(rule: FlagRule, item: _Item) -> bool:
         return False
     if rule.kind == FlagRuleKind.SEVERITY_AT_LEAST:
         floor = rule.min_severity or Priority.CRITICAL
-        return PRIORITY_RANK[Priority(item.severity)] <= PRIORITY_RANK[Priority(floor)]
+        return RANK[item.severity] <= RANK[str(floor)]
     if rule.kind == FlagRuleKind.POLICY_CITED:
         return rule.policy_id is not None and item.policy_id == rule.policy_id
     return rule.kind == FlagRuleKind.COUNT_IN_WINDOW
@@ -354,7 +357,7 @@ def _episodes(
 
 
 def _worst(severities: list[str]) -> str:
-    return min(severities, key=lambda s: PRIORITY_RANK[Priority(s)])
+    return min(severities, key=lambda s: RANK[s])
 
 
 def _evaluate(items: list[_Item], account_names: dict[int, str]) -> list[Incident]:
@@ -407,6 +410,7 @@ def _evaluate(items: list[_Item], account_names: dict[int, str]) -> list[Inciden
                 if pk not in new_ids:
                     points[account_id].append(_Point(at, pk, severity, kind, policy_id, False))
         new_incidents: list[tuple[Incident, list[_Point]]] = []
+        joined: list[Incident] = []
         for account_id, account_points in points.items():
             account_points.sort(key=lambda p: (p.at, p.signal_id))
             for episode in _episodes(
@@ -420,11 +424,7 @@ def _evaluate(items: list[_Item], account_names: dict[int, str]) -> list[Inciden
                     incident.last_seen = max(incident.last_seen, *(p.at for p in episode.points))
                     incident.signal_count += len(episode.points)
                     incident.severity = worse
-                    Incident.objects.filter(pk=incident.pk).update(
-                        last_seen=incident.last_seen,
-                        signal_count=incident.signal_count,
-                        severity=incident.severity,
-                    )
+                    joined.append(incident)
                     links += [
                         IncidentSignal(incident=incident, signal_id=p.signal_id)
                         for p in episode.points
@@ -449,6 +449,8 @@ def _evaluate(items: list[_Item], account_names: dict[int, str]) -> list[Inciden
                     signal_count=len(episode.points),
                 )
                 new_incidents.append((incident, episode.points))
+        if joined:
+            Incident.objects.bulk_update(joined, ["last_seen", "signal_count", "severity"])
         if new_incidents:
             Incident.objects.bulk_create([incident for incident, _ in new_incidents])
             for incident, episode_points in new_incidents:
