@@ -1,18 +1,19 @@
 """Enforcement: what an API gateway asks about every request it serves.
 
 ``GET /enforcement/{external_id}`` is a lean Django view rather than a DRF view: it is on the
-gateway's hot path (issue 7), so it reads the key (one indexed query) and the account's status
-(one indexed query) and nothing else, or answers both from the shared cache when ``CACHE_URL``
-is set. The DRF class :class:`EnforcementGetApi` only describes it in the OpenAPI schema;
-``enforcement_lookup.cls`` points drf-spectacular at it. Errors still go through
+gateway's hot path (issue 7), so it reads the key and the account's status in one round trip
+(two indexed reads joined) and nothing else, or answers both from the shared cache when
+``CACHE_URL`` is set. The DRF class :class:`EnforcementGetApi` only describes it in the
+OpenAPI schema; ``enforcement_lookup.cls`` points drf-spectacular at it. Errors still go through
 ``config.problems``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -23,10 +24,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import bearer_token, client_for_key
-from accounts.cache import cache_enabled, cache_fill, cache_get, enforcement_key
+from accounts.authentication import bearer_token, key_hash, key_prefix
+from accounts.cache import api_key_key, cache_enabled, cache_fill, cache_get, enforcement_key
 from accounts.choices import Scope
-from cases.selectors import enforcement_changes, enforcement_check, enforcement_get
+from cases.selectors import (
+    enforcement_changes,
+    enforcement_check,
+    enforcement_get,
+    enforcement_get_with_key,
+)
 from config.problems import InvalidQuery, problem_for_exception
 
 from .permissions import caller_may
@@ -50,44 +56,62 @@ def _accepts_json(request: HttpRequest) -> bool:
     return any(part.split(";")[0].strip().lower() in JSON_TYPES for part in accept.split(","))
 
 
-def _authorize(request: HttpRequest) -> None:
-    """Raise unless the caller holds ``enforcement:read`` (a key, or a staff session)."""
-    token = bearer_token(request)
-    if token is not None:
-        client = client_for_key(token) if token else None
-        if client is None:
-            raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-        if not caller_may(client=client, user=None, scope=Scope.ENFORCEMENT_READ):
-            raise exceptions.PermissionDenied(
-                f"The API key lacks the '{Scope.ENFORCEMENT_READ}' scope."
-            )
-        return
+def _encode(row: dict[str, Any]) -> list[Any]:
+    body = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    return [body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"']
+
+
+def _with_key(token: str, external_id: str) -> list[Any] | None:
+    """Key check and status in one round trip, or none when both are in the shared cache."""
+    prefix = key_prefix(token)
+    if prefix is None:
+        raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+    digest = key_hash(token)
+    client: Any = None
+    seen_client: Any = None
+    seen_account: Any = None
+    caching = cache_enabled()
+    if caching:
+        client_hit, seen_client = cache_get(api_key_key(prefix))
+        account_hit, seen_account = cache_get(enforcement_key(external_id))
+        if client_hit and account_hit:
+            client = seen_client
+    found: Any = seen_account if client is not None else None
+    if client is None:
+        client, row = enforcement_get_with_key(key_prefix=prefix, external_id=external_id)
+        found = _encode(row) if row is not None else None
+        if caching and client is not None and hmac.compare_digest(client["hash"], digest):
+            cache_fill(api_key_key(prefix), seen_client, client)
+            if found is not None:
+                cache_fill(enforcement_key(external_id), seen_account, found)
+    if client is None or not hmac.compare_digest(client["hash"], digest):
+        raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+    if Scope.ENFORCEMENT_READ not in client["scopes"]:
+        raise exceptions.PermissionDenied(
+            f"The API key lacks the '{Scope.ENFORCEMENT_READ}' scope."
+        )
+    return cast(list[Any] | None, found)
+
+
+def _with_session(request: HttpRequest, external_id: str) -> list[Any] | None:
+    """Staff with a session: their role decides; the status is read (and cached) as usual."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         raise exceptions.NotAuthenticated()
     if not caller_may(client=None, user=user, scope=Scope.ENFORCEMENT_READ):
         raise exceptions.PermissionDenied("Your role does not allow reading enforcement.")
-
-
-def _body(external_id: str) -> tuple[bytes, str] | None:
+    key = enforcement_key(external_id)
+    seen: Any = None
+    if cache_enabled():
+        hit, seen = cache_get(key)
+        if hit:
+            return cast(list[Any], seen)
     row = enforcement_get(external_id=external_id)
     if row is None:
         return None
-    body = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    return body, etag
-
-
-def _lookup(external_id: str) -> tuple[bytes, str] | None:
-    if not cache_enabled():
-        return _body(external_id)
-    key = enforcement_key(external_id)
-    usable, cached = cache_get(key)
-    if usable:
-        return cached[0], cached[1]
-    found = _body(external_id)
-    if found is not None:
-        cache_fill(key, cached, [found[0], found[1]])
+    found = _encode(row)
+    if cache_enabled():
+        cache_fill(key, seen, found)
     return found
 
 
@@ -98,8 +122,11 @@ def enforcement_lookup(request: HttpRequest, external_id: str) -> HttpResponseBa
             raise exceptions.MethodNotAllowed(request.method or "")
         if not _accepts_json(request):
             raise exceptions.NotAcceptable()
-        _authorize(request)
-        found = _lookup(external_id)
+        token = bearer_token(request)
+        if token is not None:
+            found = _with_key(token, external_id)
+        else:
+            found = _with_session(request, external_id)
         if found is None:
             raise exceptions.NotFound(f"No account '{external_id}' has been seen.")
     except exceptions.APIException as exc:

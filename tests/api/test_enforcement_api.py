@@ -104,6 +104,39 @@ def test_lookup_takes_at_most_two_queries_including_auth(
     assert response.json()["status"] == "suspended"
 
 
+def test_lookup_with_a_key_is_one_round_trip(
+    make_caller: Callable[..., ApiCaller], suspended_case: Case, django_assert_num_queries: Any
+) -> None:
+    caller = reader(make_caller)
+    with django_assert_num_queries(1):
+        assert caller.get("/enforcement/acme-ai").status_code == 200
+    with django_assert_num_queries(1):
+        problem(caller.get("/enforcement/unknown"), 404)
+
+
+def test_key_and_session_answers_agree(
+    make_caller: Callable[..., ApiCaller],
+    staff: Callable[[str], ApiCaller],
+    suspended_case: Case,
+) -> None:
+    by_key = reader(make_caller).get("/enforcement/acme-ai")
+    by_session = staff("auditor").get("/enforcement/acme-ai")
+    assert by_key.content == by_session.content
+    assert by_key["ETag"] == by_session["ETag"]
+
+
+def test_right_prefix_wrong_secret_is_401(
+    make_caller: Callable[..., ApiCaller], account: Account
+) -> None:
+    caller = reader(make_caller)
+    assert caller.key is not None
+    forged = caller.key[:-4] + ("AAAA" if not caller.key.endswith("AAAA") else "BBBB")
+    response = Client().get(
+        f"{API}/enforcement/acme-ai", headers={"Authorization": f"Bearer {forged}"}
+    )
+    problem(response, 401, "authentication_failed")
+
+
 def test_revoked_key_fails_on_the_next_lookup(
     make_caller: Callable[..., ApiCaller], account: Account
 ) -> None:
