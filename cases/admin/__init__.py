@@ -1,0 +1,16 @@
+"""The Django admin of the cases app, and the branding of the admin site.
+
+``case``: queues, the case page and every action on a case (through ``cases.services``);
+``policies``: versioned policy clauses; ``records``: signals, timelines and rules.
+"""
+
+from django.contrib import admin
+
+from . import case, policies, records
+
+admin.site.site_header = "Trust & Safety cases"
+admin.site.site_title = "Trust & Safety cases"
+admin.site.index_title = "Case management"
+admin.site.site_url = None  # no public site to go back to
+
+__all__ = ["case", "policies", "records"]

@@ -1,0 +1,730 @@
+"""The case admin: queues, the case page and the actions staff take on cases.
+
+Nothing here writes a case: every change goes through ``cases.services`` with the acting
+user's role, exactly as the API does. The admin only decides what to offer (buttons for the
+actions the role may take from the current state) and turns typed errors into messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case as DbCase
+from django.db.models import Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince, timeuntil
+
+from cases.actors import Actor
+from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
+from cases.errors import CaseError, StaleState
+from cases.models import Case, CaseEvent, PolicyClause, RemediationPlan, Signal
+from cases.services import (
+    case_assign,
+    case_evidence_add,
+    case_note_add,
+    case_open,
+    case_priority_set,
+    case_transition,
+    plan_item_verify,
+)
+from cases.workflow import (
+    ASSIGN_SELF_MIN_ROLE,
+    NOTE_MIN_ROLE,
+    PLAN_VERIFY_MIN_ROLE,
+    PRIORITY_MIN_ROLE,
+    REASSIGN_MIN_ROLE,
+    allowed_actions,
+    role_allows,
+)
+from notifications.models import Notice
+
+from .base import FastAdmin, is_lead, may_act, request_role
+from .forms import (
+    TRANSITION_FORMS,
+    BulkAssignForm,
+    BulkReasonForm,
+    BulkSuspendForm,
+    CaseOpenForm,
+    EvidenceForm,
+    NoteForm,
+    PriorityForm,
+    ReassignForm,
+    VerifyItemForm,
+)
+
+DUE_SOON = timedelta(hours=24)
+PANEL_LIMIT = 100  # signals, incidents, notices and evidence shown on a case page
+EVENT_LIMIT = 500  # timeline events shown on a case page (newest first)
+
+PRIORITY_ORDER = DbCase(
+    *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
+    default=Value(len(PRIORITY_RANK)),
+    output_field=IntegerField(),
+)
+
+ACTION_LABELS = {
+    "suspend": "Suspend",
+    "investigate": "Record investigation",
+    "remediate": "Remediated: reinstate",
+    "terminate": "Terminate account",
+    "dismiss": "Dismiss",
+}
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The work queues, each with its count of open cases (one aggregate query).
+
+    With no queue chosen the list shows all open cases, most urgent first: that is what
+    staff work from, and the partial index on open cases' deadlines serves it directly.
+    """
+
+    title = "queue"
+    parameter_name = "queue"
+    DEFAULT = "open"
+    QUEUES = (
+        ("mine", "My cases"),
+        ("unassigned", "Unassigned"),
+        ("overdue", "Overdue"),
+        ("due_soon", "Due within 24 h"),
+        ("open", "All open"),
+    )
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        now = timezone.now()
+        counts = Case.objects.filter(state__in=OPEN_STATES).aggregate(
+            open=Count("pk"),
+            mine=Count("pk", filter=Q(assignee_id=request.user.pk)),
+            unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+            overdue=Count("pk", filter=Q(review_deadline__lt=now)),
+            due_soon=Count(
+                "pk", filter=Q(review_deadline__gte=now, review_deadline__lt=now + DUE_SOON)
+            ),
+        )
+        queues = [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES]
+        return [*queues, ("all", "All cases, closed too")]
+
+    def value(self) -> str:
+        return str(super().value() or self.DEFAULT)
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        value = self.value()
+        if value == "all":
+            return queryset
+        now = timezone.now()
+        open_cases = queryset.filter(state__in=OPEN_STATES)
+        if value == "mine":
+            return open_cases.filter(assignee_id=request.user.pk)
+        if value == "unassigned":
+            return open_cases.filter(assignee__isnull=True)
+        if value == "overdue":
+            return open_cases.filter(review_deadline__lt=now)
+        if value == "due_soon":
+            return open_cases.filter(review_deadline__gte=now, review_deadline__lt=now + DUE_SOON)
+        return open_cases
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        counts = dict(
+            Case.objects.order_by()
+            .values_list("state")
+            .annotate(n=Count("pk"))
+            .values_list("state", "n")
+        )
+        return [(s.value, f"{s.label} ({counts.get(s.value, 0)})") for s in CaseState]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+class PriorityFilter(admin.SimpleListFilter):
+    title = "priority (count of open cases)"
+    parameter_name = "priority"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        counts = dict(
+            Case.objects.filter(state__in=OPEN_STATES)
+            .order_by()
+            .values_list("priority")
+            .annotate(n=Count("pk"))
+            .values_list("priority", "n")
+        )
+        return [(p.value, f"{p.label} ({counts.get(p.value, 0)})") for p in Priority]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        return queryset.filter(priority=self.value()) if self.value() else queryset
+
+
+def event_details(data: Any) -> str:
+    """A timeline event's data as short ``key: value`` pairs for people to read."""
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
+def deadline_html(case: Case, now: Any = None) -> str:
+    """The review deadline, with overdue and due-soon cases standing out."""
+    deadline = case.review_deadline
+    if deadline is None:
+        return "—"
+    now = now or timezone.now()
+    stamp = deadline.strftime("%Y-%m-%d %H:%M")
+    if case.state in OPEN_STATES and deadline < now:
+        return format_html(
+            '<span class="ts-overdue" title="{}">overdue by {}</span>',
+            stamp,
+            timesince(deadline, now),
+        )
+    if case.state in OPEN_STATES and deadline < now + DUE_SOON:
+        return format_html(
+            '<span class="ts-due-soon" title="{}">due in {}</span>', stamp, timeuntil(deadline, now)
+        )
+    return format_html('<span title="{}">{}</span>', stamp, stamp)
+
+
+@admin.register(Case)
+class CaseAdmin(FastAdmin):
+    list_display = (
+        "case_label",
+        "account_label",
+        "state_label",
+        "priority_label",
+        "assignee_label",
+        "deadline_label",
+        "policies_label",
+    )
+    list_display_links = ("case_label",)
+    list_filter = (QueueFilter, StateFilter, PriorityFilter)
+    search_fields = ("^account__external_id", "account__name")
+    search_help_text = "Account external id (or its start) or name."
+    list_per_page = 50
+    # Most urgent first: the earliest deadline (overdue cases lead), then priority; closed
+    # cases (no deadline) last when they are shown (queue "all").
+    ordering = (  # type: ignore[assignment]  # expressions are allowed; the stubs say str
+        F("review_deadline").asc(nulls_last=True),
+        PRIORITY_ORDER.asc(),
+        "-id",
+    )
+    actions = ("bulk_suspend", "bulk_dismiss", "bulk_assign")
+    fieldsets = (
+        (None, {"fields": ("account", "summary", "policies")}),
+        (
+            "Workflow",
+            {
+                "fields": (
+                    ("state", "priority"),
+                    "assignee",
+                    ("review_deadline", "state_entered_at"),
+                    ("created_at", "opened_by"),
+                    "closed_at",
+                )
+            },
+        ),
+        ("Findings", {"fields": ("findings", "violation_confirmed")}),
+    )
+    change_form_template = "admin/cases/case/change_form.html"
+
+    class Media:
+        css = {"all": ("cases/admin.css",)}
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_act(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Fields are never edited here; changes are the actions on the case page.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": "Cases, most urgent first", **(extra_context or {})}
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not may_act(request):
+            return {}
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("account", "assignee")
+            .prefetch_related(
+                Prefetch("policies", queryset=PolicyClause.objects.only("id", "code"))
+            )
+        )
+
+    @admin.display(description="case", ordering="id")
+    def case_label(self, obj: Case) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description="account", ordering="account__external_id")
+    def account_label(self, obj: Case) -> str:
+        url = reverse("admin:accounts_account_change", args=[obj.account_id])
+        name = obj.account.name
+        if name and name != obj.account.external_id:
+            return format_html(
+                '<a href="{}">{}</a> <span class="ts-muted">{}</span>',
+                url,
+                obj.account.external_id,
+                name,
+            )
+        return format_html('<a href="{}">{}</a>', url, obj.account.external_id)
+
+    @admin.display(description="state", ordering="state")
+    def state_label(self, obj: Case) -> str:
+        return format_html(
+            '<span class="ts-state ts-state-{}">{}</span>', obj.state, obj.get_state_display()
+        )
+
+    @admin.display(description="priority", ordering=PRIORITY_ORDER)
+    def priority_label(self, obj: Case) -> str:
+        return format_html(
+            '<span class="ts-priority-{}">{}</span>', obj.priority, obj.get_priority_display()
+        )
+
+    @admin.display(description="assignee", ordering="assignee__username")
+    def assignee_label(self, obj: Case) -> str:
+        return obj.assignee.get_username() if obj.assignee else "—"
+
+    @admin.display(description="deadline", ordering="review_deadline")
+    def deadline_label(self, obj: Case) -> str:
+        return deadline_html(obj)
+
+    @admin.display(description="policies")
+    def policies_label(self, obj: Case) -> str:
+        return ", ".join(sorted(p.code for p in obj.policies.all())) or "—"
+
+    # --- the case page ----------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        custom = [
+            path(
+                "<path:object_id>/transition/<str:action>/",
+                wrap(self.transition_view),
+                name=f"{name}_transition",
+            ),
+            path("<path:object_id>/assign/", wrap(self.assign_view), name=f"{name}_assign"),
+            path("<path:object_id>/priority/", wrap(self.priority_view), name=f"{name}_priority"),
+            path("<path:object_id>/note/", wrap(self.note_view), name=f"{name}_note"),
+            path("<path:object_id>/evidence/", wrap(self.evidence_view), name=f"{name}_evidence"),
+            path(
+                "<path:object_id>/items/<int:item_id>/verify/",
+                wrap(self.verify_item_view),
+                name=f"{name}_verify_item",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context.update(self.case_panels(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def case_panels(self, request: HttpRequest, case: Case) -> dict[str, Any]:
+        """Everything the case page shows besides the case's own fields, in fixed queries."""
+        role = request_role(request)
+        account = case.account
+        incidents = list(
+            case.incidents.select_related("rule", "policy").order_by("-last_seen")[:PANEL_LIMIT]
+        )
+        signals_qs = Signal.objects.filter(incidents__case=case)
+        signals = list(
+            signals_qs.select_related("policy")
+            .order_by("-occurred_at", "-id")
+            .distinct()[:PANEL_LIMIT]
+        )
+        plan = RemediationPlan.objects.filter(case=case).prefetch_related("items").first()
+        notices = list(
+            Notice.objects.filter(case=case)
+            .prefetch_related("attempts_log")
+            .order_by("-created_at")[:PANEL_LIMIT]
+        )
+        events = list(CaseEvent.objects.filter(case=case).order_by("-seq")[:EVENT_LIMIT])
+        for event in events:
+            event.details = event_details(event.data)  # shown on the timeline
+        is_open = case.state in OPEN_STATES
+        can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
+        return {
+            "case": case,
+            "account": account,
+            "channels": ["direct"] * account.direct + [p.code for p in account.partners.all()],
+            "incidents": incidents,
+            "signals": signals,
+            "signal_total": signals_qs.distinct().count(),
+            "plan": plan,
+            "plan_items": list(plan.items.all()) if plan else [],
+            "notices": notices,
+            "events": events,
+            "event_total": events[0].seq if events else 0,
+            "evidence": list(case.evidence.order_by("-created_at")[:PANEL_LIMIT]),
+            "deadline_html": deadline_html(case),
+            "transition_buttons": [
+                (action, ACTION_LABELS.get(action, action.title()))
+                for action in allowed_actions(case.state, role)
+            ],
+            "can_note": role_allows(role, NOTE_MIN_ROLE),
+            "can_take": is_open
+            and case.assignee_id is None
+            and role_allows(role, ASSIGN_SELF_MIN_ROLE),
+            "reassign_form": ReassignForm(initial={"assignee": case.assignee_id})
+            if can_reassign
+            else None,
+            "priority_form": PriorityForm(initial={"priority": case.priority})
+            if is_open and role_allows(role, PRIORITY_MIN_ROLE)
+            else None,
+            "can_verify": case.state == CaseState.INVESTIGATED
+            and role_allows(role, PLAN_VERIFY_MIN_ROLE),
+            "note_form": NoteForm(),
+            "evidence_form": EvidenceForm(),
+        }
+
+    # --- actions on one case ----------------------------------------------------------------
+
+    def _case_for(self, request: HttpRequest, object_id: str) -> Case:
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404("No such case.")
+        if not self.has_view_permission(request, case):
+            raise PermissionDenied
+        return case
+
+    @staticmethod
+    def _actor(request: HttpRequest) -> Actor:
+        """The acting user; auditors and staff without a role are refused outright."""
+        if not may_act(request):
+            raise PermissionDenied
+        return Actor.for_user(request.user)
+
+    def _case_url(self, case: Case | int) -> str:
+        pk = case.pk if isinstance(case, Case) else case
+        return reverse("admin:cases_case_change", args=[pk])
+
+    @staticmethod
+    def _error(request: HttpRequest, exc: CaseError) -> None:
+        if isinstance(exc, StaleState):
+            messages.error(request, f"{exc.detail} Nothing was applied.")
+        else:
+            messages.error(request, f"{exc.title}: {exc.detail}")
+
+    def _page(
+        self, request: HttpRequest, template: str, title: str, **context: Any
+    ) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                **context,
+            },
+        )
+
+    def transition_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        case = self._case_for(request, object_id)
+        actor = self._actor(request)
+        form_class = TRANSITION_FORMS.get(action)
+        if form_class is None:
+            raise Http404("No such action.")
+        back = HttpResponseRedirect(self._case_url(case))
+        if request.method == "POST":
+            expected = request.POST.get("expected_state") or None
+            if expected is not None and expected != case.state:
+                self._error(request, StaleState(expected=expected, actual=case.state))
+                return back
+            if action not in allowed_actions(case.state, actor.role):
+                messages.error(
+                    request,
+                    f"Refused: your role ({actor.role}) may not {action} a case that is "
+                    f"{case.state}. Nothing was applied.",
+                )
+                return back
+            form = form_class(request.POST, role=actor.role)
+            if form.is_valid():
+                try:
+                    updated = case_transition(
+                        case=case.pk,
+                        action=action,
+                        actor=actor,
+                        data=form.service_data(),
+                        expected_state=form.cleaned_data["expected_state"],
+                    )
+                except StaleState as exc:
+                    self._error(request, exc)
+                    return back
+                except CaseError as exc:
+                    if exc.status == 422 or exc.code == "plan_not_verified":
+                        form.add_error(None, exc.detail)
+                    else:
+                        self._error(request, exc)
+                        return back
+                else:
+                    messages.success(
+                        request,
+                        f"Case #{updated.pk}: {action} done; it is now {updated.state}.",
+                    )
+                    return back
+        else:
+            if action not in allowed_actions(case.state, actor.role):
+                messages.error(request, f"You may not {action} a case that is {case.state}.")
+                return back
+            form = form_class(initial={"expected_state": case.state}, role=actor.role)
+        return self._page(
+            request,
+            "admin/cases/case/transition_form.html",
+            f"{ACTION_LABELS[action]}: case #{case.pk} ({case.account.external_id})",
+            case=case,
+            form=form,
+            action=action,
+            original=case,
+        )
+
+    def _post_action(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_class: type[Form],
+        apply: Callable[[Case, Actor, dict[str, Any]], str],
+    ) -> HttpResponse:
+        """A small form posted from the case page: apply it through a service, then go back."""
+        case = self._case_for(request, object_id)
+        actor = self._actor(request)
+        back = HttpResponseRedirect(self._case_url(case))
+        if request.method != "POST":
+            return back
+        form = form_class(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()
+            )
+            messages.error(request, f"Nothing was applied: {errors}")
+            return back
+        try:
+            done = apply(case, actor, form.cleaned_data)
+        except CaseError as exc:
+            self._error(request, exc)
+        else:
+            messages.success(request, done)
+        return back
+
+    def assign_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method == "POST" and "take" in request.POST:
+
+            def take(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+                case_assign(case=case.pk, assignee=request.user, actor=actor)
+                return f"You took case #{case.pk}."
+
+            return self._post_action(request, object_id, Form, take)
+
+        def reassign(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            updated = case_assign(
+                case=case.pk, assignee=data["assignee"], actor=actor, reason=data["reason"]
+            )
+            who = updated.assignee.get_username() if updated.assignee else "nobody"
+            return f"Case #{case.pk} is assigned to {who}."
+
+        return self._post_action(request, object_id, ReassignForm, reassign)
+
+    def priority_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            updated = case_priority_set(
+                case=case.pk, priority=data["priority"], actor=actor, reason=data["reason"]
+            )
+            return f"Case #{case.pk} has priority {updated.priority}."
+
+        return self._post_action(request, object_id, PriorityForm, apply)
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            case_note_add(case=case.pk, body=data["body"], actor=actor)
+            return "Note added."
+
+        return self._post_action(request, object_id, NoteForm, apply)
+
+    def evidence_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            case_evidence_add(
+                case=case.pk,
+                reference=data["reference"],
+                description=data["description"],
+                actor=actor,
+            )
+            return "Evidence added."
+
+        return self._post_action(request, object_id, EvidenceForm, apply)
+
+    def verify_item_view(self, request: HttpRequest, object_id: str, item_id: int) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            if not RemediationPlan.objects.filter(case=case, items__pk=item_id).exists():
+                raise Http404("No such item on this case.")
+            item = plan_item_verify(item=item_id, actor=actor, note=data["note"])
+            return f"Verified: {item.description[:80]}"
+
+        return self._post_action(request, object_id, VerifyItemForm, apply)
+
+    # --- opening a case ---------------------------------------------------------------------
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        actor = self._actor(request)
+        if request.method == "POST":
+            form = CaseOpenForm(request.POST)
+            if form.is_valid():
+                try:
+                    case = case_open(
+                        account=form.cleaned_data["account"],
+                        summary=form.cleaned_data["summary"],
+                        priority=form.cleaned_data["priority"],
+                        policies=[p.code for p in form.cleaned_data["policies"]],
+                        actor=actor,
+                    )
+                except CaseError as exc:
+                    form.add_error(None, exc.detail)
+                else:
+                    messages.success(request, f"Case #{case.pk} opened.")
+                    return HttpResponseRedirect(self._case_url(case))
+        else:
+            form = CaseOpenForm()
+        return self._page(request, "admin/cases/case/open_form.html", "Open a case", form=form)
+
+    # --- bulk actions -----------------------------------------------------------------------
+
+    def _bulk(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Case],
+        *,
+        name: str,
+        verb: str,
+        form: Form,
+        apply: Callable[[Case, Actor, dict[str, Any]], Any],
+    ) -> TemplateResponse | None:
+        """Apply one action, with one shared input, to each selected case through a service.
+
+        Each case is its own transaction: one refusal does not undo the others, and the
+        message names every case that was refused, with the reason.
+        """
+        actor = self._actor(request)
+        if "apply" in request.POST and form.is_valid():
+            done: list[Case] = []
+            refused: list[tuple[Case, str]] = []
+            for case in queryset.order_by("pk"):
+                try:
+                    apply(case, actor, form.cleaned_data)
+                except CaseError as exc:
+                    refused.append((case, exc.detail))
+                else:
+                    done.append(case)
+            if done:
+                names = ", ".join(f"#{c.pk} ({c.account.external_id})" for c in done)
+                messages.success(request, f"{verb} {len(done)} case(s): {names}.")
+            if refused:
+                reasons = "; ".join(
+                    f"#{c.pk} ({c.account.external_id}): {why}" for c, why in refused
+                )
+                messages.error(request, f"Refused {len(refused)} case(s): {reasons}")
+            return None
+        return self._page(
+            request,
+            "admin/cases/case/bulk_action.html",
+            f"{name.title()} {queryset.count()} case(s)",
+            form=form,
+            action=f"bulk_{name}",
+            cases=list(queryset.order_by("pk")),
+            action_checkbox_name=ACTION_CHECKBOX_NAME,
+        )
+
+    @admin.action(description="Suspend selected cases (one shared reason)")
+    def bulk_suspend(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
+            return case_transition(
+                case=case.pk,
+                action="suspend",
+                actor=actor,
+                data={"reason": data["reason"], "policies": [p.code for p in data["policies"]]},
+            )
+
+        form = BulkSuspendForm(request.POST if "apply" in request.POST else None)
+        return self._bulk(
+            request, queryset, name="suspend", verb="Suspended", form=form, apply=apply
+        )
+
+    @admin.action(description="Dismiss selected cases (one shared reason)")
+    def bulk_dismiss(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
+            return case_transition(
+                case=case.pk, action="dismiss", actor=actor, data={"reason": data["reason"]}
+            )
+
+        form = BulkReasonForm(request.POST if "apply" in request.POST else None)
+        return self._bulk(
+            request, queryset, name="dismiss", verb="Dismissed", form=form, apply=apply
+        )
+
+    @admin.action(description="Assign selected cases")
+    def bulk_assign(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
+            return case_assign(
+                case=case.pk, assignee=data["assignee"], actor=actor, reason=data["reason"]
+            )
+
+        form = BulkAssignForm(
+            request.POST if "apply" in request.POST else None,
+            user=request.user,
+            lead=is_lead(request),
+        )
+        return self._bulk(request, queryset, name="assign", verb="Assigned", form=form, apply=apply)

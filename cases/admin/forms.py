@@ -1,0 +1,230 @@
+"""Forms of the case admin. They parse what a person typed into a service's input; they never
+write anything themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from accounts.models import Account
+from cases.choices import Priority, Role
+from cases.models import PolicyClause
+
+ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
+TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 80})
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def policy_choices_field(*, required: bool) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=PolicyClause.objects.order_by("code"),
+        to_field_name="code",
+        required=required,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The clauses at issue; the version in force is cited.",
+    )
+
+
+def assignable_users() -> Any:
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=ASSIGNABLE_ROLES)
+        .distinct()
+        .order_by("username")
+    )
+
+
+class TransitionForm(forms.Form):
+    """The inputs of one workflow action, plus the state the person saw when they chose it."""
+
+    action = ""
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role = role
+
+    def service_data(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SuspendForm(TransitionForm):
+    action = "suspend"
+    reason = forms.CharField(
+        widget=TEXTAREA, help_text="Why access is suspended; sent to the account."
+    )
+    policies = policy_choices_field(required=True)
+
+    def service_data(self) -> dict[str, Any]:
+        return {
+            "reason": self.cleaned_data["reason"],
+            "policies": [p.code for p in self.cleaned_data["policies"]],
+        }
+
+
+class InvestigateForm(TransitionForm):
+    action = "investigate"
+    findings = forms.CharField(widget=TEXTAREA)
+    violation_confirmed = forms.TypedChoiceField(
+        choices=[("yes", "Yes: a violation is confirmed"), ("no", "No violation found")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        required=False,
+        help_text="Evidence references, one per line (log queries, tickets, storage objects).",
+    )
+    plan_items = forms.CharField(
+        label="Remediation plan: required changes",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        required=False,
+        help_text="One required change per line; leave empty if no remediation is required.",
+    )
+    plan_deadline = forms.DateTimeField(
+        label="Remediation deadline",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text="UTC.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        items = _lines(cleaned.get("plan_items") or "")
+        if items and not cleaned.get("plan_deadline"):
+            self.add_error("plan_deadline", "A remediation plan needs a deadline.")
+        if cleaned.get("plan_deadline") and not items:
+            self.add_error("plan_items", "A deadline needs at least one required change.")
+        return cleaned
+
+    def service_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "findings": self.cleaned_data["findings"],
+            "violation_confirmed": self.cleaned_data["violation_confirmed"],
+            "evidence": _lines(self.cleaned_data.get("evidence") or ""),
+        }
+        items = _lines(self.cleaned_data.get("plan_items") or "")
+        if items:
+            data["remediation"] = {
+                "items": items,
+                "deadline": self.cleaned_data["plan_deadline"].isoformat(),
+            }
+        return data
+
+
+class RemediateForm(TransitionForm):
+    action = "remediate"
+    verification_note = forms.CharField(widget=TEXTAREA, help_text="What was checked.")
+    override_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        required=False,
+        help_text="Leads only: why the case may close with unverified plan items.",
+    )
+
+    def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, role=role, **kwargs)
+        if role != Role.LEAD:
+            del self.fields["override_reason"]
+
+    def service_data(self) -> dict[str, Any]:
+        data = {"verification_note": self.cleaned_data["verification_note"]}
+        if self.cleaned_data.get("override_reason"):
+            data["override_reason"] = self.cleaned_data["override_reason"]
+        return data
+
+
+class TerminateForm(TransitionForm):
+    action = "terminate"
+    rationale = forms.CharField(widget=TEXTAREA, help_text="The decision's rationale.")
+
+    def service_data(self) -> dict[str, Any]:
+        return {"rationale": self.cleaned_data["rationale"]}
+
+
+class DismissForm(TransitionForm):
+    action = "dismiss"
+    reason = forms.CharField(widget=TEXTAREA)
+
+    def service_data(self) -> dict[str, Any]:
+        return {"reason": self.cleaned_data["reason"]}
+
+
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    form.action: form
+    for form in (SuspendForm, InvestigateForm, RemediateForm, TerminateForm, DismissForm)
+}
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class EvidenceForm(forms.Form):
+    reference = forms.CharField(max_length=500)
+    description = forms.CharField(required=False, max_length=2000)
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), required=False, empty_label="(nobody)"
+    )
+    reason = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users()  # type: ignore[attr-defined]  # a ModelChoiceField
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(choices=Priority.choices)
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class VerifyItemForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class CaseOpenForm(forms.Form):
+    """Open a flagged case by hand (a person's report)."""
+
+    account = forms.CharField(
+        label="Account external id", max_length=128, help_text="The billing system's id."
+    )
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+    summary = forms.CharField(widget=TEXTAREA, help_text="What was reported, by whom.")
+    policies = policy_choices_field(required=False)
+
+    def clean_account(self) -> Account:
+        external_id = self.cleaned_data["account"].strip()
+        account = Account.objects.filter(external_id=external_id).first()
+        if account is None:
+            raise forms.ValidationError(f"No account with external id '{external_id}'.")
+        return account
+
+
+class BulkReasonForm(forms.Form):
+    """The one reason shared by every case of a bulk action."""
+
+    reason = forms.CharField(widget=TEXTAREA)
+
+
+class BulkSuspendForm(BulkReasonForm):
+    policies = policy_choices_field(required=True)
+
+
+class BulkAssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
+
+    def __init__(self, *args: Any, user: Any = None, lead: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = assignable_users()
+        if not lead and user is not None:
+            users = users.filter(pk=user.pk)
+        self.fields["assignee"].queryset = users  # type: ignore[attr-defined]  # a ModelChoiceField

@@ -1,0 +1,147 @@
+"""The rest of the cases app in the admin: signals and timelines (read-only), rules (leads)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from cases.choices import EventAction
+from cases.models import (
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceReference,
+    FlagRule,
+    Incident,
+    IncidentSignal,
+    RemediationItem,
+    RemediationPlan,
+    Reminder,
+    ReviewDeadlineRule,
+    Signal,
+)
+
+from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, choices_filter
+
+
+@admin.register(Signal)
+class SignalAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "account", "kind", "severity", "source", "policy", "automated")
+    list_select_related = ("account", "policy")
+    list_filter = ("severity", "automated")
+    search_fields = ("=account__external_id",)
+    search_help_text = "Exact account external id."
+    ordering = ("-id",)  # newest received first, by the primary key index
+
+
+class IncidentSignalInline(ReadOnlyInline):
+    model = IncidentSignal
+    fields = ("signal",)
+    readonly_fields = ("signal",)
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "kind",
+        "severity",
+        "rule",
+        "case",
+        "signal_count",
+        "last_seen",
+    )
+    list_select_related = ("account", "rule", "case")
+    list_filter = ("severity",)
+    search_fields = ("=account__external_id",)
+    search_help_text = "Exact account external id."
+    ordering = ("-id",)
+    raw_id_fields = ("account", "case")
+    inlines = (IncidentSignalInline,)
+
+
+@admin.register(FlagRule)
+class FlagRuleAdmin(LeadEditsAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "min_severity",
+        "signal_kind",
+        "threshold",
+        "window",
+        "policy",
+        "priority",
+        "active",
+    )
+    list_select_related = ("policy",)
+    list_filter = ("active", "kind")
+
+
+@admin.register(ReviewDeadlineRule)
+class ReviewDeadlineRuleAdmin(LeadEditsAdmin):
+    list_display = ("state", "priority", "duration")
+    list_filter = ("state",)
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "case",
+        "seq",
+        "at",
+        "actor_label",
+        "actor_kind",
+        "action",
+        "from_state",
+        "to_state",
+    )
+    list_filter = (choices_filter("action", "action", EventAction.choices), "actor_kind")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
+    ordering = ("-id",)  # newest first, by the primary key index
+
+
+@admin.register(EnforcementChange)
+class EnforcementChangeAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "account", "previous_status", "status", "case", "at")
+    list_select_related = ("account",)
+    list_filter = ("status",)
+    search_fields = ("=account__external_id",)
+    ordering = ("-seq",)
+
+
+@admin.register(CaseNote)
+class CaseNoteAdmin(ReadOnlyAdmin):
+    list_display = ("case", "author", "created_at", "body")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
+    ordering = ("-id",)
+
+
+@admin.register(EvidenceReference)
+class EvidenceReferenceAdmin(ReadOnlyAdmin):
+    list_display = ("case", "reference", "added_by", "created_at")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
+    ordering = ("-id",)
+
+
+class RemediationItemInline(ReadOnlyInline):
+    model = RemediationItem
+    fields = ("position", "description", "verified_at", "verified_by", "verification_note")
+    readonly_fields = fields
+
+
+@admin.register(RemediationPlan)
+class RemediationPlanAdmin(ReadOnlyAdmin):
+    list_display = ("case", "deadline", "verified_at", "created_at")
+    ordering = ("deadline",)
+    inlines = (RemediationItemInline,)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdmin):
+    list_display = ("case", "kind", "deadline", "sent_at")
+    search_fields = ("=case__id",)
+    search_help_text = "Exact case id."
+    ordering = ("-sent_at",)

@@ -1,0 +1,103 @@
+"""Cases for admin tests, built through the services exactly as staff would build them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Account
+from cases.actors import Actor
+from cases.models import Case, PolicyClause
+from cases.services import case_open, case_transition
+
+POLICY = "competing-model-development"
+
+# The path from flagged to each state: (action, role that takes it, input).
+PATHS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "flagged": [],
+    "suspended": [("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]})],
+    "investigated": [
+        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
+        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
+    ],
+    "remediated": [
+        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
+        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
+        ("remediate", "investigator", {"verification_note": "checked"}),
+    ],
+    "terminated": [
+        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
+        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
+        ("terminate", "lead", {"rationale": "repeated"}),
+    ],
+    "dismissed": [("dismiss", "analyst", {"reason": "false alarm"})],
+}
+
+MakeCase = Callable[..., Case]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """The personas' passwords need no slow hashing in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_case(db: Any, actors: dict[str, Actor], policies: dict[str, PolicyClause]) -> MakeCase:
+    counter = itertools.count(1)
+
+    def make(
+        state: str = "flagged",
+        *,
+        priority: str = "medium",
+        external_id: str | None = None,
+        overdue: bool = False,
+    ) -> Case:
+        n = next(counter)
+        account = Account.objects.create(
+            external_id=external_id or f"acct-{n:04d}",
+            name=f"Account {n}",
+            contacts=[f"ops{n}@example.test"],
+        )
+        case = case_open(
+            account=account, summary=f"report {n}", actor=actors["analyst"], priority=priority
+        )
+        for action, role, data in PATHS[state]:
+            case = case_transition(case=case, action=action, actor=actors[role], data=data)
+        if overdue:
+            # Only a test may move a deadline into the past; nothing else writes a case.
+            Case.objects.filter(pk=case.pk).update(
+                review_deadline=timezone.now() - timedelta(hours=3)
+            )
+            case.refresh_from_db()
+        return case
+
+    return make
+
+
+@pytest.fixture
+def login(client: Client, users: dict[str, User]) -> Callable[[str], Client]:
+    def as_role(role: str) -> Client:
+        client.force_login(users[role])
+        return client
+
+    return as_role
+
+
+def change_url(case: Case) -> str:
+    return f"/admin/cases/case/{case.pk}/change/"
+
+
+def transition_url(case: Case, action: str) -> str:
+    return f"/admin/cases/case/{case.pk}/transition/{action}/"
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
