@@ -203,7 +203,29 @@ class EnforcementCheckApi(APIView):
         examples=[
             OpenApiExample(
                 "two accounts", request_only=True, value={"accounts": ["acme-ai", "globex"]}
-            )
+            ),
+            OpenApiExample(
+                "statuses",
+                response_only=True,
+                value={
+                    "results": [
+                        {
+                            "account": "acme-ai",
+                            "known": True,
+                            "status": "suspended",
+                            "since": "2026-11-25T10:00:00Z",
+                            "case": 42,
+                        },
+                        {
+                            "account": "globex",
+                            "known": False,
+                            "status": None,
+                            "since": None,
+                            "case": None,
+                        },
+                    ]
+                },
+            ),
         ],
         tags=["enforcement"],
     )
@@ -239,6 +261,27 @@ class EnforcementChangesApi(APIView):
         ),
         parameters=[EnforcementChangesQuerySerializer],
         responses={200: EnforcementChangesSerializer},
+        examples=[
+            OpenApiExample(
+                "one change",
+                response_only=True,
+                value={
+                    "results": [
+                        {
+                            "seq": 7,
+                            "account": "acme-ai",
+                            "status": "suspended",
+                            "previous_status": "active",
+                            "case": 42,
+                            "policies": ["competing-model-development"],
+                            "at": "2026-11-25T10:00:00Z",
+                        }
+                    ],
+                    "next": "7",
+                    "has_more": False,
+                },
+            )
+        ],
         tags=["enforcement"],
     )
     def get(self, request: Request) -> Response:

@@ -82,7 +82,27 @@ class SignalBatchApi(APIView):
         request=SignalBatchSerializer,
         responses={202: SignalBatchResultSerializer},
         parameters=[IDEMPOTENCY_HEADER],
-        examples=[OpenApiExample("one signal", request_only=True, value=SIGNAL_EXAMPLE)],
+        examples=[
+            OpenApiExample("one signal", request_only=True, value=SIGNAL_EXAMPLE),
+            OpenApiExample(
+                "stored into a case",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    "stored": 1,
+                    "duplicates": 0,
+                    "results": [
+                        {
+                            "index": 0,
+                            "status": "stored",
+                            "signal": 981,
+                            "incidents": [12],
+                            "case": 42,
+                        }
+                    ],
+                },
+            ),
+        ],
         tags=["signals"],
     )
     @idempotent
