@@ -98,7 +98,7 @@ def accounts_ensure(*, external_ids: Iterable[str]) -> dict[str, int]:
     """
     wanted = list(dict.fromkeys(external_ids))
     found = dict(Account.objects.filter(external_id__in=wanted).values_list("external_id", "id"))
-    missing = [e for e in wanted if e not in found]
+    missing = sorted(e for e in wanted if e not in found)  # one lock order for every batch
     if missing:
         now = timezone.now()
         Account.objects.bulk_create(

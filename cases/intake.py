@@ -287,7 +287,9 @@ def _store(items: list[_Item], automated: bool) -> None:
     """Insert the batch; mark each item stored (first of its key) or duplicate, with its id."""
     received = timezone.now()
     insert = _insert_postgres if connection.vendor == "postgresql" else _insert_generic
-    inserted = {(source, key): pk for pk, source, key in insert(items, received, automated)}
+    # One key order for every batch: two batches sharing keys wait on each other, never deadlock.
+    ordered = sorted(items, key=lambda i: (i.source, i.dedupe_key))
+    inserted = {(source, key): pk for pk, source, key in insert(ordered, received, automated)}
     claimed: set[tuple[str, str]] = set()
     for item in items:
         pair = (item.source, item.dedupe_key)
@@ -460,7 +462,8 @@ def _evaluate(items: list[_Item], account_names: dict[int, str]) -> list[Inciden
                 to_route[incident.pk] = incident
     if links:
         IncidentSignal.objects.bulk_create(links, ignore_conflicts=True)
-    return sorted(to_route.values(), key=lambda i: PRIORITY_RANK[Priority(i.severity)])
+    # By account (one lock order across concurrent batches), the worst incident first.
+    return sorted(to_route.values(), key=lambda i: (i.account_id, RANK[i.severity]))
 
 
 def signals_ingest(*, batch: Any, actor: Actor) -> list[dict[str, Any]]:

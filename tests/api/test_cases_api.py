@@ -321,3 +321,40 @@ def test_events_oldest_first(api: ApiCaller, case: Case) -> None:
 
 def test_auditor_reads_the_timeline(staff: Callable[[str], ApiCaller], case: Case) -> None:
     assert staff("auditor").get(f"/cases/{case.pk}/events").status_code == 200
+
+
+def test_case_list_query_count_does_not_grow_with_rows(
+    api: ApiCaller, db: None, policies: dict[str, PolicyClause]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get("/cases").status_code == 200
+        return len(ctx.captured_queries)
+
+    case_open(
+        account=Account.objects.create(external_id="first"),
+        summary="x",
+        actor=Actor.system(),
+        policies=["competing-model-development"],
+    )
+    few = queries()
+    for n in range(10):
+        case_open(
+            account=Account.objects.create(external_id=f"more-{n}"),
+            summary="x",
+            actor=Actor.system(),
+            policies=["rate-limit-evasion"],
+        )
+    assert queries() == few
+
+
+def test_case_detail_query_count_is_bounded(
+    api: ApiCaller, account: Account, django_assert_max_num_queries: Any
+) -> None:
+    api.post("/signals", {"signals": [signal(n, severity="critical") for n in range(30)]})
+    case = Case.objects.get()
+    with django_assert_max_num_queries(12):
+        assert api.get(f"/cases/{case.pk}").json()["signal_count"] == 30

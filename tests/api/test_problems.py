@@ -156,3 +156,10 @@ def test_paired_surrogates_are_fine(api: ApiCaller, account: Any) -> None:
 def test_nul_in_path_or_query_is_refused(api: ApiCaller) -> None:
     problem(api.get("/enforcement/a%00b"), 404)
     problem(api.get("/cases", account="a\x00b"), 400, "invalid_query")
+
+
+def test_options_answers_an_authenticated_caller(api: ApiCaller, anonymous: ApiCaller) -> None:
+    response = api.client.options(f"{API}/signals", headers=api.headers)
+    assert response.status_code == 200
+    assert "POST" in response["Allow"]
+    problem(anonymous.client.options(f"{API}/signals"), 401)
