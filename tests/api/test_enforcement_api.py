@@ -229,3 +229,13 @@ def test_change_feed_rejects_bad_cursors(
 
 def test_change_feed_needs_the_scope(make_caller: Callable[..., ApiCaller], db: None) -> None:
     problem(make_caller("accounts:read").get("/enforcement/changes"), 403)
+
+
+def test_check_and_lookup_write_the_same_time(
+    make_caller: Callable[..., ApiCaller], suspended_case: Case
+) -> None:
+    caller = reader(make_caller)
+    one = caller.get("/enforcement/acme-ai").json()
+    (many,) = caller.post("/enforcement/check", {"accounts": ["acme-ai"]}).json()["results"]
+    assert many["since"] == one["since"]
+    assert many["since"].endswith("Z")
