@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -140,6 +140,11 @@ def _validate_item(raw: Any, index: int, errors: list[dict[str, Any]]) -> _Item 
         try:
             occurred = parse_datetime(occurred_raw)
         except ValueError:
+            occurred = None
+    if occurred is not None and timezone.is_aware(occurred):
+        try:  # PostgreSQL refuses offsets beyond 15:59 that Python accepts
+            occurred = occurred.astimezone(UTC)
+        except OverflowError:
             occurred = None
     if occurred is None or timezone.is_naive(occurred):
         errors.append(

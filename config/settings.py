@@ -212,6 +212,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["config.api.ProblemFilterBackend"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ProblemContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": os.environ.get("API_RATE_LIMIT") or None},
     "EXCEPTION_HANDLER": "config.problems.exception_handler",

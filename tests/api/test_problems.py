@@ -163,3 +163,8 @@ def test_options_answers_an_authenticated_caller(api: ApiCaller, anonymous: ApiC
     assert response.status_code == 200
     assert "POST" in response["Allow"]
     problem(anonymous.client.options(f"{API}/signals"), 401)
+
+
+def test_unknown_format_parameter_is_406(api: ApiCaller) -> None:
+    problem(api.get("/accounts", format="xml"), 406, "not_acceptable")
+    assert api.client.get(f"{API}/schema", {"format": "json"}).status_code == 200
