@@ -160,3 +160,35 @@ def test_an_expired_key_runs_again(api: ApiCaller, account: Account) -> None:
     response = api.post("/signals", {"signals": [signal(2)]}, headers=KEY)
     assert response.status_code == 202
     assert response.json()["stored"] == 1
+
+
+def _claim(api: ApiCaller, path: str, body: Any, minutes_ago: int) -> None:
+    from accounts.idempotency import request_fingerprint
+    from accounts.models import ApiClient
+
+    assert api.key is not None
+    client = ApiClient.objects.get(key_prefix=api.key.split("_")[1])
+    IdempotencyKey.objects.create(
+        owner=f"client:{client.pk}",
+        key=KEY["Idempotency-Key"],
+        method="POST",
+        path=f"/api/v1{path}",
+        request_hash=request_fingerprint("POST", f"/api/v1{path}", body),
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_a_claim_in_flight_answers_409(api: ApiCaller, account: Account) -> None:
+    body = {"signals": [signal(1)]}
+    _claim(api, "/signals", body, minutes_ago=0)
+    problem(api.post("/signals", body, headers=KEY), 409, "idempotency_key_in_flight")
+    assert Signal.objects.exists() is False
+
+
+def test_a_claim_abandoned_by_a_dead_request_is_taken_over(
+    api: ApiCaller, account: Account
+) -> None:
+    body = {"signals": [signal(1)]}
+    _claim(api, "/signals", body, minutes_ago=10)
+    assert api.post("/signals", body, headers=KEY).status_code == 202
+    assert Signal.objects.count() == 1
