@@ -104,3 +104,31 @@ class ApiClient(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotencyKey(models.Model):
+    """A retried write's first outcome, kept so that a retry replays it instead of acting twice.
+
+    ``owner`` names the caller (``client:<id>`` or ``user:<id>``): keys of different callers never
+    collide. A row is inserted before the work runs (``response_status`` null: in flight) and
+    completed with the response after it; see docs/adr on idempotency keys.
+    """
+
+    owner = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.owner}:{self.key}"

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.cache import enforcement_invalidate_on_commit
 from accounts.choices import EnforcementStatus
 from accounts.models import Account
 
@@ -261,6 +262,7 @@ def account_enforcement_recompute(
     Account.objects.filter(pk=account_id).update(
         enforcement_status=status, enforcement_since=at, enforcement_case_id=holder, updated_at=at
     )
+    enforcement_invalidate_on_commit(account.external_id)
     return EnforcementChange.objects.create(
         seq=_feed_next(),
         account_id=account_id,

@@ -44,4 +44,10 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
         crontab="0 7 * * *",
         description="Each staff member's open cases by deadline, overdue first (07:00 UTC).",
     ),
+    Periodic(
+        name="api: purge expired idempotency keys",
+        task="accounts.tasks.idempotency_keys_purge",
+        every_seconds=3600,
+        description="Idempotency-Key records are kept 24 hours (IDEMPOTENCY_KEY_TTL).",
+    ),
 )

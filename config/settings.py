@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.problems.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -229,13 +230,46 @@ PLAN_REMINDER_BEFORE = timedelta(
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ProblemAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["config.api.ProblemFilterBackend"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ProblemContentNegotiation",
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": os.environ.get("API_RATE_LIMIT") or None},
+    "EXCEPTION_HANDLER": "config.problems.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trust & Safety case management API",
+    "DESCRIPTION": (
+        "Signals in, cases worked, enforcement out. Clients authenticate with "
+        "`Authorization: Bearer <key>`; each operation names its scope. Errors are RFC 9457 "
+        "problem details (`application/problem+json`)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "cases.choices.Priority",
+        "EnforcementStatusEnum": "accounts.choices.EnforcementStatus",
+        "CaseStateEnum": "cases.choices.CaseState",
+        "ActionEnum": "cases.api.serializers.ACTION_CHOICES",
+    },
 }
+# Largest request body the API reads (a batch of 1,000 signals with evidence fits).
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
+# Keys are kept this long (Stripe keeps them 24 hours).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
+# How long a cached enforcement status or API key may live at most (invalidated on change).
+ENFORCEMENT_CACHE_TTL = int(os.environ.get("ENFORCEMENT_CACHE_TTL", "300"))
 
 LOGGING = {
     "version": 1,

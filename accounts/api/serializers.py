@@ -1,0 +1,152 @@
+"""Bodies of the accounts, partners and enforcement operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.choices import EnforcementStatus, PartnerKind, Tier
+from accounts.models import Account, Partner
+from config.api import StrictCharField
+
+MAX_CONTACTS = 50
+MAX_CHANNELS = 50
+MAX_CHECK = 1000
+
+
+class PartnerSerializer(serializers.ModelSerializer[Partner]):
+    class Meta:
+        model = Partner
+        fields = ["code", "name", "kind", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class PartnerPutSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=PartnerKind.choices, default=PartnerKind.CLOUD)
+
+
+class AccountPutSerializer(serializers.Serializer[Any]):
+    """Fields left out keep their current value (their default for a new account)."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    tier = serializers.ChoiceField(choices=Tier.choices, required=False)
+    contacts = serializers.ListField(
+        child=serializers.EmailField(max_length=254), required=False, max_length=MAX_CONTACTS
+    )
+    channels = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        required=False,
+        max_length=MAX_CHANNELS,
+        help_text='Partner codes, and "direct" for direct access. Replaces the current list.',
+    )
+
+
+class OpenCaseSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    priority = serializers.CharField()
+
+
+class EnforcementSummarySerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=EnforcementStatus.choices)
+    since = serializers.DateTimeField()
+    case = serializers.IntegerField(allow_null=True)
+
+
+class AccountSerializer(serializers.ModelSerializer[Account]):
+    channels = serializers.SerializerMethodField()
+    enforcement = serializers.SerializerMethodField()
+    open_case = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "external_id",
+            "name",
+            "tier",
+            "contacts",
+            "channels",
+            "enforcement",
+            "open_case",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_channels(self, account: Account) -> list[str]:
+        return account.channel_codes
+
+    @staticmethod
+    def _enforcement(account: Account) -> dict[str, Any]:
+        return {
+            "status": account.enforcement_status,
+            "since": account.enforcement_since,
+            "case": account.enforcement_case_id,
+        }
+
+    @extend_schema_field(EnforcementSummarySerializer)
+    def get_enforcement(self, account: Account) -> dict[str, Any]:
+        return dict(EnforcementSummarySerializer(self._enforcement(account)).data)
+
+    @extend_schema_field(OpenCaseSerializer(allow_null=True))
+    def get_open_case(self, account: Account) -> dict[str, Any] | None:
+        case_id = getattr(account, "open_case_id", None)
+        if case_id is None:
+            return None
+        return {
+            "id": case_id,
+            "state": account.open_case_state,  # type: ignore[attr-defined]  # annotated
+            "priority": account.open_case_priority,  # type: ignore[attr-defined]  # annotated
+        }
+
+
+class EnforcementSerializer(serializers.Serializer[Any]):
+    account = serializers.CharField(help_text="The account's external id.")
+    status = serializers.ChoiceField(choices=EnforcementStatus.choices)
+    since = serializers.DateTimeField()
+    case = serializers.IntegerField(allow_null=True, help_text="The case that holds the status.")
+    policies = serializers.ListField(
+        child=serializers.CharField(), help_text="Policy codes cited by the decision in force."
+    )
+
+
+class EnforcementCheckRequestSerializer(serializers.Serializer[Any]):
+    accounts = serializers.ListField(
+        child=StrictCharField(max_length=128), min_length=1, max_length=MAX_CHECK
+    )
+
+
+class EnforcementCheckItemSerializer(serializers.Serializer[Any]):
+    account = serializers.CharField()
+    known = serializers.BooleanField(help_text="False for an account never seen.")
+    status = serializers.ChoiceField(choices=EnforcementStatus.choices, allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+    case = serializers.IntegerField(allow_null=True)
+
+
+class EnforcementCheckSerializer(serializers.Serializer[Any]):
+    results = EnforcementCheckItemSerializer(many=True)
+
+
+class EnforcementChangeSerializer(serializers.Serializer[Any]):
+    seq = serializers.IntegerField(help_text="Position in commit order; the cursor.")
+    account = serializers.CharField()
+    status = serializers.ChoiceField(choices=EnforcementStatus.choices)
+    previous_status = serializers.ChoiceField(choices=EnforcementStatus.choices)
+    case = serializers.IntegerField(allow_null=True)
+    policies = serializers.ListField(child=serializers.CharField())
+    at = serializers.DateTimeField()
+
+
+class EnforcementChangesSerializer(serializers.Serializer[Any]):
+    results = EnforcementChangeSerializer(many=True)
+    next = serializers.CharField(help_text="Pass as `after` to read on; stays put at the end.")
+    has_more = serializers.BooleanField()
+
+
+class EnforcementChangesQuerySerializer(serializers.Serializer[Any]):
+    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, required=False)

@@ -1,0 +1,158 @@
+"""Writes to accounts, partners and API clients.
+
+Enforcement fields of an account are never written here: they are derived from its cases by
+``cases.services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.choices import Role
+from cases.errors import InvalidInput
+
+from .authentication import key_generate
+from .cache import api_key_invalidate_on_commit
+from .choices import PartnerKind, Scope, Tier
+from .models import Account, ApiClient, Channel, Partner
+
+DIRECT = "direct"
+
+
+class ApiClientError(Exception):
+    """Bad input to an API client command (unknown scope, duplicate name, unknown client)."""
+
+
+def partner_upsert(*, code: str, name: str, kind: str = PartnerKind.CLOUD) -> tuple[Partner, bool]:
+    """Create or update a partner by its code; ``(partner, created)``."""
+    if kind not in PartnerKind.values:
+        raise InvalidInput(detail=f"Unknown partner kind '{kind}'.", field="kind")
+    with transaction.atomic():
+        partner, created = Partner.objects.update_or_create(
+            code=code, defaults={"name": name, "kind": kind}
+        )
+    return partner, created
+
+
+def _partners_for(codes: Sequence[str]) -> tuple[bool, list[Partner]]:
+    wanted = [c for c in dict.fromkeys(codes) if c != DIRECT]
+    partners = {p.code: p for p in Partner.objects.filter(code__in=wanted)}
+    unknown = [c for c in wanted if c not in partners]
+    if unknown:
+        raise InvalidInput(
+            detail=f"Unknown partner code(s) in channels: {', '.join(unknown)}.", field="channels"
+        )
+    return DIRECT in codes, [partners[c] for c in wanted]
+
+
+def account_upsert(
+    *,
+    external_id: str,
+    name: str | None = None,
+    tier: str | None = None,
+    contacts: Iterable[str] | None = None,
+    channels: Sequence[str] | None = None,
+) -> tuple[Account, bool]:
+    """Create or update an account by its external id; ``(account, created)``.
+
+    Fields given as ``None`` keep their current value (their default on creation).
+    ``channels`` lists partner codes and ``"direct"``; it replaces the account's channels.
+    """
+    if tier is not None and tier not in Tier.values:
+        raise InvalidInput(detail=f"Unknown tier '{tier}'.", field="tier")
+    direct, partners = _partners_for(channels) if channels is not None else (None, None)
+    defaults: dict[str, Any] = {}
+    if name is not None:
+        defaults["name"] = name
+    if tier is not None:
+        defaults["tier"] = tier
+    if contacts is not None:
+        defaults["contacts"] = list(dict.fromkeys(contacts))
+    if direct is not None:
+        defaults["direct"] = direct
+    with transaction.atomic():
+        account, created = Account.objects.update_or_create(
+            external_id=external_id, defaults=defaults
+        )
+        if partners is not None:
+            wanted = {p.pk for p in partners}
+            current = set(account.channels.values_list("partner_id", flat=True))
+            if current - wanted:
+                account.channels.filter(partner_id__in=current - wanted).delete()
+            Channel.objects.bulk_create(
+                [Channel(account=account, partner_id=pk) for pk in wanted - current],
+                ignore_conflicts=True,
+            )
+    return account, created
+
+
+def accounts_ensure(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """Ids of the accounts with these external ids, creating the unknown ones (set-based).
+
+    Accounts first seen in a signal are created with only their external id; billing fills
+    in the rest with ``PUT /accounts/{external_id}``.
+    """
+    wanted = list(dict.fromkeys(external_ids))
+    found = dict(Account.objects.filter(external_id__in=wanted).values_list("external_id", "id"))
+    missing = sorted(e for e in wanted if e not in found)  # one lock order for every batch
+    if missing:
+        now = timezone.now()
+        Account.objects.bulk_create(
+            [
+                Account(external_id=e, enforcement_since=now, created_at=now, updated_at=now)
+                for e in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(
+            Account.objects.filter(external_id__in=missing).values_list("external_id", "id")
+        )
+    return found
+
+
+def api_client_create(
+    *, name: str, scopes: Sequence[str], role: str = Role.ANALYST
+) -> tuple[ApiClient, str]:
+    """A new client and its key; the key is returned once and only its hash is stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ApiClientError("name must be 1 to 100 characters")
+    unknown = [s for s in scopes if s not in Scope.values]
+    if unknown or not scopes:
+        raise ApiClientError(
+            f"unknown scope(s): {', '.join(unknown)}; choose from {', '.join(Scope.values)}"
+            if unknown
+            else "give at least one --scope"
+        )
+    if role not in Role.values:
+        raise ApiClientError(f"unknown role '{role}'; choose from {', '.join(Role.values)}")
+    key, prefix, digest = key_generate()
+    try:
+        with transaction.atomic():
+            client = ApiClient.objects.create(
+                name=name,
+                key_prefix=prefix,
+                key_hash=digest,
+                scopes=list(dict.fromkeys(scopes)),
+                role=role,
+            )
+    except IntegrityError:
+        raise ApiClientError(f"an API client named '{name}' already exists") from None
+    return client, key
+
+
+def api_client_revoke(*, name: str) -> ApiClient:
+    """Revoke a client's key at once: its next request is refused, cached or not."""
+    with transaction.atomic():
+        client = ApiClient.objects.select_for_update().filter(name=name).first()
+        if client is None:
+            raise ApiClientError(f"no API client named '{name}'")
+        if client.revoked_at is None:
+            client.revoked_at = timezone.now()
+            ApiClient.objects.filter(pk=client.pk).update(revoked_at=client.revoked_at)
+        api_key_invalidate_on_commit(client.key_prefix)
+    return client

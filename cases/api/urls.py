@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("signals", views.SignalBatchApi.as_view(), name="signals"),
+    path("cases", views.CaseListApi.as_view(), name="cases-list"),
+    path("cases/<int:case_id>", views.CaseDetailApi.as_view(), name="cases-detail"),
+    path(
+        "cases/<int:case_id>/transitions",
+        views.CaseTransitionApi.as_view(),
+        name="cases-transitions",
+    ),
+    path("cases/<int:case_id>/events", views.CaseEventsApi.as_view(), name="cases-events"),
+]

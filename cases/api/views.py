@@ -1,0 +1,299 @@
+"""Signals and cases: parse, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.permissions import request_actor
+from accounts.choices import Scope
+from accounts.idempotency import idempotent
+from accounts.models import Account
+from cases.choices import CaseState, Priority
+from cases.intake import signals_ingest
+from cases.models import Case, CaseEvent
+from cases.selectors import (
+    case_events,
+    case_filter_overdue,
+    case_get,
+    case_list,
+    case_signal_count,
+    case_signals,
+)
+from cases.services import case_open, case_transition
+from cases.workflow import allowed_actions
+from config.api import CursorPage, OldestFirstCursorPage
+
+from .serializers import (
+    CaseDetailSerializer,
+    CaseEventSerializer,
+    CaseOpenSerializer,
+    CaseSerializer,
+    SignalBatchResultSerializer,
+    SignalBatchSerializer,
+    TransitionSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Retry safely: the same key with the same body answers the first response again; "
+        "with another body 422; while the first still runs 409. Kept 24 hours."
+    ),
+)
+
+SIGNAL_EXAMPLE = {
+    "signals": [
+        {
+            "account": "acme-ai",
+            "kind": "rate_limit_exceeded",
+            "severity": "medium",
+            "occurred_at": "2026-11-25T10:00:00Z",
+            "source": "ratelimiter",
+            "dedupe_key": "rl-acme-0001",
+            "evidence": {"requests_per_minute": 9000},
+        }
+    ]
+}
+
+
+class SignalBatchApi(APIView):
+    scopes = {"POST": Scope.SIGNALS_WRITE}
+
+    @extend_schema(
+        operation_id="signals_post",
+        summary="Post a batch of up to 1,000 signals",
+        description=(
+            "All or nothing: if any signal is invalid the answer is 422 with one error per bad "
+            "item (`index`, `field`) and nothing is stored. Otherwise 202 with a result per "
+            "signal: `stored`, or `duplicate` when its `source` + `dedupe_key` was seen before, "
+            "and the incidents and case it joined. Unknown accounts are created."
+        ),
+        request=SignalBatchSerializer,
+        responses={202: SignalBatchResultSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample("one signal", request_only=True, value=SIGNAL_EXAMPLE),
+            OpenApiExample(
+                "stored into a case",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    "stored": 1,
+                    "duplicates": 0,
+                    "results": [
+                        {
+                            "index": 0,
+                            "status": "stored",
+                            "signal": 981,
+                            "incidents": [12],
+                            "case": 42,
+                        }
+                    ],
+                },
+            ),
+        ],
+        tags=["signals"],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = request.data
+        batch = data.get("signals") if isinstance(data, dict) else data
+        results = signals_ingest(batch=batch, actor=request_actor(request))
+        stored = sum(1 for r in results if r["status"] == "stored")
+        return Response(
+            {"stored": stored, "duplicates": len(results) - stored, "results": results},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class CaseFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=CaseState.choices)
+    account = django_filters.CharFilter(field_name="account__external_id", max_length=128)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    assignee = django_filters.CharFilter(field_name="assignee__username", max_length=150)
+    policy = django_filters.CharFilter(field_name="policies__code", max_length=64)
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_overdue"
+    )
+
+    class Meta:
+        model = Case
+        fields = ["state", "account", "priority", "assignee", "policy", "overdue"]
+
+    def filter_overdue(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        return case_filter_overdue(queryset, value == "true")
+
+
+def _detail(case_id: int, request: Request) -> dict[str, Any]:
+    case = case_get(case_id=case_id)
+    if case is None:
+        raise exceptions.NotFound(f"No case {case_id}.")
+    actor = request_actor(request)
+    context = {
+        "signals": case_signals(case=case),
+        "signal_count": case_signal_count(case=case),
+        "allowed_actions": allowed_actions(case.state, actor.role),
+    }
+    return dict(CaseDetailSerializer(case, context=context).data)
+
+
+class CaseListApi(generics.ListAPIView[Case]):
+    scopes = {"GET": Scope.CASES_READ, "POST": Scope.CASES_WRITE}
+    serializer_class = CaseSerializer
+    pagination_class = CursorPage
+    filterset_class = CaseFilter
+
+    def get_queryset(self) -> Any:
+        return case_list()
+
+    @extend_schema(
+        operation_id="cases_list",
+        summary="List cases, newest first",
+        description="Filter by state, account, priority, assignee, policy and overdue.",
+        tags=["cases"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="cases_open",
+        summary="Open a flagged case by hand",
+        description="The account must be known and have no open case (else 409).",
+        request=CaseOpenSerializer,
+        responses={201: CaseDetailSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "report",
+                request_only=True,
+                value={
+                    "account": "acme-ai",
+                    "summary": "Press report of model distillation",
+                    "priority": "high",
+                    "policies": ["competing-model-development"],
+                },
+            )
+        ],
+        tags=["cases"],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = CaseOpenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = Account.objects.filter(external_id=data["account"]).first()
+        if account is None:
+            raise exceptions.ValidationError({"account": [f"No account '{data['account']}'."]})
+        case = case_open(
+            account=account,
+            summary=data["summary"],
+            actor=request_actor(request),
+            priority=data["priority"],
+            policies=data.get("policies", []),
+            report=data.get("report", ""),
+        )
+        return Response(_detail(case.pk, request), status=status.HTTP_201_CREATED)
+
+
+class CaseDetailApi(APIView):
+    scopes = {"GET": Scope.CASES_READ}
+
+    @extend_schema(
+        operation_id="cases_get",
+        summary="One case with its signals and the actions the caller may take now",
+        responses={200: CaseDetailSerializer},
+        tags=["cases"],
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        return Response(_detail(case_id, request))
+
+
+class CaseTransitionApi(APIView):
+    scopes = {"POST": Scope.CASES_WRITE}
+
+    @extend_schema(
+        operation_id="cases_transition",
+        summary="Move a case along the workflow",
+        description=(
+            "Each action needs its input (workflow.md): suspend `reason` + `policies`; "
+            "investigate `findings` + `violation_confirmed` (+ `evidence`, `remediation`); "
+            "remediate `verification_note`; terminate `rationale`; dismiss `reason`. "
+            "Not allowed from the current state, or `expected_state` no longer true: 409."
+        ),
+        request=TransitionSerializer,
+        responses={200: CaseDetailSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "suspend",
+                request_only=True,
+                value={
+                    "action": "suspend",
+                    "expected_state": "flagged",
+                    "reason": "Distillation of model outputs at scale",
+                    "policies": ["competing-model-development"],
+                },
+            ),
+            OpenApiExample(
+                "investigate with a plan",
+                request_only=True,
+                value={
+                    "action": "investigate",
+                    "expected_state": "suspended",
+                    "findings": "Confirmed from logs",
+                    "violation_confirmed": True,
+                    "evidence": ["logs://query/123"],
+                    "remediation": {"items": ["Delete the distilled model"], "deadline_days": 14},
+                },
+            ),
+        ],
+        tags=["cases"],
+    )
+    @idempotent
+    def post(self, request: Request, case_id: int) -> Response:
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        action = data.pop("action")
+        expected = data.pop("expected_state", None)
+        case = case_transition(
+            case=case_id,
+            action=action,
+            actor=request_actor(request),
+            data=data,
+            expected_state=expected,
+        )
+        return Response(_detail(case.pk, request))
+
+
+class CaseEventsApi(generics.ListAPIView[CaseEvent]):
+    scopes = {"GET": Scope.CASES_READ}
+    serializer_class = CaseEventSerializer
+    pagination_class = OldestFirstCursorPage
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return CaseEvent.objects.none()
+        case_id = self.kwargs["case_id"]
+        if not Case.objects.filter(pk=case_id).exists():
+            raise exceptions.NotFound(f"No case {case_id}.")
+        return case_events(case_id=case_id)
+
+    @extend_schema(
+        operation_id="cases_events",
+        summary="The case's timeline, oldest first",
+        tags=["cases"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,88 @@
+"""create_api_client, list_api_clients and --revoke."""
+
+from __future__ import annotations
+
+import hashlib
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.authentication import client_for_key
+from accounts.models import ApiClient
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_create_prints_the_key_once_and_stores_only_its_hash(db: Any) -> None:
+    out, err = run(
+        "create_api_client", "gateway", "--scope", "enforcement:read", "--scope", "cases:read"
+    )
+    key = out.strip()
+    assert key.startswith("tsk_")
+    client = ApiClient.objects.get(name="gateway")
+    assert client.scopes == ["enforcement:read", "cases:read"]
+    assert client.role == "analyst"
+    assert client.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in str(ApiClient.objects.values().get(pk=client.pk))
+    assert "shown once" in err
+    assert client_for_key(key) is not None
+
+
+def test_create_with_a_role(db: Any) -> None:
+    run("create_api_client", "tools", "--scope", "cases:write", "--role", "investigator")
+    assert ApiClient.objects.get(name="tools").role == "investigator"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad"], "give at least one --scope"),
+        (["bad", "--scope", "cases:delete"], "unknown scope"),
+        (["bad", "--scope", "cases:read", "--role", "king"], "unknown role"),
+        (["nobody", "--revoke"], "no API client named"),
+    ],
+)
+def test_bad_input_fails_with_one_line(db: Any, args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message) as failure:
+        run("create_api_client", *args)
+    assert "\n" not in str(failure.value)
+    assert ApiClient.objects.filter(name="bad").exists() is False
+
+
+def test_duplicate_name_is_refused(db: Any) -> None:
+    run("create_api_client", "twice", "--scope", "cases:read")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_api_client", "twice", "--scope", "cases:read")
+
+
+def test_bad_input_exits_non_zero_from_the_shell(db: Any) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "create_api_client", "x", "--scope", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown scope" in result.stderr
+
+
+def test_revoke_stops_the_key_and_list_shows_it(db: Any) -> None:
+    key = run("create_api_client", "old", "--scope", "cases:read")[0].strip()
+    out, _ = run("create_api_client", "old", "--revoke")
+    assert "revoked old" in out
+    assert client_for_key(key) is None
+    listing, _ = run("list_api_clients")
+    assert "old" in listing
+    assert "revoked" in listing
+    assert key not in listing

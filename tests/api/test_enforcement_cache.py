@@ -1,0 +1,163 @@
+"""The shared (Redis) enforcement cache: 0 queries on a hit, invalidated on every change.
+
+Uses Redis db 3. Skips when Redis is not reachable, unless CI=true (then it fails).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from accounts.cache import cache_fill, cache_get, enforcement_invalidate, enforcement_key
+from accounts.models import Account, ApiClient
+from accounts.services import api_client_revoke
+from cases.actors import Actor
+from cases.models import PolicyClause
+from cases.services import case_open, case_transition
+
+from .conftest import ApiCaller, problem
+
+REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/3")
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def flush() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def shared_cache(settings: Any) -> Iterator[None]:
+    if not redis_reachable():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    settings.ENFORCEMENT_CACHE_ENABLED = True
+    flush()
+    yield
+    flush()
+
+
+@pytest.fixture
+def gateway(shared_cache: None, make_caller: Callable[..., ApiCaller]) -> ApiCaller:
+    return make_caller("enforcement:read", name="gateway")
+
+
+def status_of(caller: ApiCaller) -> str:
+    response = caller.get("/enforcement/acme-ai")
+    assert response.status_code == 200, response.content
+    return str(response.json()["status"])
+
+
+def test_cached_account_and_key_take_no_query(
+    gateway: ApiCaller, account: Account, django_assert_num_queries: Any
+) -> None:
+    assert status_of(gateway) == "active"
+    with django_assert_num_queries(0):
+        assert status_of(gateway) == "active"
+
+
+def test_suspension_and_reinstatement_are_seen_on_the_next_request(
+    gateway: ApiCaller,
+    account: Account,
+    policies: dict[str, PolicyClause],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    actor = Actor.system()
+    case = case_open(account=account, summary="x", actor=actor)
+    assert status_of(gateway) == "active"
+    with django_capture_on_commit_callbacks(execute=True):
+        case_transition(
+            case=case,
+            action="suspend",
+            actor=actor,
+            data={"reason": "r", "policies": ["competing-model-development"]},
+        )
+    assert status_of(gateway) == "suspended"
+    assert status_of(gateway) == "suspended"
+    with django_capture_on_commit_callbacks(execute=True):
+        case_transition(
+            case=case,
+            action="investigate",
+            actor=actor,
+            data={"findings": "f", "violation_confirmed": False},
+        )
+    assert status_of(gateway) == "suspended"
+    with django_capture_on_commit_callbacks(execute=True):
+        case_transition(case=case, action="dismiss", actor=actor, data={"reason": "none"})
+    assert status_of(gateway) == "active"
+
+
+def test_termination_is_seen_on_the_next_request(
+    gateway: ApiCaller,
+    account: Account,
+    policies: dict[str, PolicyClause],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    actor = Actor.system()
+    case = case_open(account=account, summary="x", actor=actor)
+    case_transition(
+        case=case,
+        action="suspend",
+        actor=actor,
+        data={"reason": "r", "policies": ["competing-model-development"]},
+    )
+    case_transition(
+        case=case,
+        action="investigate",
+        actor=actor,
+        data={"findings": "f", "violation_confirmed": True},
+    )
+    flush()
+    assert status_of(gateway) == "suspended"
+    with django_capture_on_commit_callbacks(execute=True):
+        case_transition(case=case, action="terminate", actor=actor, data={"rationale": "done"})
+    assert status_of(gateway) == "terminated"
+
+
+def test_revoked_key_is_refused_on_the_next_request(
+    gateway: ApiCaller, account: Account, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert status_of(gateway) == "active"
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client_revoke(name=ApiClient.objects.get().name)
+    problem(gateway.get("/enforcement/acme-ai"), 401)
+
+
+def test_a_read_from_before_the_commit_cannot_refill_the_cache(shared_cache: None) -> None:
+    key = enforcement_key("acme-ai")
+    usable, seen = cache_get(key)
+    assert usable is False
+    enforcement_invalidate(["acme-ai"])  # a commit lands between the read and the fill
+    cache_fill(key, seen, [b"stale", '"etag"'])
+    assert cache_get(key)[0] is False
+
+
+def test_cache_outage_falls_back_to_the_database(
+    gateway: ApiCaller, account: Account, settings: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    assert status_of(gateway) == "active"
