@@ -285,3 +285,9 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
     )
     def get_actor(self, event: CaseEvent) -> dict[str, str]:
         return {"kind": event.actor_kind, "label": event.actor_label}
+
+
+class PlanItemVerifySerializer(serializers.Serializer[Any]):
+    note = serializers.CharField(
+        max_length=5000, allow_blank=True, required=False, help_text="What was checked."
+    )

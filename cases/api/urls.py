@@ -12,4 +12,10 @@ urlpatterns = [
         name="cases-transitions",
     ),
     path("cases/<int:case_id>/events", views.CaseEventsApi.as_view(), name="cases-events"),
+    path(
+        "cases/<int:case_id>/plan/items/<int:item_id>/verify",
+        views.PlanItemVerifyApi.as_view(),
+        name="cases-plan-item-verify",
+    ),
+    path("cases/<int:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
 ]

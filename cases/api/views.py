@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
@@ -15,10 +16,12 @@ from rest_framework.views import APIView
 from accounts.api.permissions import request_actor
 from accounts.choices import Scope
 from accounts.idempotency import idempotent
-from accounts.models import Account
-from cases.choices import CaseState, Priority
+from accounts.models import Account, ApiClient
+from cases.actors import user_role
+from cases.choices import CaseState, Priority, Role
+from cases.export import case_export
 from cases.intake import signals_ingest
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, RemediationItem
 from cases.selectors import (
     case_events,
     case_filter_overdue,
@@ -27,7 +30,7 @@ from cases.selectors import (
     case_signal_count,
     case_signals,
 )
-from cases.services import case_open, case_transition
+from cases.services import case_open, case_transition, plan_item_verify
 from cases.workflow import allowed_actions
 from config.api import CursorPage, OldestFirstCursorPage
 
@@ -36,6 +39,7 @@ from .serializers import (
     CaseEventSerializer,
     CaseOpenSerializer,
     CaseSerializer,
+    PlanItemVerifySerializer,
     SignalBatchResultSerializer,
     SignalBatchSerializer,
     TransitionSerializer,
@@ -297,3 +301,71 @@ class CaseEventsApi(generics.ListAPIView[CaseEvent]):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+class PlanItemVerifyApi(APIView):
+    """Mark one required change of the remediation plan as verified (investigators and up)."""
+
+    scopes = {"POST": Scope.CASES_WRITE}
+
+    @extend_schema(
+        operation_id="cases_plan_item_verify",
+        summary="Verify one item of the remediation plan",
+        description=(
+            "The case must be investigated. Needs an investigator or lead (or a client whose "
+            "role is one); `remediate` is refused until every item is verified. Verifying an "
+            "item twice changes nothing."
+        ),
+        request=PlanItemVerifySerializer,
+        responses={200: CaseDetailSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "verify",
+                request_only=True,
+                value={"note": "Deletion certificate signed by the CTO, checked against logs"},
+            )
+        ],
+        tags=["cases"],
+    )
+    @idempotent
+    def post(self, request: Request, case_id: int, item_id: int) -> Response:
+        serializer = PlanItemVerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not RemediationItem.objects.filter(pk=item_id, plan__case_id=case_id).exists():
+            raise exceptions.NotFound(f"Case {case_id} has no remediation item {item_id}.")
+        plan_item_verify(
+            item=item_id,
+            actor=request_actor(request),
+            note=serializer.validated_data.get("note", ""),
+        )
+        return Response(_detail(case_id, request))
+
+
+class CaseExportApi(APIView):
+    """The whole record of a case, verifiable on its own (auditors and leads)."""
+
+    scopes = {"GET": Scope.CASES_READ}
+
+    @extend_schema(
+        operation_id="cases_export",
+        summary="Export the case record with its hash chain",
+        description=(
+            "Account, signals, the policy versions cited with their text, the timeline with "
+            "hashes, enforcement changes and notices with deliveries, as one JSON document. "
+            "Staff: auditors and leads. API clients: `cases:read` and the auditor or lead role."
+        ),
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["cases"],
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        # A client's stored role counts here even without cases:write (an export only reads).
+        role = request.auth.role if isinstance(request.auth, ApiClient) else user_role(request.user)
+        if role not in (Role.AUDITOR, Role.LEAD):
+            raise exceptions.PermissionDenied(
+                f"Exports are for auditors and leads; your role is {role or 'none'}."
+            )
+        try:
+            return Response(case_export(case_id=case_id))
+        except Case.DoesNotExist:
+            raise exceptions.NotFound(f"No case {case_id}.") from None
