@@ -84,12 +84,19 @@ def enforcement_invalidate(external_ids: Iterable[str]) -> None:
         _invalidate([enforcement_key(e) for e in external_ids])
 
 
+def _invalidate_now_and_on_commit(keys: list[str]) -> None:
+    """Tombstone now (no reader can refill the entry while the change is in flight) and again
+    once the transaction commits (no reader that read the old row can have refilled it)."""
+    _invalidate(keys)
+    transaction.on_commit(lambda: _invalidate(keys))
+
+
 def enforcement_invalidate_on_commit(external_id: str) -> None:
-    """Drop the cached status of an account once the current transaction commits."""
+    """Drop the cached status of an account, in flight and once the transaction commits."""
     if cache_enabled():
-        transaction.on_commit(lambda: enforcement_invalidate([external_id]))
+        _invalidate_now_and_on_commit([enforcement_key(external_id)])
 
 
 def api_key_invalidate_on_commit(prefix: str) -> None:
     if cache_enabled():
-        transaction.on_commit(lambda: _invalidate([api_key_key(prefix)]))
+        _invalidate_now_and_on_commit([api_key_key(prefix)])

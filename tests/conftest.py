@@ -23,6 +23,16 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_shared_cache(settings: Any) -> None:
+    """With CACHE_URL set (as in CI), each test starts from an empty shared cache: the test
+    database is rebuilt between tests, so entries from an earlier test would be stale."""
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        from django.core.cache import cache
+
+        cache.clear()
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
