@@ -14,8 +14,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,22 +70,6 @@ def _due(now: datetime) -> Q:
     )
 
 
-@contextmanager
-def _bookkeeping() -> Iterator[None]:
-    """A transaction for delivery bookkeeping that does not wait for the WAL flush.
-
-    If the database crashed in the few milliseconds before the flush, a claim or an outcome
-    could be lost; the notice is then simply delivered again with the same ``webhook-id``,
-    which receivers deduplicate on (delivery is at least once by design). Decisions on cases
-    keep the full durability of every other transaction.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
 def notice_claim(notice_id: Any) -> tuple[Notice, uuid.UUID] | None:
     """Take the notice for one attempt, or ``None`` if it is not due or someone else has it."""
     try:
@@ -105,20 +87,19 @@ def notice_claim(notice_id: Any) -> tuple[Notice, uuid.UUID] | None:
         "queued_at": None,
     }
     rows = Notice.objects.filter(pk=pk)
-    with _bookkeeping():
-        if rows.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now).update(**claim):
-            lost = False
-        elif rows.filter(status=NoticeStatus.SENDING, locked_until__lt=now).update(**claim):
-            lost = True
-        else:
-            return None
-        notice = Notice.objects.select_related("endpoint").get(pk=pk)
-        if lost:
-            DeliveryAttempt.objects.create(
-                notice=notice,
-                at=now,
-                error="worker lost: the previous attempt did not finish within its lease",
-            )
+    if rows.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now).update(**claim):
+        lost = False
+    elif rows.filter(status=NoticeStatus.SENDING, locked_until__lt=now).update(**claim):
+        lost = True
+    else:
+        return None
+    notice = Notice.objects.select_related("endpoint").get(pk=pk)
+    if lost:
+        DeliveryAttempt.objects.create(
+            notice=notice,
+            at=now,
+            error="worker lost: the previous attempt did not finish within its lease",
+        )
     return notice, token
 
 
@@ -268,7 +249,7 @@ def _post_webhook(notice: Notice) -> Outcome:
 
 
 def _settle(notice: Notice, token: uuid.UUID, outcome: Outcome) -> str:
-    with _bookkeeping():
+    with transaction.atomic():
         status, countdown = _record(notice, token, outcome)
     if status == NoticeStatus.FAILED:
         logger.warning(
