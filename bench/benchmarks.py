@@ -28,11 +28,19 @@ _state: dict[str, Any] = {}
 
 
 def _accounts() -> None:
-    """100,000 accounts, loaded once per run."""
+    """100,000 accounts, loaded once per run (and again after cases are reloaded)."""
     if _state.get("accounts"):
         return
     data.reset()
     data.load_accounts(ACCOUNTS)
+    _state["accounts"] = True
+
+
+def _fresh(cases: int, due: int, now: Any = None) -> None:
+    """Only the 100,000 accounts and ``cases`` cases, ``due`` of them due."""
+    data.reset()
+    data.load_accounts(ACCOUNTS)
+    data.load_cases(cases, due, accounts=ACCOUNTS, now=now)
     _state["accounts"] = True
 
 
@@ -275,12 +283,10 @@ def _sweep_once(total: int) -> tuple[float, int]:
     from django.utils import timezone
 
     from cases.deadlines import deadlines_sweep
-    from cases.models import Case, Reminder
+    from cases.models import Case
 
-    Reminder.objects.all().delete()
-    data.reset_cases()
     now = timezone.now()
-    data.load_cases(total, 1000, accounts=ACCOUNTS, now=now)
+    _fresh(total, 1000, now)
     _staff()
     started = time.perf_counter()
     deadlines_sweep(now=now)
@@ -333,11 +339,9 @@ def admin_case_list(quick: bool) -> Line:
     path = "/admin/cases/case/?queue=overdue"
     rounds = 5 if quick else 15
     with override_settings(ALLOWED_HOSTS=["*"]):
-        data.reset_cases()
-        data.load_cases(1_000, 1000, accounts=ACCOUNTS)
+        _fresh(1_000, 1000)
         small_t, small_q = _admin_page(path, analyst, rounds)
-        data.reset_cases()
-        data.load_cases(big, 1000, accounts=ACCOUNTS)
+        _fresh(big, 1000)
         big_t, big_q = _admin_page(path, analyst, rounds)
     return Line(
         "admin case list",

@@ -157,15 +157,3 @@ def load_cases(total: int, due: int, *, accounts: int, now: datetime | None = No
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE cases_case")
-
-
-def reset_cases() -> None:
-    """Empty the case tables but keep the accounts."""
-    with audit_guard_lifted(), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE accounts_account SET enforcement_case_id = NULL")
-        tables = DATA_TABLES[: DATA_TABLES.index("cases_case") + 1]
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        else:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {table}")  # noqa: S608
