@@ -1,0 +1,82 @@
+"""Who may do what: the one table that the authorization test checks and that documents it.
+
+Principals: ``anonymous`` (no credentials), ``revoked`` (a key that was revoked, which held every
+scope), ``key:<scope>`` (a key holding only that scope, with the lead role so that only the scope
+decides), and the staff personas ``analyst``, ``investigator``, ``lead``, ``auditor``, and
+``norole`` (a staff account in no role group).
+
+Each operation maps to the set of principals that may perform it; every other principal must be
+refused (401/403 in the API; 403, a login redirect, or no effect in the admin).
+"""
+
+from __future__ import annotations
+
+STAFF = ("analyst", "investigator", "lead", "auditor", "norole")
+SCOPES = (
+    "enforcement:read",
+    "signals:write",
+    "accounts:read",
+    "accounts:write",
+    "cases:read",
+    "cases:write",
+)
+KEYS = tuple(f"key:{s}" for s in SCOPES)
+PRINCIPALS = ("anonymous", "revoked", *KEYS, *STAFF)
+
+READERS = {"analyst", "investigator", "lead", "auditor"}
+WORKERS = {"analyst", "investigator", "lead"}
+INVESTIGATORS = {"investigator", "lead"}
+LEADS = {"lead"}
+
+API: dict[str, set[str]] = {
+    "GET /accounts": {"key:accounts:read", *READERS},
+    "GET /accounts/{account}": {"key:accounts:read", *READERS},
+    "PUT /accounts/{account}": {"key:accounts:write", *LEADS},
+    "GET /partners": {"key:accounts:read", *READERS},
+    "GET /partners/{partner}": {"key:accounts:read", *READERS},
+    "PUT /partners/{partner}": {"key:accounts:write", *LEADS},
+    "POST /signals": {"key:signals:write", *WORKERS},
+    "GET /cases": {"key:cases:read", *READERS},
+    "POST /cases": {"key:cases:write", *WORKERS},
+    "GET /cases/{case}": {"key:cases:read", *READERS},
+    "POST /cases/{case}/transitions": {"key:cases:write", *WORKERS},  # dismiss a flagged case
+    "GET /cases/{case}/events": {"key:cases:read", *READERS},
+    "GET /cases/{case}/notices": {"key:cases:read", *READERS},
+    "POST /cases/{planned}/plan/items/{item}/verify": {"key:cases:write", *INVESTIGATORS},
+    "GET /cases/{case}/export": {"key:cases:read", "auditor", "lead"},
+    "GET /enforcement/{account}": {"key:enforcement:read", *READERS},
+    "POST /enforcement/check": {"key:enforcement:read", *READERS},
+    "GET /enforcement/changes": {"key:enforcement:read", *READERS},
+}
+
+# Open to everyone, by design: liveness, readiness and the API's description.
+PUBLIC = ("GET /healthz", "GET /readyz", "GET /api/v1/schema", "GET /api/v1/docs")
+
+ADMIN: dict[str, set[str]] = {
+    "view the case queue": READERS,
+    "view a case": READERS,
+    "view the timeline": READERS,
+    "view notices": READERS,
+    "suspend a flagged case": WORKERS,
+    "dismiss a flagged case": WORKERS,
+    "investigate a suspended case": INVESTIGATORS,
+    "remediate an investigated case": INVESTIGATORS,
+    "terminate an investigated case": LEADS,
+    "dismiss an investigated case": INVESTIGATORS,
+    "bulk suspend": WORKERS,
+    "take an unassigned case": WORKERS,
+    "reassign a case": LEADS,
+    "set priority": LEADS,
+    "add a note": WORKERS,
+    "add evidence": WORKERS,
+    "verify a plan item": INVESTIGATORS,
+    "open a case": WORKERS,
+    "add a flag rule": LEADS,
+    "add a policy": LEADS,
+    "edit review deadlines": LEADS,
+    "add a webhook endpoint": LEADS,
+    "add a partner": LEADS,
+    "change the beat schedule": LEADS,
+    "redeliver a notice": INVESTIGATORS,
+    "edit an account": set(),  # derived from billing over the API; superusers only
+}
