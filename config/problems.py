@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -177,6 +179,17 @@ def problem_for_exception(exc: Exception, request: HttpRequest | None) -> HttpRe
             request=request,
             errors=_case_error_fields(exc),
             extra=extra or None,
+        )
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database is down or restarting: tell the caller to retry, quickly and clearly.
+        logger.warning("database unavailable on %s: %s", request.path if request else "-", exc)
+        return problem_response(
+            status=503,
+            code="database_unavailable",
+            title="Service unavailable",
+            detail="The database is unreachable; retry shortly.",
+            request=request,
+            headers={"Retry-After": "1"},
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

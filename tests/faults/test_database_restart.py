@@ -1,0 +1,186 @@
+"""The database goes away under load on the enforcement endpoint, then comes back.
+
+A TCP proxy in front of PostgreSQL stands in for the server: stopping it drops every connection
+and refuses new ones, as a restart does, without touching the PostgreSQL that other processes
+share. Requests during the outage must fail fast with a 503 problem (never a 500 or a hang),
+recover by themselves once the database is back, and leave nothing half-written.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import close_old_connections, connection
+from django.test import Client
+
+from accounts.models import Account
+from accounts.services import api_client_create
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, EnforcementChange
+from cases.services import case_open, case_transition
+from notifications.models import Notice
+
+pytestmark = [pytest.mark.postgres]
+
+
+class Proxy:
+    """Forwards 127.0.0.1:<port> to the database; ``down()`` and ``up()`` play a restart."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                # shutdown() wakes the thread blocked in accept(); close() alone would not.
+                try:
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self._listener.close()
+                self._listener = None
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update({client, upstream})
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def proxied(require_postgres: None, transactional_db: Any) -> Any:
+    settings_dict = connection.settings_dict
+    proxy = Proxy((settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)))
+    proxy.up()
+    original = (settings_dict["HOST"], settings_dict["PORT"], settings_dict["OPTIONS"].copy())
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
+    settings_dict["OPTIONS"]["connect_timeout"] = 2
+    yield proxy
+    proxy.down()
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = original[0], original[1]
+    settings_dict["OPTIONS"].clear()
+    settings_dict["OPTIONS"].update(original[2])
+
+
+def test_enforcement_fails_fast_during_a_restart_and_recovers(
+    proxied: Proxy, policies: Any, capsys: Any
+) -> None:
+    accounts = [Account.objects.create(external_id=f"gw-{n}") for n in range(20)]
+    _, key = api_client_create(name="gateway", scopes=["enforcement:read"])
+    victim = case_open(account=accounts[0], summary="burst", actor=Actor.system("test"))
+    client = Client(raise_request_exception=False)
+    headers = {"Authorization": f"Bearer {key}"}
+    seen: dict[str, list[float]] = {"ok": [], "unavailable": []}
+
+    def lookup(n: int) -> int:
+        # What Django's handler does at each request start and end (the test client skips it):
+        # drop a connection that failed, so the next request connects afresh.
+        close_old_connections()
+        started = time.monotonic()
+        response = client.get(f"/api/v1/enforcement/gw-{n % 20}", headers=headers)
+        elapsed = time.monotonic() - started
+        assert response.status_code in (200, 503), response.content
+        assert response["Content-Type"].startswith(
+            "application/json" if response.status_code == 200 else "application/problem+json"
+        )
+        seen["ok" if response.status_code == 200 else "unavailable"].append(elapsed)
+        return response.status_code
+
+    for n in range(50):
+        assert lookup(n) == 200
+
+    proxied.down()
+    outage = [lookup(n) for n in range(50)]
+    assert set(outage) == {503}
+    # A transition during the outage fails as a whole.
+    with pytest.raises(Exception):  # noqa: B017  # any database error will do
+        case_transition(
+            case=victim.pk,
+            action="suspend",
+            actor=Actor.system("test"),
+            data={"reason": "r", "policies": ["rate-limit-evasion"]},
+        )
+
+    proxied.up()
+    deadline = time.monotonic() + 15
+    while lookup(0) != 200:
+        assert time.monotonic() < deadline, "did not recover within 15 s"
+        time.sleep(0.1)
+    for n in range(50):
+        assert lookup(n) == 200
+
+    # Nothing half-written: the case is as it was, with its one event and no change or notice.
+    victim.refresh_from_db()
+    assert victim.state == "flagged"
+    assert CaseEvent.objects.filter(case=victim).count() == 1
+    assert EnforcementChange.objects.exists() is False
+    assert Notice.objects.filter(case=victim, event="suspension").exists() is False
+    call_command("verify_audit")
+    # And it still works afterwards.
+    moved = case_transition(
+        case=victim.pk,
+        action="suspend",
+        actor=Actor.system("test"),
+        data={"reason": "r", "policies": ["rate-limit-evasion"]},
+    )
+    assert moved.state == "suspended"
+    assert Case.objects.get(pk=victim.pk).state == "suspended"
+    slowest_failure = max(seen["unavailable"])
+    with capsys.disabled():
+        print(
+            f"\ndatabase restart: {len(seen['ok'])} lookups answered, "
+            f"{len(seen['unavailable'])} refused with 503 (slowest {slowest_failure * 1000:.0f} ms)"
+        )
+    assert slowest_failure < 3.0
