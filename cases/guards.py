@@ -21,6 +21,24 @@ GUARDED_TABLES = (
     "cases_policyversion",
 )
 
+# Sent notices: what was sent (content, statement of reasons, recipient) never changes, and
+# neither a notice nor a delivery attempt is ever deleted. Delivery state columns do change.
+NOTICE_TABLE = "notifications_notice"
+NOTICE_CONTENT_COLUMNS = (
+    "channel",
+    "event",
+    "recipient",
+    "subject",
+    "body_text",
+    "body_html",
+    "payload",
+    "statement",
+    "case_id",
+    "account_id",
+    "endpoint_id",
+)
+DELIVERY_TABLE = "notifications_deliveryattempt"
+
 _state = threading.local()
 
 
@@ -84,3 +102,59 @@ def uninstall_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
             f"DROP TRIGGER IF EXISTS {t}_no_{op};" for t in tables for op in ("update", "delete")
         ]
     return []
+
+
+PG_NOTICE_FUNCTION = """
+CREATE OR REPLACE FUNCTION tscase_notice_content_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'notifications_notice rows cannot be deleted'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF ({changed}) THEN
+        RAISE EXCEPTION 'what a notice says is fixed once recorded'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+"""
+
+
+def notice_install_sql(vendor: str) -> list[str]:
+    """Guards for sent-notice records: content of notices fixed, attempts append-only."""
+    statements = install_sql(vendor, (DELIVERY_TABLE,))
+    if vendor == "postgresql":
+        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in NOTICE_CONTENT_COLUMNS)
+        statements += [
+            PG_NOTICE_FUNCTION.format(changed=changed),
+            f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed ON {NOTICE_TABLE};",
+            f"CREATE TRIGGER {NOTICE_TABLE}_fixed BEFORE UPDATE OR DELETE ON {NOTICE_TABLE} "
+            "FOR EACH ROW EXECUTE FUNCTION tscase_notice_content_fixed();",
+        ]
+    elif vendor == "sqlite":
+        columns = ", ".join(NOTICE_CONTENT_COLUMNS)
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in NOTICE_CONTENT_COLUMNS)
+        statements += [
+            f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_no_delete;",
+            f"CREATE TRIGGER {NOTICE_TABLE}_no_delete BEFORE DELETE ON {NOTICE_TABLE} "
+            "WHEN tscase_guard() BEGIN "
+            f"SELECT RAISE(ABORT, '{NOTICE_TABLE} rows cannot be deleted'); END;",
+            f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed;",
+            f"CREATE TRIGGER {NOTICE_TABLE}_fixed BEFORE UPDATE OF {columns} ON {NOTICE_TABLE} "
+            f"WHEN tscase_guard() AND ({changed}) BEGIN "
+            "SELECT RAISE(ABORT, 'what a notice says is fixed once recorded'); END;",
+        ]
+    return statements
+
+
+def notice_uninstall_sql(vendor: str) -> list[str]:
+    statements = uninstall_sql(vendor, (DELIVERY_TABLE,))
+    if vendor == "postgresql":
+        statements.append(f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed ON {NOTICE_TABLE};")
+    elif vendor == "sqlite":
+        statements += [
+            f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_no_delete;",
+            f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed;",
+        ]
+    return statements

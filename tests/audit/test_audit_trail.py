@@ -126,3 +126,30 @@ def test_export_verifies_on_its_own_and_detects_edits(
 def test_export_of_unknown_case_is_a_clear_error() -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("export_case", "424242")
+
+
+@pytest.mark.django_db
+def test_sent_notices_keep_what_they_said_and_attempts_are_append_only(
+    account: Account, policies: Any
+) -> None:
+    from notifications.models import DeliveryAttempt, Notice
+
+    case_in_state(account, "suspended")
+    notice = Notice.objects.filter(event="suspension").first()
+    assert notice is not None
+    DeliveryAttempt.objects.create(notice=notice, succeeded=False, error="timeout")
+    refused = [
+        ("UPDATE notifications_notice SET subject = %s WHERE id = %s", ["rewritten", notice.pk]),
+        ("UPDATE notifications_notice SET statement = %s WHERE id = %s", ["{}", notice.pk]),
+        ("DELETE FROM notifications_notice WHERE id = %s", [notice.pk]),
+        ("UPDATE notifications_deliveryattempt SET error = %s", ["none"]),
+        ("DELETE FROM notifications_deliveryattempt", []),
+    ]
+    for sql, params in refused:
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    # Delivery state is not content: it moves as the notice is sent.
+    Notice.objects.filter(pk=notice.pk).update(status="delivered", attempts=1)
+    notice.refresh_from_db()
+    assert (notice.status, notice.subject != "rewritten") == ("delivered", True)
+    assert DeliveryAttempt.objects.filter(notice=notice, error="timeout").count() == 1
