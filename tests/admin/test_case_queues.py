@@ -44,7 +44,8 @@ def test_queues_filter_and_count(
     assert "Overdue (1)" in page
     assert "Due within 24 h (1)" in page
     assert "All open (4)" in page
-    assert "Dismissed (1)" in page
+    # Closed states are listed without a count: counting them reads most of a growing table.
+    assert "Dismissed (" not in page and ">Dismissed<" in page
     assert queues["mine"] == [mine.pk]
     assert sorted(queues["unassigned"]) == sorted([overdue.pk, soon.pk, later.pk])
     assert queues["overdue"] == [overdue.pk]
