@@ -171,17 +171,9 @@ def _signal_batches(count: int) -> list[list[dict[str, Any]]]:
     return batches
 
 
-def _copy_baseline(batches: list[list[dict[str, Any]]]) -> float:
-    """psycopg COPY of the same rows into a scratch table: signals per second."""
-    ids = (
-        dict(connection.cursor().execute("SELECT external_id, id FROM accounts_account").fetchall())
-        if connection.vendor == "postgresql"
-        else None
-    )
-    if ids is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT external_id, id FROM accounts_account")
-            ids = dict(cursor.fetchall())
+def _copy_baseline(bodies: list[bytes]) -> float:
+    """The least any intake must do with the same request bodies: parse the JSON, resolve the
+    accounts' ids in one query, and COPY the rows into a scratch table. Signals per second."""
     columns = (
         "account_id",
         "kind",
@@ -205,7 +197,22 @@ def _copy_baseline(batches: list[list[dict[str, Any]]]) -> float:
     started = time.perf_counter()
     total = 0
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for batch in batches:
+    for body in bodies:
+        batch = json.loads(body)["signals"]
+        wanted = list({s["account"] for s in batch})
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT external_id, id FROM accounts_account WHERE external_id = ANY(%s)",
+                    [wanted],
+                )
+            else:
+                marks = ",".join(["%s"] * len(wanted))
+                cursor.execute(
+                    f"SELECT external_id, id FROM accounts_account WHERE external_id IN ({marks})",  # noqa: S608
+                    wanted,
+                )
+            ids = dict(cursor.fetchall())
         data.copy_rows(
             "bench_scratch_signal",
             columns,
@@ -236,9 +243,9 @@ def signal_intake(quick: bool) -> Line:
     _accounts()
     key = _key("signals:write")
     batches = _signal_batches(10 if quick else 60)
-    baseline = _copy_baseline(batches)
-    server = Gunicorn(server_env(), workers=1, cpu=0)
     bodies = [json.dumps({"signals": b}).encode() for b in batches]
+    baseline = _copy_baseline(bodies)
+    server = Gunicorn(server_env(), workers=1, cpu=0)
     codes: list[int] = []
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -271,7 +278,7 @@ def signal_intake(quick: bool) -> Line:
     return Line(
         "signal intake",
         f"{rate:,.0f} signals/s (1 worker, err {errors})",
-        f"{baseline:,.0f} signals/s COPY",
+        f"{baseline:,.0f} signals/s parse+COPY",
         rate / baseline,
         ">= 0.3 and >= 10,000/s",
         f"gunicorn {rss}",
