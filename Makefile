@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint typecheck check bench bench-quick clean
+.PHONY: run test install lint typecheck check bench bench-quick bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,15 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-bench: $(STAMP)
+# The load generator is Debian's wrk; installed here if it is missing (needs root and apt).
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+
+## bench: every benchmark against its baseline (PostgreSQL with DATABASE_URL, else SQLite)
+bench: $(STAMP) bench-deps
 	$(PY) bench/run.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) bench-deps
 	$(PY) bench/run.py --quick
 
 clean:
