@@ -4,10 +4,15 @@ A TCP proxy in front of PostgreSQL stands in for the server: stopping it drops e
 and refuses new ones, as a restart does, without touching the PostgreSQL that other processes
 share. Requests during the outage must fail fast with a 503 problem (never a 500 or a hang),
 recover by themselves once the database is back, and leave nothing half-written.
+
+Run twice: without a cache, and with the shared (Redis) cache. With the cache, an account and key
+already in it keep being answered from it during the outage (no change can commit while the
+database is down, so the cached answer stays true); anything not cached still fails fast with 503.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -114,10 +119,36 @@ def proxied(require_postgres: None, transactional_db: Any) -> Any:
     settings_dict["OPTIONS"].update(original[2])
 
 
+REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/3")
+
+
+def configure_cache(settings: Any, cached: bool) -> None:
+    if not cached:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+        settings.ENFORCEMENT_CACHE_ENABLED = False
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    settings.ENFORCEMENT_CACHE_ENABLED = True
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "shared-cache"])
 def test_enforcement_fails_fast_during_a_restart_and_recovers(
-    proxied: Proxy, policies: Any, capsys: Any
+    proxied: Proxy, policies: Any, capsys: Any, settings: Any, cached: bool
 ) -> None:
-    accounts = [Account.objects.create(external_id=f"gw-{n}") for n in range(20)]
+    configure_cache(settings, cached)
+    # gw-0..gw-19 are looked up before the outage; gw-20..gw-39 only during it.
+    accounts = [Account.objects.create(external_id=f"gw-{n}") for n in range(40)]
     _, key = api_client_create(name="gateway", scopes=["enforcement:read"])
     victim = case_open(account=accounts[0], summary="burst", actor=Actor.system("test"))
     client = Client(raise_request_exception=False)
@@ -129,7 +160,7 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
         # drop a connection that failed, so the next request connects afresh.
         close_old_connections()
         started = time.monotonic()
-        response = client.get(f"/api/v1/enforcement/gw-{n % 20}", headers=headers)
+        response = client.get(f"/api/v1/enforcement/gw-{n}", headers=headers)
         elapsed = time.monotonic() - started
         assert response.status_code in (200, 503), response.content
         assert response["Content-Type"].startswith(
@@ -139,11 +170,13 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
         return response.status_code
 
     for n in range(50):
-        assert lookup(n) == 200
+        assert lookup(n % 20) == 200
 
     proxied.down()
-    outage = [lookup(n) for n in range(50)]
-    assert set(outage) == {503}
+    never_seen = [lookup(20 + n % 20) for n in range(50)]
+    assert set(never_seen) == {503}
+    seen_before = [lookup(n % 20) for n in range(50)]
+    assert set(seen_before) == ({200} if cached else {503})
     # A transition during the outage fails as a whole.
     with pytest.raises(Exception):  # noqa: B017  # any database error will do
         case_transition(
@@ -155,11 +188,11 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
 
     proxied.up()
     deadline = time.monotonic() + 15
-    while lookup(0) != 200:
+    while lookup(20) != 200:  # not cached: needs the database
         assert time.monotonic() < deadline, "did not recover within 15 s"
         time.sleep(0.1)
     for n in range(50):
-        assert lookup(n) == 200
+        assert lookup(n % 40) == 200
 
     # Nothing half-written: the case is as it was, with its one event and no change or notice.
     victim.refresh_from_db()
@@ -180,7 +213,8 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
     slowest_failure = max(seen["unavailable"])
     with capsys.disabled():
         print(
-            f"\ndatabase restart: {len(seen['ok'])} lookups answered, "
+            f"\ndatabase restart ({'shared cache' if cached else 'no cache'}): "
+            f"{len(seen['ok'])} lookups answered, "
             f"{len(seen['unavailable'])} refused with 503 (slowest {slowest_failure * 1000:.0f} ms)"
         )
     assert slowest_failure < 3.0
