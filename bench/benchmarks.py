@@ -113,20 +113,16 @@ def batch_check(quick: bool) -> Line:
     server = Gunicorn(server_env(), workers=2, cpu=0)
     env = {"BENCH_ACCOUNTS": str(ACCOUNTS), "BENCH_KEY": key}
     seconds = max(3, _seconds(quick) // 2)
+    runs = {
+        "base": {**env, "BENCH_PATH": "/bench/raw-check", "BENCH_KEY": ""},
+        "ours": {**env, "BENCH_PATH": "/api/v1/enforcement/check"},
+    }
     try:
-        base = wrk(
-            server.url,
-            seconds=seconds,
-            script=HERE / "check.lua",
-            env={**env, "BENCH_PATH": "/bench/raw-check", "BENCH_KEY": ""},
-            connections=4,
-        )
-        ours = wrk(
-            server.url,
-            seconds=seconds,
-            script=HERE / "check.lua",
-            env={**env, "BENCH_PATH": "/api/v1/enforcement/check"},
-            connections=4,
+        for run_env in runs.values():  # warm both paths (workers, plans, buffers) first
+            wrk(server.url, seconds=2, script=HERE / "check.lua", env=run_env, connections=4)
+        base, ours = (
+            wrk(server.url, seconds=seconds, script=HERE / "check.lua", env=e, connections=4)
+            for e in runs.values()
         )
     finally:
         rss = server.stop()

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,7 @@ def main() -> int:
             print(bench(args.quick), flush=True)
         except Exception as exc:  # one failing benchmark must not hide the others
             failures += 1
+            traceback.print_exc()
             print(f"{name:<22} FAILED: {type(exc).__name__}: {exc}", flush=True)
     return 1 if failures else 0
 
