@@ -211,6 +211,9 @@ NOTICE_REQUEUE_AFTER_SECONDS = float(os.environ.get("NOTICE_REQUEUE_AFTER_SECOND
 NOTICE_COUNTDOWN_MAX_SECONDS = float(os.environ.get("NOTICE_COUNTDOWN_MAX_SECONDS", "300"))
 NOTICE_BROKER_BACKOFF_SECONDS = float(os.environ.get("NOTICE_BROKER_BACKOFF_SECONDS", "10"))
 NOTICE_SWEEP_BATCH = int(os.environ.get("NOTICE_SWEEP_BATCH", "500"))
+# Notices per task message, and attempts of one task in flight at once (threads).
+NOTICE_SEND_BATCH = int(os.environ.get("NOTICE_SEND_BATCH", "100"))
+NOTICE_SEND_CONCURRENCY = int(os.environ.get("NOTICE_SEND_CONCURRENCY", "8"))
 APPEAL_WINDOW_DAYS = int(os.environ.get("APPEAL_WINDOW_DAYS", "183"))
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 

@@ -1,19 +1,27 @@
-"""Sends one notice: claim it, try once, log the attempt, and settle or schedule the next try.
+"""Sends notices in batches: claim them, try each once, log the attempts, and settle each
+notice or schedule its next try (docs/adr/0005-notices-are-sent-in-batches.md).
 
-Only tasks call this module. A worker claims a notice by a conditional UPDATE that sets a
-lease; a second worker (or a second copy of the same task message) finds nothing to claim.
-If the worker dies mid-delivery, the lease runs out and the sweep hands the notice to another
-worker, which logs the lost attempt and tries again. Delivery is therefore at least once;
-receivers deduplicate webhooks on ``webhook-id`` and e-mails carry a stable Message-ID.
+Only tasks call this module. A worker claims the due notices of a batch in one transaction that
+locks them and sets a lease; a second worker (or a second copy of the same task message) finds
+nothing to claim. The attempts run in sending threads over one pooled HTTP client, and are
+recorded together: one bulk insert of the attempts and an UPDATE or two, so the database work
+is per batch, not per notice. While a batch is being sent its worker keeps the lease; if the
+worker dies, the lease runs out and the sweep hands the notices to another worker, which logs
+the lost attempts and tries again. Delivery is therefore at least once; receivers deduplicate
+webhooks on ``webhook-id`` and e-mails carry a stable Message-ID.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +30,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, UUIDField, Value, When
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -37,6 +45,31 @@ logger = logging.getLogger(__name__)
 EXCERPT_MAX = 500
 USER_AGENT = "tscase-webhooks/1.0"
 OPEN_STATUSES = (NoticeStatus.PENDING, NoticeStatus.RETRYING)
+LOST_ATTEMPT = "worker lost: the previous attempt did not finish within its lease"
+# What sending and settling read: the payload and statement (large JSON, already rendered into
+# the bodies) are left in the database. Sending threads must never load a deferred field.
+SENDING_FIELDS = (
+    "channel",
+    "event",
+    "recipient",
+    "subject",
+    "body_text",
+    "body_html",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "locked_until",
+    "lease",
+    "endpoint__url",
+    "endpoint__active",
+    "endpoint__secret",
+)
+# A finished attempt waits at most this long to be recorded with others (seconds).
+SETTLE_EVERY = 0.5
+# Once an attempt has run this long (seconds), the rest of its batch goes out several at a time.
+PARALLEL_AFTER = 0.05
+# While a batch is being sent, its lease is checked this often at least (seconds).
+RENEW_CHECK = 1.0
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -70,37 +103,98 @@ def _due(now: datetime) -> Q:
     )
 
 
-def notice_claim(notice_id: Any) -> tuple[Notice, uuid.UUID] | None:
-    """Take the notice for one attempt, or ``None`` if it is not due or someone else has it."""
-    try:
-        pk = uuid.UUID(str(notice_id))
-    except ValueError:
-        logger.warning("notice_send got a bad id %r", notice_id)
-        return None
+def _pks(notice_ids: Iterable[Any]) -> list[uuid.UUID]:
+    pks: list[uuid.UUID] = []
+    for notice_id in notice_ids:
+        try:
+            pks.append(uuid.UUID(str(notice_id)))
+        except ValueError:
+            logger.warning("notice_send got a bad id %r", notice_id)
+    return list(dict.fromkeys(pks))
+
+
+def _is_due(notice: Notice, now: datetime) -> bool:
+    """``_due`` for a loaded row."""
+    if notice.status in OPEN_STATUSES:
+        return notice.next_attempt_at <= now
+    return (
+        notice.status == NoticeStatus.SENDING
+        and notice.locked_until is not None
+        and notice.locked_until < now
+    )
+
+
+def notices_claim(notice_ids: Iterable[Any]) -> list[Notice]:
+    """Take every notice among ``notice_ids`` that is due, for one attempt each.
+
+    The rows are read and locked by primary key (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so
+    two workers given overlapping batches take disjoint notices and never wait on each other;
+    one UPDATE then sets the lease (status ``sending``, ``locked_until``, a token in ``lease``)
+    on those that are due. A notice whose previous lease ran out (its worker died) gets a second
+    token, and its lost attempt is logged in the same transaction. Every statement goes by
+    primary key: the partial index of due notices must not be the planner's way in, as it
+    fills with dead entries between vacuums.
+    """
+    pks = _pks(notice_ids)
+    if not pks:
+        return []
     now = timezone.now()
-    token = uuid.uuid4()
-    claim = {
-        "status": NoticeStatus.SENDING,
-        "locked_until": now + _lease(),
-        "lease": token,
-        "attempts": F("attempts") + 1,
-        "queued_at": None,
-    }
-    rows = Notice.objects.filter(pk=pk)
-    if rows.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now).update(**claim):
-        lost = False
-    elif rows.filter(status=NoticeStatus.SENDING, locked_until__lt=now).update(**claim):
-        lost = True
-    else:
-        return None
-    notice = Notice.objects.select_related("endpoint").get(pk=pk)
-    if lost:
-        DeliveryAttempt.objects.create(
-            notice=notice,
-            at=now,
-            error="worker lost: the previous attempt did not finish within its lease",
+    fresh, lost = uuid.uuid4(), uuid.uuid4()
+    locks = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        rows = Notice.objects.select_related("endpoint").only(*SENDING_FIELDS).filter(pk__in=pks)
+        if locks:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        notices = [n for n in rows if _is_due(n, now)]
+        if not notices:
+            return []
+        claim = Notice.objects.filter(pk__in=[n.pk for n in notices])
+        if not locks:
+            claim = claim.filter(_due(now))  # no row locks (SQLite): the UPDATE checks again
+        until = now + _lease()
+        taken = claim.update(
+            status=NoticeStatus.SENDING,
+            locked_until=until,
+            # SET expressions see the row as it was: ``sending`` means an abandoned lease.
+            lease=Case(
+                When(status=NoticeStatus.SENDING, then=Value(lost)),
+                default=Value(fresh),
+                output_field=UUIDField(),
+            ),
+            attempts=F("attempts") + 1,
+            queued_at=None,
         )
-    return notice, token
+        for notice in notices:
+            notice.lease = lost if notice.status == NoticeStatus.SENDING else fresh
+            notice.status = NoticeStatus.SENDING
+            notice.locked_until = until
+            notice.attempts += 1
+            notice.queued_at = None
+        if taken != len(notices):  # without row locks, another worker came first
+            mine = set(
+                Notice.objects.filter(pk__in=pks, lease__in=(fresh, lost)).values_list(
+                    "pk", flat=True
+                )
+            )
+            notices = [n for n in notices if n.pk in mine]
+        abandoned = [n for n in notices if n.lease == lost]
+        if abandoned:
+            DeliveryAttempt.objects.bulk_create(
+                DeliveryAttempt(notice=n, at=now, error=LOST_ATTEMPT) for n in abandoned
+            )
+    order = {pk: i for i, pk in enumerate(pks)}
+    notices.sort(key=lambda n: order[n.pk])
+    return notices
+
+
+def notice_claim(notice_id: Any) -> tuple[Notice, uuid.UUID] | None:
+    """Take one notice for one attempt, or ``None`` if it is not due or someone else has it."""
+    claimed = notices_claim([notice_id])
+    if not claimed:
+        return None
+    notice = claimed[0]
+    assert notice.lease is not None  # noqa: S101  # set by the claim just made
+    return notice, notice.lease
 
 
 def notices_due_claim(*, limit: int) -> list[str]:
@@ -136,6 +230,40 @@ class Outcome:
     permanent: bool = False
 
 
+@dataclass
+class Attempt:
+    notice: Notice
+    outcome: Outcome
+
+
+@dataclass
+class _Batch:
+    """What the attempts of one batch share: each endpoint's signer (its secret decrypted once
+    per batch, or why it cannot be) and the request timeouts."""
+
+    signers: dict[int, Webhook | SecretUnreadable]
+    timeout: httpx.Timeout
+
+    @classmethod
+    def prepare(cls, notices: list[Notice]) -> _Batch:
+        signers: dict[int, Webhook | SecretUnreadable] = {}
+        for notice in notices:
+            endpoint = notice.endpoint
+            if endpoint is None or not endpoint.active or endpoint.pk in signers:
+                continue
+            try:
+                signers[endpoint.pk] = Webhook(secret_decrypt(endpoint.secret))
+            except SecretUnreadable as exc:
+                signers[endpoint.pk] = exc
+            except ValueError:  # decrypted, but not base64 after ``whsec_``
+                signers[endpoint.pk] = SecretUnreadable("the endpoint's secret is malformed")
+        timeout = httpx.Timeout(
+            float(settings.WEBHOOK_TIMEOUT_SECONDS),
+            connect=float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS),
+        )
+        return cls(signers, timeout)
+
+
 def _message_id(notice: Notice) -> str:
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
     return f"<notice-{notice.pk.hex}@{domain}>"
@@ -163,17 +291,21 @@ def _send_email(notice: Notice) -> Outcome:
     return Outcome(succeeded=True, latency_ms=int((time.monotonic() - started) * 1000))
 
 
-def webhook_headers(notice: Notice, secret: str, at: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers; ``webhook-id`` is the notice's, the same on every retry."""
+def _signed_headers(notice: Notice, signer: Webhook, at: datetime) -> dict[str, str]:
     timestamp = int(at.timestamp())
     signed_at = datetime.fromtimestamp(timestamp, tz=at.tzinfo)
     return {
         "webhook-id": notice.webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": Webhook(secret).sign(notice.webhook_id, signed_at, notice.body_text),
+        "webhook-signature": signer.sign(notice.webhook_id, signed_at, notice.body_text),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
+
+
+def webhook_headers(notice: Notice, secret: str, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers; ``webhook-id`` is the notice's, the same on every retry."""
+    return _signed_headers(notice, Webhook(secret), at)
 
 
 _client_lock = threading.Lock()
@@ -182,7 +314,8 @@ _client: httpx.Client | None = None
 
 def _http() -> httpx.Client:
     """One pooled client per process: building one (TLS context, CA bundle) costs more than a
-    delivery. Timeouts are set per request from the settings."""
+    delivery. Timeouts are set per request from the settings. httpx clients are thread-safe;
+    the attempts of a batch share this one."""
     global _client
     with _client_lock:
         if _client is None:
@@ -194,27 +327,22 @@ def _http() -> httpx.Client:
         return _client
 
 
-def _post_webhook(notice: Notice) -> Outcome:
+def _post_webhook(notice: Notice, batch: _Batch) -> Outcome:
     endpoint = notice.endpoint
     if endpoint is None or not endpoint.active:
         return Outcome(succeeded=False, error="endpoint disabled", permanent=True)
     try:
-        webhook_url_check(endpoint.url)
+        webhook_url_check(endpoint.url)  # before every attempt: DNS may have changed
     except WebhookUrlRefused as exc:
         return Outcome(
             succeeded=False,
             error=exc.detail,
             permanent=exc.fields.get("reason") != "unresolvable",
         )
-    try:
-        secret = secret_decrypt(endpoint.secret)
-    except SecretUnreadable as exc:
-        return Outcome(succeeded=False, error=str(exc), permanent=True)
-    headers = webhook_headers(notice, secret, timezone.now())
-    timeout = httpx.Timeout(
-        float(settings.WEBHOOK_TIMEOUT_SECONDS),
-        connect=float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS),
-    )
+    signer = batch.signers[endpoint.pk]
+    if isinstance(signer, SecretUnreadable):
+        return Outcome(succeeded=False, error=str(signer), permanent=True)
+    headers = _signed_headers(notice, signer, timezone.now())
     started = time.monotonic()
     try:
         with _http().stream(
@@ -222,7 +350,7 @@ def _post_webhook(notice: Notice) -> Outcome:
             endpoint.url,
             content=notice.body_text.encode(),
             headers=headers,
-            timeout=timeout,
+            timeout=batch.timeout,
         ) as response:
             chunk = b""
             for part in response.iter_bytes():
@@ -248,76 +376,270 @@ def _post_webhook(notice: Notice) -> Outcome:
         )
 
 
-def _settle(notice: Notice, token: uuid.UUID, outcome: Outcome) -> str:
-    with transaction.atomic():
-        status, countdown = _record(notice, token, outcome)
-    if status == NoticeStatus.FAILED:
+def _attempt(notice: Notice, batch: _Batch) -> Attempt:
+    """One try at one notice. Runs in a sending thread: no database access here (the notice and
+    its endpoint are loaded, the secret decrypted)."""
+    try:
+        if notice.channel == Channel.WEBHOOK:
+            outcome = _post_webhook(notice, batch)
+        else:
+            outcome = _send_email(notice)
+    except Exception as exc:  # a bug must cost one attempt of one notice, not the batch
+        logger.exception("notice %s: attempt raised", notice.pk)
+        outcome = Outcome(succeeded=False, error=f"{type(exc).__name__}: {exc}"[:EXCERPT_MAX])
+    return Attempt(notice, outcome)
+
+
+# --- sending a batch ------------------------------------------------------------------------
+
+
+def _attempt_budget() -> float:
+    """The longest one webhook attempt may take: connecting, then waiting for the answer."""
+    return float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS) + float(settings.WEBHOOK_TIMEOUT_SECONDS)
+
+
+def _concurrency() -> int:
+    return max(1, int(settings.NOTICE_SEND_CONCURRENCY))
+
+
+class _Lease:
+    """The lease on the notices of a batch that are not recorded yet, kept from running out
+    while the batch is being sent: renewed whenever an attempt begun now could outlast it. A
+    worker that dies stops renewing, and its notices are due again within
+    ``NOTICE_LEASE_SECONDS``, as for a single notice. So is a notice whose attempt overran the
+    longest an attempt may take (a receiver that trickles its answer, a mail server without a
+    timeout): it is not renewed, and another worker may try it after the lease."""
+
+    def __init__(self, notices: list[Notice]) -> None:
+        self.tokens = {n.lease for n in notices}
+        self.open = {n.pk for n in notices}
+        self.until = min(n.locked_until or timezone.now() for n in notices)
+        length = _lease().total_seconds()
+        # Renew when less than the longest attempt (and a check interval) is left; with a lease
+        # shorter than that (a misconfiguration), at half-life.
+        self.margin = timedelta(seconds=min(_attempt_budget() + RENEW_CHECK, length / 2))
+        self.check_every = min(RENEW_CHECK, length / 4)
+
+    def recorded(self, attempts: list[Attempt]) -> None:
+        self.open.difference_update(a.notice.pk for a in attempts)
+
+    def keep(self, overdue: Iterable[uuid.UUID] = ()) -> None:
+        now = timezone.now()
+        if self.until - now > self.margin:
+            return
+        renew = self.open.difference(overdue)
+        if not renew:
+            return
+        self.until = now + _lease()
+        Notice.objects.filter(pk__in=renew, lease__in=self.tokens).update(locked_until=self.until)
+
+
+def _attempts(notices: list[Notice], batch: _Batch, lease: _Lease) -> Iterator[list[Attempt]]:
+    """Make one attempt at each notice and yield the finished ones in groups, to be recorded.
+
+    The attempts run in sending threads that share the pooled client, one at a time while
+    receivers answer fast: a POST to a near receiver costs more CPU than it waits, and more
+    threads would only take turns at the GIL. Once an attempt has been running for
+    ``PARALLEL_AFTER`` seconds (a far or hanging receiver), the rest of the batch goes out
+    ``NOTICE_SEND_CONCURRENCY`` at a time. A quick batch is recorded as one group; in a slow one
+    no finished attempt waits more than ``SETTLE_EVERY`` seconds to be recorded, so one slow
+    receiver neither holds back the others' results nor, if the worker dies, has them sent
+    again. This thread, which alone uses the database, keeps the lease meanwhile.
+    """
+    todo = deque(notices)
+    workers = min(_concurrency(), len(notices))
+    budget = _attempt_budget()
+    width = 1
+    running: dict[uuid.UUID, float] = {}  # attempts in flight, by notice: when they began
+    results: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+    group: list[Attempt] = []
+    oldest = 0.0  # when the first attempt of ``group`` finished
+
+    def run(notice: Notice) -> None:
+        results.put(_attempt(notice, batch))
+
+    def overdue() -> Iterator[uuid.UUID]:
+        now = time.monotonic()
+        return (pk for pk, began in running.items() if now - began > budget)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notice-send")
+    try:
+        while todo or running:
+            now = time.monotonic()
+            if width < workers and running and now - min(running.values()) >= PARALLEL_AFTER:
+                width = workers
+            if todo and len(running) < width:
+                lease.keep(overdue())
+                while todo and len(running) < width:
+                    notice = todo.popleft()
+                    running[notice.pk] = time.monotonic()
+                    pool.submit(run, notice)
+            wait = lease.check_every
+            if group:
+                wait = min(wait, oldest + SETTLE_EVERY - now)
+            if width < workers and todo and running:
+                wait = min(wait, min(running.values()) + PARALLEL_AFTER - now)
+            try:
+                attempt = results.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                pass
+            else:
+                del running[attempt.notice.pk]
+                if not group:
+                    oldest = time.monotonic()
+                group.append(attempt)
+            if group and (not (todo or running) or time.monotonic() - oldest >= SETTLE_EVERY):
+                yield group
+                group = []
+            if running:
+                lease.keep(overdue())
+    finally:
+        # If recording failed, attempts not yet started are not made (their leases run out).
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- recording ------------------------------------------------------------------------------
+
+
+class _LeaseLost(Exception):
+    """Some notice of a group was no longer ours when it was settled (rolls the group back)."""
+
+
+@dataclass
+class _Settled:
+    statuses: dict[str, str]
+    failed: list[Attempt]
+    later: list[tuple[str, float]]  # (notice id, countdown) of short waits before a retry
+
+
+def _record(
+    attempts: list[Attempt],
+    now: datetime,
+    tokens: set[uuid.UUID | None],
+    held: set[uuid.UUID] | None,
+) -> _Settled:
+    """Log the attempts and settle the notices still ours (holding a lease in ``tokens``): all
+    of them when ``held`` is ``None`` (raises ``_LeaseLost`` if one was not), else those in
+    ``held``."""
+    settled = _Settled({}, [], [])
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            notice=a.notice,
+            at=now,
+            succeeded=a.outcome.succeeded,
+            status_code=a.outcome.status_code,
+            latency_ms=a.outcome.latency_ms,
+            response_excerpt=a.outcome.excerpt,
+            error=a.outcome.error,
+        )
+        for a in attempts
+    )
+    delivered: list[uuid.UUID] = []
+    unsettled: list[Notice] = []
+    for attempt in attempts:
+        notice, outcome = attempt.notice, attempt.outcome
+        if held is not None and notice.pk not in held:
+            logger.warning("notice %s: lease lost before the attempt was recorded", notice.pk)
+            settled.statuses[str(notice.pk)] = NoticeStatus.SENDING
+            continue
+        if outcome.succeeded:
+            delivered.append(notice.pk)
+            settled.statuses[str(notice.pk)] = NoticeStatus.DELIVERED
+            continue
+        notice.last_error = outcome.error
+        delay = None if outcome.permanent else retry_delay(notice.attempts)
+        notice.queued_at = None
+        if delay is None:
+            notice.status = NoticeStatus.FAILED
+            settled.failed.append(attempt)
+        else:
+            notice.status = NoticeStatus.RETRYING
+            notice.next_attempt_at = now + timedelta(seconds=delay)
+            # A short wait rides on a delayed task message; a long one waits for the sweep.
+            if delay <= float(settings.NOTICE_COUNTDOWN_MAX_SECONDS):
+                notice.queued_at = notice.next_attempt_at
+                settled.later.append((str(notice.pk), delay))
+        unsettled.append(notice)
+        settled.statuses[str(notice.pk)] = notice.status
+    # Each UPDATE goes by primary key and lease only (no status condition; see
+    # ``notices_claim``): only a claim sets a lease token and only a settlement or a
+    # redelivery clears it, so the token alone says the notice is still ours.
+    updated = 0
+    if delivered:
+        updated += Notice.objects.filter(pk__in=delivered, lease__in=tokens).update(
+            status=NoticeStatus.DELIVERED,
+            delivered_at=now,
+            last_error="",
+            locked_until=None,
+            lease=None,
+        )
+    if unsettled:
+        for notice in unsettled:
+            notice.locked_until, notice.lease = None, None
+        updated += Notice.objects.filter(lease__in=tokens).bulk_update(
+            unsettled,
+            ["status", "next_attempt_at", "last_error", "queued_at", "locked_until", "lease"],
+        )
+    if updated != len(delivered) + len(unsettled):
+        raise _LeaseLost
+    return settled
+
+
+def _settle(attempts: list[Attempt]) -> dict[str, str]:
+    """Log the attempts and settle their notices in one transaction, with a constant number of
+    queries; returns each notice's new status. A notice whose lease is no longer ours (it ran
+    out and another worker took it) keeps its attempt in the log but is not settled: then the
+    group is recorded again, after locking the notices to see which are still ours."""
+    now = timezone.now()
+    tokens = {a.notice.lease for a in attempts}  # before ``_record`` clears them
+    try:
+        with transaction.atomic():
+            settled = _record(attempts, now, tokens, held=None)
+    except _LeaseLost:
+        with transaction.atomic():
+            held = set(
+                Notice.objects.select_for_update()
+                .filter(pk__in=[a.notice.pk for a in attempts], lease__in=tokens)
+                .values_list("pk", flat=True)
+            )
+            settled = _record(attempts, now, tokens, held=held)
+    for attempt in settled.failed:
+        notice = attempt.notice
         logger.warning(
             "notice %s (%s to %s) failed after %s attempt(s): %s",
             notice.pk,
             notice.event,
             notice.recipient,
             notice.attempts,
-            outcome.error,
+            attempt.outcome.error,
         )
-    if countdown is not None:
+    if settled.later:
         from .tasks import notice_publish_later
 
-        notice_publish_later(str(notice.pk), countdown)
-    return status
+        for notice_id, countdown in settled.later:
+            notice_publish_later(notice_id, countdown)
+    return settled.statuses
 
 
-def _record(notice: Notice, token: uuid.UUID, outcome: Outcome) -> tuple[str, float | None]:
-    """Log the attempt and settle the notice (one transaction); returns the status and, for a
-    short wait, the countdown of the next attempt."""
-    now = timezone.now()
-    DeliveryAttempt.objects.create(
-        notice=notice,
-        at=now,
-        succeeded=outcome.succeeded,
-        status_code=outcome.status_code,
-        latency_ms=outcome.latency_ms,
-        response_excerpt=outcome.excerpt,
-        error=outcome.error,
-    )
-    mine = Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING, lease=token)
-    done = {"locked_until": None, "lease": None}
-    countdown: float | None = None
-    if outcome.succeeded:
-        status = NoticeStatus.DELIVERED
-        updated = mine.update(status=status, delivered_at=now, last_error="", **done)
-    else:
-        delay = None if outcome.permanent else retry_delay(notice.attempts)
-        if delay is None:
-            status = NoticeStatus.FAILED
-            updated = mine.update(status=status, last_error=outcome.error, **done)
-        else:
-            status = NoticeStatus.RETRYING
-            due = now + timedelta(seconds=delay)
-            if delay <= float(settings.NOTICE_COUNTDOWN_MAX_SECONDS):
-                countdown = delay
-            updated = mine.update(
-                status=status,
-                next_attempt_at=due,
-                last_error=outcome.error,
-                # A short wait rides on a delayed task message; a long one waits for the sweep.
-                queued_at=due if countdown is not None else None,
-                **done,
-            )
-    if not updated:
-        logger.warning("notice %s: lease lost before the attempt was recorded", notice.pk)
-        return NoticeStatus.SENDING, None
-    return status, countdown
+# --- entry points ---------------------------------------------------------------------------
+
+
+def notices_deliver(notice_ids: Iterable[Any]) -> dict[str, str]:
+    """One attempt at each due notice among ``notice_ids``; returns the new status of each
+    notice it took (those not due, or taken by another worker, are left out)."""
+    notices = notices_claim(notice_ids)
+    if not notices:
+        return {}
+    batch = _Batch.prepare(notices)
+    lease = _Lease(notices)
+    statuses: dict[str, str] = {}
+    for group in _attempts(notices, batch, lease):
+        statuses.update(_settle(group))
+        lease.recorded(group)
+    return statuses
 
 
 def notice_deliver(notice_id: Any) -> str | None:
     """One attempt at one notice; returns its new status, or ``None`` if there was nothing to do."""
-    claimed = notice_claim(notice_id)
-    if claimed is None:
-        return None
-    notice, token = claimed
-    if notice.channel == Channel.WEBHOOK:
-        outcome = _post_webhook(notice)
-    else:
-        outcome = _send_email(notice)
-    return _settle(notice, token, outcome)
+    statuses = notices_deliver([notice_id])
+    return next(iter(statuses.values()), None)

@@ -1,9 +1,10 @@
 """Celery tasks that send notices. They take ids, and can run twice without sending twice.
 
-``notices_enqueue`` runs after the recording transaction commits and hands each id to the
-broker. It never raises: if the broker is down the notices stay in the outbox, a short circuit
-breaker stops later requests from waiting on the broker too, and ``notices_sweep`` (every 30 s,
-see ``config/schedule.py``) queues them once a worker runs again.
+``notices_enqueue`` runs after the recording transaction commits and hands the ids to the
+broker, up to ``NOTICE_SEND_BATCH`` in one ``notices_send`` message. It never raises: if the
+broker is down the notices stay in the outbox, a short circuit breaker stops later requests
+from waiting on the broker too, and ``notices_sweep`` (every 30 s, see ``config/schedule.py``)
+queues them once a worker runs again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .delivery import notice_deliver, notices_due_claim
+from .delivery import notice_deliver, notices_deliver, notices_due_claim
 from .models import Notice
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,22 @@ def breaker_reset() -> None:
         _broker_down_until = 0.0
 
 
+def notice_batches(ids: Sequence[str]) -> list[list[str]]:
+    """The ids split into the batches of the ``notices_send`` messages."""
+    size = max(1, int(settings.NOTICE_SEND_BATCH))
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
 def _publish(ids: Sequence[str]) -> list[str]:
-    """Send a task message per id until the broker fails; returns the ids that were sent."""
+    """Send a task message per batch of ids until the broker fails; returns the ids sent."""
     sent: list[str] = []
-    for notice_id in ids:
+    for batch in notice_batches(ids):
         try:
-            notice_send.delay(notice_id)
+            notices_send.delay(batch)
         except Exception as exc:  # any broker error: the outbox keeps the work
             _breaker_trip(exc)
             break
-        sent.append(notice_id)
+        sent.extend(batch)
     return sent
 
 
@@ -89,9 +96,17 @@ def notice_publish_later(notice_id: str, countdown: float) -> None:
         Notice.objects.filter(pk=notice_id).update(queued_at=None)
 
 
+@shared_task(name="notifications.tasks.notices_send", ignore_result=True)
+def notices_send(notice_ids: list[str]) -> dict[str, str]:
+    """One delivery attempt of each notice of a batch that is due and not already taken;
+    returns the new status of each notice it sent."""
+    return notices_deliver(notice_ids)
+
+
 @shared_task(name="notifications.tasks.notice_send", ignore_result=True)
 def notice_send(notice_id: str) -> str | None:
-    """One delivery attempt of one notice; does nothing if it is not due or already taken."""
+    """One delivery attempt of one notice (a retry after a short wait); does nothing if it is
+    not due or already taken."""
     return notice_deliver(notice_id)
 
 

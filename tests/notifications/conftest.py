@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,7 +37,8 @@ class Delivery:
 @dataclass
 class Receiver:
     """Answers with ``responses`` in turn (the last one repeats); ``"hang"`` never answers
-    until ``release`` is set; ``"block_first"`` blocks only the first request."""
+    until ``release`` is set; ``"block_first"`` blocks only the first request. Each answer
+    waits ``delay`` seconds, after calling ``on_request`` (if set) with the headers."""
 
     responses: list[Any] = field(default_factory=lambda: [200])
     secret: str = ""
@@ -45,6 +47,8 @@ class Receiver:
     first_arrived: threading.Event = field(default_factory=threading.Event)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0
+    on_request: Callable[[dict[str, str]], None] | None = None
 
     def ids(self) -> list[str]:
         return [d.headers.get("webhook-id", "") for d in self.deliveries]
@@ -67,6 +71,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 index = len(receiver.deliveries)
                 receiver.deliveries.append(Delivery(headers, body, verified, error))
                 response = receiver.responses[min(index, len(receiver.responses) - 1)]
+            if receiver.on_request is not None:
+                receiver.on_request(headers)
+            time.sleep(receiver.delay)
             if response == "hang" or (response == "block_first" and index == 0):
                 receiver.first_arrived.set()
                 receiver.release.wait(60)
@@ -82,18 +89,32 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def serving() -> Iterator[Receiver]:
     rec = Receiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    yield rec
-    rec.release.set()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield rec
+    finally:
+        rec.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serving() as rec:
+        yield rec
+
+
+@pytest.fixture
+def other_receiver() -> Iterator[Receiver]:
+    with serving() as rec:
+        yield rec
 
 
 @pytest.fixture
