@@ -6,14 +6,16 @@ Enforcement fields of an account are never written here: they are derived from i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cases.choices import Role
 from cases.errors import InvalidInput
+from config.lookups import among
 
 from .authentication import key_generate
 from .cache import api_key_invalidate_on_commit
@@ -90,14 +92,22 @@ def account_upsert(
     return account, created
 
 
-def accounts_ensure(*, external_ids: Iterable[str]) -> dict[str, int]:
+def accounts_ensure(
+    *, external_ids: Iterable[str], looked_up: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """Ids of the accounts with these external ids, creating the unknown ones (set-based).
 
     Accounts first seen in a signal are created with only their external id; billing fills
-    in the rest with ``PUT /accounts/{external_id}``.
+    in the rest with ``PUT /accounts/{external_id}``. ``looked_up`` is what
+    ``account_ids_query`` answered for these external ids when the caller already ran it
+    (accounts are never deleted, so an id read earlier stays valid): only the accounts it lacks
+    are created, and no lookup is repeated.
     """
     wanted = list(dict.fromkeys(external_ids))
-    found = dict(Account.objects.filter(external_id__in=wanted).values_list("external_id", "id"))
+    if looked_up is None:
+        found = dict(account_ids_query(external_ids=wanted))
+    else:
+        found = {e: looked_up[e] for e in wanted if e in looked_up}
     missing = sorted(e for e in wanted if e not in found)  # one lock order for every batch
     if missing:
         now = timezone.now()
@@ -108,10 +118,15 @@ def accounts_ensure(*, external_ids: Iterable[str]) -> dict[str, int]:
             ],
             ignore_conflicts=True,
         )
-        found.update(
-            Account.objects.filter(external_id__in=missing).values_list("external_id", "id")
-        )
+        found.update(account_ids_query(external_ids=missing))
     return found
+
+
+def account_ids_query(*, external_ids: Iterable[str]) -> QuerySet[Account, tuple[str, int]]:
+    """``(external_id, id)`` of the accounts that exist among these, in one query."""
+    return Account.objects.filter(among("external_id", external_ids)).values_list(
+        "external_id", "id"
+    )
 
 
 def api_client_create(

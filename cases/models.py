@@ -97,7 +97,11 @@ class PolicyVersion(AppendOnlyModel):
 class Signal(AppendOnlyModel):
     """One observation from a detection system or a person. Immutable once stored."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="signals")
+    # Indexed by signal_account_kind_idx (account first) and signal_policy_idx (cited only): an
+    # index of its own for each foreign key would cost every insert and serve no query.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="signals", db_index=False
+    )
     kind = models.CharField(max_length=64)
     severity = models.CharField(max_length=16, choices=Severity.choices)
     occurred_at = models.DateTimeField()
@@ -106,7 +110,12 @@ class Signal(AppendOnlyModel):
     dedupe_key = models.CharField(max_length=200)
     automated = models.BooleanField(default=True)
     policy = models.ForeignKey(
-        PolicyClause, null=True, blank=True, on_delete=models.PROTECT, related_name="signals"
+        PolicyClause,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="signals",
+        db_index=False,
     )
     summary = models.TextField(blank=True)
     evidence = models.JSONField(default=dict, blank=True)
@@ -117,7 +126,10 @@ class Signal(AppendOnlyModel):
             models.UniqueConstraint(fields=["source", "dedupe_key"], name="signal_dedupe_unique")
         ]
         indexes = [
-            models.Index(fields=["account", "kind", "occurred_at"], name="signal_account_kind_idx")
+            models.Index(fields=["account", "kind", "occurred_at"], name="signal_account_kind_idx"),
+            models.Index(
+                fields=["policy"], name="signal_policy_idx", condition=Q(policy__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -39,6 +39,57 @@ def test_reposting_the_same_batch_returns_all_duplicates_and_stores_nothing(
     assert (Signal.objects.count(), Incident.objects.count(), Case.objects.count()) == counts
 
 
+def test_a_repeated_signal_reports_the_incidents_and_case_it_joined(
+    api: ApiCaller, account: Account
+) -> None:
+    batch = {"signals": [signal(1, severity="critical"), signal(2, severity="low", kind="k")]}
+    first = api.post("/signals", batch).json()["results"]
+    again = api.post("/signals", batch).json()["results"]
+    incident = Incident.objects.get()
+    assert first[0]["incidents"] == [incident.pk]
+    assert first[0]["case"] == Case.objects.get().pk
+    assert again == [{**result, "status": "duplicate"} for result in first]
+    assert again[1]["incidents"] == []
+    assert again[1]["case"] is None
+
+
+def test_a_repeated_signal_reports_the_incident_this_batch_takes_it_into(
+    api: ApiCaller, account: Account
+) -> None:
+    nine = [signal(n, occurred_at=f"2026-11-25T10:{n:02d}:00Z") for n in range(9)]
+    api.post("/signals", {"signals": nine})
+    tenth = signal(9, occurred_at="2026-11-25T10:30:00Z")
+    results = api.post("/signals", {"signals": [tenth, nine[0]]}).json()["results"]
+    incident = Incident.objects.get()
+    assert [r["status"] for r in results] == ["stored", "duplicate"]
+    assert [r["incidents"] for r in results] == [[incident.pk], [incident.pk]]
+    assert [r["case"] for r in results] == [incident.case_id, incident.case_id]
+    assert incident.case_id is not None
+
+
+def test_a_batch_repeating_one_key_many_times_stores_it_once(
+    api: ApiCaller, account: Account
+) -> None:
+    api.post("/signals", {"signals": [signal(0)]})
+    batch = [signal(1), signal(0), signal(1), signal(2), signal(0)]
+    results = api.post("/signals", {"signals": batch}).json()["results"]
+    assert [r["status"] for r in results] == [
+        "stored",
+        "duplicate",
+        "duplicate",
+        "stored",
+        "duplicate",
+    ]
+    ids = {key: Signal.objects.get(dedupe_key=key).pk for key in ("rl-0", "rl-1", "rl-2")}
+    assert [r["signal"] for r in results] == [
+        ids["rl-1"],
+        ids["rl-0"],
+        ids["rl-1"],
+        ids["rl-2"],
+        ids["rl-0"],
+    ]
+
+
 def test_duplicates_within_one_batch(api: ApiCaller, account: Account) -> None:
     results = api.post("/signals", {"signals": [signal(1), signal(1)]}).json()["results"]
     assert [r["status"] for r in results] == ["stored", "duplicate"]
@@ -79,6 +130,10 @@ def test_one_bad_item_stores_nothing_and_names_the_item(api: ApiCaller, account:
         ({"account": 7}, "account"),
         ({"dedupe_key": "k" * 201}, "dedupe_key"),
         ({"evidence": [1, 2]}, "evidence"),
+        ({"evidence": 0}, "evidence"),
+        ({"summary": 0}, "summary"),
+        ({"severity": ["high"]}, "severity"),
+        ({"policy": ""}, "policy"),
         ({"policy": "no-such-policy"}, "policy"),
         ({"surprise": True}, "surprise"),
     ],
