@@ -7,17 +7,19 @@ a window, their earlier signals that no incident of the rule holds yet.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import Q
 
 from cases.choices import OPEN_STATES, PRIORITY_RANK, FlagRuleKind, Priority
 from cases.models import Case, FlagRule, Incident, IncidentSignal, Signal
 
+from .storage import log_query
 from .validation import Item
 
 # Lower is more urgent; keyed by plain strings so the per-signal checks avoid enum lookups.
@@ -93,77 +95,125 @@ def _worst(severities: list[str]) -> str:
     return min(severities, key=lambda s: RANK[s])
 
 
-def _open_incidents(rule: FlagRule, account_ids: list[int], since: datetime) -> dict[int, Incident]:
-    """Each account's latest incident of ``rule`` seen since ``since`` and still open: without a
-    case yet, or in an open one. On PostgreSQL in SQL of its own (one array parameter, no ORM
-    compilation per batch); the ORM query elsewhere."""
-    incidents: Any
-    if connection.vendor == "postgresql":
-        incidents = Incident.objects.raw(
-            f"""
-            SELECT i.* FROM {Incident._meta.db_table} AS i
-            LEFT JOIN {Case._meta.db_table} AS c ON c.id = i.case_id
-            WHERE i.rule_id = %s AND i.account_id = ANY(%s) AND i.last_seen >= %s
-              AND (i.case_id IS NULL OR c.state = ANY(%s))
-            ORDER BY i.account_id, i.last_seen DESC
-            """,  # noqa: S608 -- table names from the models, values are parameters
-            [rule.pk, account_ids, since, [str(state) for state in OPEN_STATES]],
-        )
-    else:
-        incidents = (
-            Incident.objects.filter(account_id__in=account_ids, rule=rule, last_seen__gte=since)
-            .filter(Q(case__isnull=True) | Q(case__state__in=OPEN_STATES))
-            .order_by("account_id", "-last_seen")
-        )
-    found: dict[int, Incident] = {}
-    for incident in incidents:
-        found.setdefault(incident.account_id, incident)
-    return found
+@dataclass
+class _Scope:
+    """What one rule looks at in this batch: its matching new signals, by account."""
+
+    rule: FlagRule
+    by_account: dict[int, list[Item]]
+    since: datetime  # the earliest of them, less the rule's window
+    until: datetime  # the latest of them
+
+    @property
+    def counts_earlier(self) -> bool:
+        """Whether earlier signals count towards the rule's window."""
+        return self.rule.threshold > 1 and self.rule.kind == FlagRuleKind.COUNT_IN_WINDOW
+
+    @property
+    def new_ids(self) -> list[int]:
+        return [i.signal_id or 0 for group in self.by_account.values() for i in group]
 
 
-def _ungrouped_signals(
-    rule: FlagRule, account_ids: list[int], since: datetime, until: datetime, new_ids: list[int]
-) -> list[tuple[int, datetime, int, str, str, int | None]]:
-    """``(account_id, occurred_at, id, severity, kind, policy_id)`` of the accounts' signals of
-    the rule's kind between ``since`` and ``until`` that no incident of ``rule`` holds, except
-    ``new_ids`` (this batch's). On PostgreSQL in SQL of its own, as ``_open_incidents``."""
-    if connection.vendor == "postgresql":
-        kind = "AND s.kind = %s" if rule.signal_kind else ""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                SELECT s.account_id, s.occurred_at, s.id, s.severity, s.kind, s.policy_id
-                FROM {Signal._meta.db_table} AS s
-                WHERE s.account_id = ANY(%s) AND s.occurred_at >= %s AND s.occurred_at <= %s
-                  {kind} AND NOT (s.id = ANY(%s))
-                  AND NOT EXISTS (
-                      SELECT 1 FROM {IncidentSignal._meta.db_table} AS l
-                      JOIN {Incident._meta.db_table} AS i ON i.id = l.incident_id
-                      WHERE l.signal_id = s.id AND i.rule_id = %s
-                  )
-                """,  # noqa: S608 -- table names from the models, values are parameters
-                [
-                    account_ids,
-                    since,
-                    until,
-                    *([rule.signal_kind] if rule.signal_kind else []),
-                    new_ids,
-                    rule.pk,
-                ],
-            )
-            return list(cursor.fetchall())
-    return list(
+# What each scope reads: each account's latest open incident of the rule (no case yet, or an open
+# case) seen since ``since``, and, for a count in a window, the accounts' signals of the rule's kind
+# between ``since`` and ``until`` that no incident of the rule holds, except this batch's.
+# (account_id, occurred_at, id, severity, kind, policy_id)
+_Earlier = tuple[int, datetime, int, str, str, int | None]
+_INCIDENT_FIELDS = [f.attname for f in Incident._meta.concrete_fields]
+
+
+def _read_postgres(scopes: list[_Scope]) -> list[tuple[dict[int, Incident], list[_Earlier]]]:
+    """Both queries of every scope sent at once (pipeline mode), each with its accounts and ids
+    as binary arrays."""
+    columns = ", ".join(f"i.{f.column}" for f in Incident._meta.concrete_fields)
+    incidents_sql = f"""
+        SELECT {columns} FROM {Incident._meta.db_table} AS i
+        LEFT JOIN {Case._meta.db_table} AS c ON c.id = i.case_id
+        WHERE i.rule_id = %b AND i.account_id = ANY(%b::bigint[]) AND i.last_seen >= %b
+          AND (i.case_id IS NULL OR c.state = ANY(%b))
+        ORDER BY i.account_id, i.last_seen DESC
+    """  # noqa: S608 -- table and column names from the models, values are parameters
+    earlier_sql = f"""
+        SELECT s.account_id, s.occurred_at, s.id, s.severity, s.kind, s.policy_id
+        FROM {Signal._meta.db_table} AS s
+        WHERE s.account_id = ANY(%b::bigint[]) AND s.occurred_at >= %b AND s.occurred_at <= %b
+          AND (%b = '' OR s.kind = %b) AND NOT (s.id = ANY(%b::bigint[]))
+          AND NOT EXISTS (
+              SELECT 1 FROM {IncidentSignal._meta.db_table} AS l
+              JOIN {Incident._meta.db_table} AS i ON i.id = l.incident_id
+              WHERE l.signal_id = s.id AND i.rule_id = %b
+          )
+    """  # noqa: S608 -- table names from the models, values are parameters
+    open_states = [str(state) for state in OPEN_STATES]
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        pg = cursor.cursor.connection
+        started = time.monotonic()
+        with pg.pipeline():
+            sent = []
+            for scope in scopes:
+                rule, accounts = scope.rule, list(scope.by_account)
+                incidents = psycopg.Cursor(pg)
+                incidents.execute(
+                    incidents_sql, [rule.pk, accounts, scope.since, open_states], prepare=False
+                )
+                earlier = None
+                if scope.counts_earlier:
+                    earlier = psycopg.Cursor(pg)
+                    kind = rule.signal_kind
+                    params = [accounts, scope.since, scope.until, kind, kind, scope.new_ids]
+                    earlier.execute(earlier_sql, [*params, rule.pk], prepare=False)
+                sent.append((incidents, earlier))
+            fetched = [
+                (incidents.fetchall(), earlier.fetchall() if earlier else [])
+                for incidents, earlier in sent
+            ]
+        for _, earlier in sent:
+            log_query(incidents_sql, started)
+            if earlier is not None:
+                log_query(earlier_sql, started)
+    read = []
+    for incident_rows, earlier_rows in fetched:
+        latest: dict[int, Incident] = {}
+        for row in incident_rows:
+            incident = Incident.from_db(connection.alias, _INCIDENT_FIELDS, row)
+            latest.setdefault(incident.account_id, incident)
+        read.append((latest, earlier_rows))
+    return read
+
+
+def _read_generic(scope: _Scope) -> tuple[dict[int, Incident], list[_Earlier]]:
+    rule, accounts = scope.rule, list(scope.by_account)
+    latest: dict[int, Incident] = {}
+    for incident in (
+        Incident.objects.filter(account_id__in=accounts, rule=rule, last_seen__gte=scope.since)
+        .filter(Q(case__isnull=True) | Q(case__state__in=OPEN_STATES))
+        .order_by("account_id", "-last_seen")
+    ):
+        latest.setdefault(incident.account_id, incident)
+    if not scope.counts_earlier:
+        return latest, []
+    earlier = (
         Signal.objects.filter(
-            account_id__in=account_ids,
-            occurred_at__gte=since,
-            occurred_at__lte=until,
+            account_id__in=accounts,
+            occurred_at__gte=scope.since,
+            occurred_at__lte=scope.until,
             **({"kind": rule.signal_kind} if rule.signal_kind else {}),
         )
-        .exclude(id__in=new_ids)
+        .exclude(id__in=scope.new_ids)
         .exclude(incidents__rule=rule)
         .order_by()
         .values_list("account_id", "occurred_at", "id", "severity", "kind", "policy_id")
     )
+    return latest, list(earlier)
+
+
+def _read(scopes: list[_Scope]) -> list[tuple[dict[int, Incident], list[_Earlier]]]:
+    """Per scope: the accounts' open incidents of the rule and their earlier signals."""
+    if not scopes:
+        return []
+    if connection.vendor == "postgresql":
+        return _read_postgres(scopes)
+    return [_read_generic(scope) for scope in scopes]
 
 
 def rules_evaluate(
@@ -179,37 +229,34 @@ def rules_evaluate(
         return [], []
     to_route: dict[int, Incident] = {}
     links: list[IncidentSignal] = []
-    for rule in FlagRule.objects.filter(active=True).select_related("policy"):
+    scopes = []
+    for rule in FlagRule.objects.filter(active=True):
         by_account: dict[int, list[Item]] = defaultdict(list)
         for item in _matching(rule, stored):
             by_account[item.account_id].append(item)
-        if not by_account:
-            continue
-        window = rule.window
-        earliest = min(i.occurred_at for group in by_account.values() for i in group)
-        open_incidents = _open_incidents(rule, list(by_account), earliest - window)
+        if by_account:
+            times = [i.occurred_at for group in by_account.values() for i in group]
+            scopes.append(_Scope(rule, by_account, min(times) - rule.window, max(times)))
+    for scope, (open_incidents, earlier) in zip(scopes, _read(scopes), strict=True):
+        rule, window = scope.rule, scope.rule.window
         points: dict[int, list[_Point]] = {
             account_id: [
                 _Point(i.occurred_at, i.signal_id or 0, i.severity, i.kind, i.policy_id, True)
                 for i in group
             ]
-            for account_id, group in by_account.items()
+            for account_id, group in scope.by_account.items()
         }
-        if rule.threshold > 1 and rule.kind == FlagRuleKind.COUNT_IN_WINDOW:
-            # Earlier signals of the kind, not yet grouped by this rule, count towards the window.
-            new_ids = [i.signal_id or 0 for group in by_account.values() for i in group]
-            latest = max(i.occurred_at for group in by_account.values() for i in group)
-            for account_id, at, pk, severity, kind, policy_id in _ungrouped_signals(
-                rule, list(by_account), earliest - window, latest, new_ids
-            ):
-                points[account_id].append(_Point(at, pk, severity, kind, policy_id, False))
+        # Earlier signals of the kind, not yet grouped by this rule, count towards the window.
+        for account_id, at, pk, severity, kind, policy_id in earlier:
+            points[account_id].append(_Point(at, pk, severity, kind, policy_id, False))
         new_incidents: list[tuple[Incident, list[_Point]]] = []
         joined: list[Incident] = []
         for account_id, account_points in points.items():
+            existing = open_incidents.get(account_id)
+            if existing is None and len(account_points) < rule.threshold:
+                continue  # too few signals to open an incident, and none open to join
             account_points.sort(key=lambda p: (p.at, p.signal_id))
-            for episode in _episodes(
-                account_points, rule.threshold, window, open_incidents.get(account_id)
-            ):
+            for episode in _episodes(account_points, rule.threshold, window, existing):
                 severities = [p.severity for p in episode.points]
                 if episode.incident is not None:
                     incident = episode.incident

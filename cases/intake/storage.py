@@ -79,9 +79,14 @@ def log_query(sql: str, started: float) -> None:
 def _account_texts(batch: list[Any]) -> list[str]:
     """The distinct accounts a batch names, as validation reads them; only names validation can
     accept (the others make the batch invalid, and some, with NUL, PostgreSQL cannot take)."""
-    limit = LIMITS["account"]
-    names = {plain_text(raw.get("account"), limit) for raw in batch if isinstance(raw, dict)}
-    return [name for name in names if name is not None]
+    given = [raw.get("account") for raw in batch if raw.__class__ is dict]
+    names = {plain_text(name, LIMITS["account"]) for name in set(filter(_is_str, given))}
+    # Sorted: the index scan sorts the array first, which is quick on sorted input.
+    return sorted(name for name in names if name is not None)
+
+
+def _is_str(value: Any) -> bool:
+    return value.__class__ is str
 
 
 def batch_validate_looking_up_accounts(batch: Any) -> tuple[ValidBatch, dict[str, int] | None]:
@@ -104,7 +109,7 @@ def batch_validate_looking_up_accounts(batch: Any) -> tuple[ValidBatch, dict[str
         pg = cursor.cursor.connection
         started = time.monotonic()
         with pg.pipeline(), psycopg.Cursor(pg) as lookup:
-            lookup.execute(sql, [wanted])
+            lookup.execute(sql, [wanted], prepare=False)
             valid = batch_validate(batch)
             found = dict(lookup.fetchall())
         log_query(sql, started)

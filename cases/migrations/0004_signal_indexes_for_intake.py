@@ -4,44 +4,59 @@
 the foreign key's own index on ``account_id`` goes. Most signals cite no policy: the index on
 ``policy_id`` only needs the rows that do (``signal_policy_idx``, partial).
 
-The foreign keys' indexes are dropped with ``DROP INDEX`` rather than ``AlterField``, which on
-SQLite rebuilds the table and would lose its append-only triggers.
+The database side is written out rather than left to ``AlterField``/``AddIndex``: on SQLite
+``AlterField`` rebuilds the table, which would lose its append-only triggers; on PostgreSQL the
+indexes are built and dropped ``CONCURRENTLY`` (so the migration is not atomic), which keeps
+the table writable while a large one is indexed.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-COLUMNS = ("account_id", "policy_id")
+FOREIGN_KEY_COLUMNS = ("account_id", "policy_id")
+POLICY_INDEX = models.Index(
+    condition=models.Q(("policy__isnull", False)), fields=["policy"], name="signal_policy_idx"
+)
 
 
-def _single_column_indexes(schema_editor, table):
+def _concurrently(schema_editor):
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+
+
+def _foreign_key_indexes(schema_editor, table):
     with schema_editor.connection.cursor() as cursor:
         constraints = schema_editor.connection.introspection.get_constraints(cursor, table)
     return [
-        (name, info["columns"][0])
+        name
         for name, info in constraints.items()
         if info["index"]
         and not info["unique"]
         and not info["primary_key"]
-        and info["columns"] in ([c] for c in COLUMNS)
+        and info["columns"] in ([c] for c in FOREIGN_KEY_COLUMNS)
         and not name.startswith("signal_")
     ]
 
 
-def drop_foreign_key_indexes(apps, schema_editor):
+def forwards(apps, schema_editor):
     model = apps.get_model("cases", "Signal")
-    for name, _column in _single_column_indexes(schema_editor, model._meta.db_table):
-        schema_editor.execute(schema_editor._delete_index_sql(model, name))
+    options = _concurrently(schema_editor)
+    schema_editor.execute(POLICY_INDEX.create_sql(model, schema_editor, **options))
+    for name in _foreign_key_indexes(schema_editor, model._meta.db_table):
+        schema_editor.execute(schema_editor._delete_index_sql(model, name, **options))
 
 
-def create_foreign_key_indexes(apps, schema_editor):
+def backwards(apps, schema_editor):
     model = apps.get_model("cases", "Signal")
-    for column in COLUMNS:
+    options = _concurrently(schema_editor)
+    for column in FOREIGN_KEY_COLUMNS:
         field = model._meta.get_field(column.removesuffix("_id"))
-        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], **options))
+    schema_editor.execute(POLICY_INDEX.remove_sql(model, schema_editor, **options))
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [
         ("accounts", "0003_idempotency_keys"),
         ("cases", "0003_append_only_guards"),
@@ -72,17 +87,8 @@ class Migration(migrations.Migration):
                         to="cases.policyclause",
                     ),
                 ),
+                migrations.AddIndex(model_name="signal", index=POLICY_INDEX),
             ],
-            database_operations=[
-                migrations.RunPython(drop_foreign_key_indexes, create_foreign_key_indexes),
-            ],
-        ),
-        migrations.AddIndex(
-            model_name="signal",
-            index=models.Index(
-                condition=models.Q(("policy__isnull", False)),
-                fields=["policy"],
-                name="signal_policy_idx",
-            ),
+            database_operations=[migrations.RunPython(forwards, backwards)],
         ),
     ]

@@ -128,6 +128,7 @@ def test_one_bad_item_stores_nothing_and_names_the_item(api: ApiCaller, account:
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"account": ""}, "account"),
         ({"account": 7}, "account"),
+        ({"account": ["acme-ai"]}, "account"),
         ({"dedupe_key": "k" * 201}, "dedupe_key"),
         ({"evidence": [1, 2]}, "evidence"),
         ({"evidence": 0}, "evidence"),
