@@ -24,7 +24,7 @@ from cases.models import IncidentSignal
 from cases.services import incident_route
 
 from .rules import rules_evaluate
-from .storage import BATCH_TABLE, batch_store, batch_validate_looking_up_accounts
+from .storage import BATCH_TABLE, batch_store, batch_validate_reading_ahead
 from .validation import MAX_BATCH, Item, SignalBatchInvalid, signals_validate
 
 __all__ = ["BATCH_TABLE", "MAX_BATCH", "SignalBatchInvalid", "signals_ingest", "signals_validate"]
@@ -80,17 +80,19 @@ def signals_ingest(*, batch: Any, actor: Actor) -> list[dict[str, Any]]:
     Queries: a fixed number per batch, whatever its size, unless the rules produce incidents
     (each one routed to a case is a few more) or a concurrent batch stores the same keys.
     """
-    valid, looked_up = batch_validate_looking_up_accounts(batch)
+    valid, ahead = batch_validate_reading_ahead(batch)
     items = valid.items
     routed: dict[int, int] = {}
     nested = connection.in_atomic_block
     with transaction.atomic():
-        account_ids = accounts_ensure(external_ids=[i.account for i in items], looked_up=looked_up)
+        account_ids = accounts_ensure(
+            external_ids=[i.account for i in items], looked_up=ahead.accounts if ahead else None
+        )
         for item in items:
             item.account_id = account_ids[item.account]
         batch_store(valid, automated=actor.kind != ActorKind.STAFF, nested=nested)
         names = {pk: external_id for external_id, pk in account_ids.items()}
-        incidents, links = rules_evaluate(items, names)
+        incidents, links = rules_evaluate(items, names, rules=ahead.rules if ahead else None)
         for incident in incidents:
             routed[incident.pk] = incident_route(incident=incident).pk
     return _results(items, links, routed)

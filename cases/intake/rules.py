@@ -125,7 +125,9 @@ _INCIDENT_FIELDS = [f.attname for f in Incident._meta.concrete_fields]
 def _read_postgres(scopes: list[_Scope]) -> list[tuple[dict[int, Incident], list[_Earlier]]]:
     """Both queries of every scope sent at once (pipeline mode), each with its accounts and ids
     as binary arrays."""
-    columns = ", ".join(f"i.{f.column}" for f in Incident._meta.concrete_fields)
+    columns = ", ".join(
+        f"i.{connection.ops.quote_name(f.column)}" for f in Incident._meta.concrete_fields
+    )
     incidents_sql = f"""
         SELECT {columns} FROM {Incident._meta.db_table} AS i
         LEFT JOIN {Case._meta.db_table} AS c ON c.id = i.case_id
@@ -217,9 +219,9 @@ def _read(scopes: list[_Scope]) -> list[tuple[dict[int, Incident], list[_Earlier
 
 
 def rules_evaluate(
-    items: list[Item], account_names: dict[int, str]
+    items: list[Item], account_names: dict[int, str], *, rules: list[FlagRule] | None = None
 ) -> tuple[list[Incident], list[IncidentSignal]]:
-    """Apply every active rule to the stored signals.
+    """Apply every active rule (``rules``, read here when not given) to the stored signals.
 
     Returns the incidents to route and the links this batch made between incidents and signals
     (new signals, and earlier ones that a count-in-window incident takes in).
@@ -230,7 +232,7 @@ def rules_evaluate(
     to_route: dict[int, Incident] = {}
     links: list[IncidentSignal] = []
     scopes = []
-    for rule in FlagRule.objects.filter(active=True):
+    for rule in FlagRule.objects.filter(active=True) if rules is None else rules:
         by_account: dict[int, list[Item]] = defaultdict(list)
         for item in _matching(rule, stored):
             by_account[item.account_id].append(item)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -21,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.models import Incident, IncidentSignal, Signal
+from cases.models import FlagRule, Incident, IncidentSignal, Signal
 
 from .validation import (
     EVIDENCE_JSON,
@@ -89,13 +90,21 @@ def _is_str(value: Any) -> bool:
     return value.__class__ is str
 
 
-def batch_validate_looking_up_accounts(batch: Any) -> tuple[ValidBatch, dict[str, int] | None]:
-    """Validate the batch while the database looks up its accounts.
+@dataclass
+class ReadAhead:
+    """What the database answered while the batch was validated."""
 
-    On PostgreSQL the lookup goes out in pipeline mode before validation starts and its answer
-    is read when validation ends, so the database works while Python checks the items. It only
-    reads: ``accounts_ensure`` creates the accounts it did not find, inside the transaction that
-    stores the batch. Elsewhere there is no lookup ahead (``None``).
+    accounts: dict[str, int]  # external id -> id, of the batch's accounts that exist
+    rules: list[FlagRule]  # the active flag rules
+
+
+def batch_validate_reading_ahead(batch: Any) -> tuple[ValidBatch, ReadAhead | None]:
+    """Validate the batch while the database looks up its accounts and the active flag rules.
+
+    On PostgreSQL both queries go out in pipeline mode before validation starts and their
+    answers are read when validation ends, so the database works while Python checks the items.
+    They only read: ``accounts_ensure`` creates the accounts not found, inside the transaction
+    that stores the batch. Elsewhere nothing is read ahead (``None``).
     """
     if connection.vendor != "postgresql" or not isinstance(batch, list):
         return batch_validate(batch), None
@@ -103,17 +112,28 @@ def batch_validate_looking_up_accounts(batch: Any) -> tuple[ValidBatch, dict[str
     if not wanted:
         return batch_validate(batch), None
     # What ``accounts.services.account_ids_query`` asks, the names as one binary array.
-    table = Account._meta.db_table
-    sql = f"SELECT external_id, id FROM {table} WHERE external_id = ANY(%b)"  # noqa: S608
+    accounts_sql = (
+        f"SELECT external_id, id FROM {Account._meta.db_table} "  # noqa: S608 -- model's table
+        "WHERE external_id = ANY(%b)"
+    )
+    rule_fields = [f.attname for f in FlagRule._meta.concrete_fields]
+    quote = connection.ops.quote_name  # the rule's "window" is a reserved word
+    rules_sql = (
+        f"SELECT {', '.join(quote(f.column) for f in FlagRule._meta.concrete_fields)} "  # noqa: S608
+        f"FROM {FlagRule._meta.db_table} WHERE active ORDER BY name"
+    )
     with connection.cursor() as cursor, connection.wrap_database_errors:
         pg = cursor.cursor.connection
         started = time.monotonic()
-        with pg.pipeline(), psycopg.Cursor(pg) as lookup:
-            lookup.execute(sql, [wanted], prepare=False)
+        with pg.pipeline(), psycopg.Cursor(pg) as accounts, psycopg.Cursor(pg) as rules:
+            accounts.execute(accounts_sql, [wanted], prepare=False)
+            rules.execute(rules_sql, prepare=False)
             valid = batch_validate(batch)
-            found = dict(lookup.fetchall())
-        log_query(sql, started)
-    return valid, found
+            found = dict(accounts.fetchall())
+            active = [FlagRule.from_db(connection.alias, rule_fields, row) for row in rules]
+        log_query(accounts_sql, started)
+        log_query(rules_sql, started)
+    return valid, ReadAhead(found, active)
 
 
 def _row(ordinal: int, item: Item) -> tuple[Any, ...]:
