@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -147,20 +148,20 @@ def _read_postgres(scopes: list[_Scope]) -> list[tuple[dict[int, Incident], list
           )
     """  # noqa: S608 -- table names from the models, values are parameters
     open_states = [str(state) for state in OPEN_STATES]
-    with connection.cursor() as cursor, connection.wrap_database_errors:
+    with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as opened:
         pg = cursor.cursor.connection
         started = time.monotonic()
         with pg.pipeline():
             sent = []
             for scope in scopes:
                 rule, accounts = scope.rule, list(scope.by_account)
-                incidents = psycopg.Cursor(pg)
+                incidents = opened.enter_context(psycopg.Cursor(pg))
                 incidents.execute(
                     incidents_sql, [rule.pk, accounts, scope.since, open_states], prepare=False
                 )
                 earlier = None
                 if scope.counts_earlier:
-                    earlier = psycopg.Cursor(pg)
+                    earlier = opened.enter_context(psycopg.Cursor(pg))
                     kind = rule.signal_kind
                     params = [accounts, scope.since, scope.until, kind, kind, scope.new_ids]
                     earlier.execute(earlier_sql, [*params, rule.pk], prepare=False)
