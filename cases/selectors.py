@@ -95,9 +95,9 @@ def enforcement_get_with_key(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The active API client of ``key_prefix`` and the account's status, in one round trip.
 
-    The gateway's hot path (issue 7): one indexed read of the key joined to one indexed read of
-    the account, in raw SQL because the ORM's per-query CPU is the cost here. Returns
-    ``(client, enforcement)``; ``client`` is ``None`` for an unknown or revoked key and
+    The gateway's hot path (docs/performance.md): one indexed read of the key joined to one
+    indexed read of the account, in raw SQL because the ORM's per-query CPU is the cost here.
+    Returns ``(client, enforcement)``; ``client`` is ``None`` for an unknown or revoked key and
     ``enforcement`` is ``None`` for an account never seen.
     """
     sql = _LOOKUP_SQL.format(

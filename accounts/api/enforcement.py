@@ -1,9 +1,9 @@
 """Enforcement: what an API gateway asks about every request it serves.
 
 ``GET /enforcement/{external_id}`` is a lean Django view rather than a DRF view: it is on the
-gateway's hot path (issue 7), so it reads the key and the account's status in one round trip
-(two indexed reads joined) and nothing else, or answers both from the shared cache when
-``CACHE_URL`` is set. The DRF class :class:`EnforcementGetApi` only describes it in the
+gateway's hot path (docs/performance.md), so it reads the key and the account's status in one
+round trip (two indexed reads joined) and nothing else, or answers both from the shared cache
+when ``CACHE_URL`` is set. The DRF class :class:`EnforcementGetApi` only describes it in the
 OpenAPI schema; ``enforcement_lookup.cls`` points drf-spectacular at it. Errors still go through
 ``config.problems``.
 """
