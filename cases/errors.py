@@ -19,6 +19,14 @@ class CaseError(Exception):
         return self.title
 
 
+class CaseNotFound(CaseError):
+    """The case (or a record of it) named by the caller does not exist."""
+
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
 class Conflict(CaseError):
     """The case is not in a state where this can happen (HTTP 409)."""
 

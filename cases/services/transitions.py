@@ -1,10 +1,5 @@
-"""The only code that changes a case.
-
-Every function here runs in one transaction: it locks what it decides on, checks the actor's
-role and the input, writes the change, appends one timeline event, recomputes the account's
-enforcement status and records the notices to send. Notices are dispatched only after commit.
-Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
-"""
+"""Opening a case, its transitions, and what they derive: the account's enforcement status,
+the change feed's numbering, the review deadline, the timeline event and the notices."""
 
 from __future__ import annotations
 
@@ -21,9 +16,9 @@ from accounts.cache import enforcement_invalidate_on_commit
 from accounts.choices import EnforcementStatus
 from accounts.models import Account
 
-from .actors import Actor
-from .audit import event_hash
-from .choices import (
+from ..actors import Actor
+from ..audit import event_hash
+from ..choices import (
     OPEN_STATES,
     PRIORITY_RANK,
     TERMINAL_STATES,
@@ -31,19 +26,19 @@ from .choices import (
     EventAction,
     Priority,
 )
-from .errors import (
+from ..errors import (
     CaseAlreadyOpen,
     CaseError,
+    CaseNotFound,
     Forbidden,
     InvalidInput,
     MissingInput,
     PlanNotVerified,
     StaleState,
 )
-from .models import (
+from ..models import (
     Case,
     CaseEvent,
-    CaseNote,
     EnforcementChange,
     EvidenceReference,
     FeedCounter,
@@ -54,15 +49,9 @@ from .models import (
     RemediationPlan,
     ReviewDeadlineRule,
 )
-from .workflow import (
-    ASSIGN_SELF_MIN_ROLE,
-    NOTE_MIN_ROLE,
+from ..workflow import (
     OPEN_MIN_ROLE,
-    PLAN_DEADLINE_MIN_ROLE,
     PLAN_OVERRIDE_MIN_ROLE,
-    PLAN_VERIFY_MIN_ROLE,
-    PRIORITY_MIN_ROLE,
-    REASSIGN_MIN_ROLE,
     Transition,
     check_transition,
     missing_inputs,
@@ -72,12 +61,6 @@ from .workflow import (
 FEED = "enforcement"
 DEFAULT_INVESTIGATED_DEADLINE = timedelta(days=7)
 MAX_TEXT = 20_000
-
-
-class CaseNotFound(CaseError):
-    code = "not_found"
-    status = 404
-    title = "Not found"
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -673,212 +656,3 @@ _APPLY = {
     "terminate": _apply_terminate,
     "dismiss": _apply_dismiss,
 }
-
-
-# --- other changes --------------------------------------------------------------------------
-
-
-def case_assign(*, case: Case | int, assignee: Any, actor: Actor, reason: str = "") -> Case:
-    """Assign a case. Anyone analyst and up may take an unassigned case; leads reassign."""
-    with transaction.atomic():
-        locked = _lock_case(case)
-        if not locked.is_open:
-            raise InvalidInput(detail="A closed case cannot be assigned.", field="assignee")
-        taking_free = (
-            locked.assignee_id is None
-            and actor.user is not None
-            and (assignee is not None and assignee.pk == actor.user.pk)
-        )
-        if taking_free:
-            _require_role(actor, ASSIGN_SELF_MIN_ROLE, "take a case")
-        else:
-            _require_role(actor, REASSIGN_MIN_ROLE, "reassign cases")
-        if assignee is not None:
-            from .actors import user_role
-
-            if user_role(assignee) not in ("analyst", "investigator", "lead"):
-                raise InvalidInput(
-                    detail="Cases are assigned to analysts, investigators or leads.",
-                    field="assignee",
-                )
-        previous = locked.assignee
-        if (previous.pk if previous else None) == (assignee.pk if assignee else None):
-            return locked
-        now = timezone.now()
-        Case.objects.filter(pk=locked.pk).update(assignee=assignee, updated_at=now)
-        event = _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.ASSIGN,
-            at=now,
-            reason=reason,
-            data={
-                "from": previous.get_username() if previous else None,
-                "to": assignee.get_username() if assignee else None,
-            },
-        )
-        locked.refresh_from_db()
-        _notify_transition(locked, event, None)
-    return locked
-
-
-def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: str = "") -> Case:
-    """Change priority (leads); the review deadline moves with it and the timeline says so."""
-    _require_role(actor, PRIORITY_MIN_ROLE, "change priority")
-    if priority not in Priority.values:
-        raise InvalidInput(detail=f"Unknown priority '{priority}'.", field="priority")
-    with transaction.atomic():
-        locked = _lock_case(case)
-        if not locked.is_open:
-            raise InvalidInput(detail="A closed case keeps its priority.", field="priority")
-        if locked.priority == priority:
-            return locked
-        now = timezone.now()
-        deadline = review_deadline_for(
-            locked.state,
-            priority,
-            start=locked.state_entered_at,
-            plan_deadline=_plan_deadline(locked),
-        )
-        Case.objects.filter(pk=locked.pk).update(
-            priority=priority, review_deadline=deadline, updated_at=now
-        )
-        _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.PRIORITY,
-            at=now,
-            reason=reason,
-            data={
-                "from": locked.priority,
-                "to": priority,
-                "review_deadline": deadline.isoformat() if deadline else None,
-            },
-        )
-        locked.refresh_from_db()
-    return locked
-
-
-def case_note_add(*, case: Case | int, body: str, actor: Actor) -> CaseNote:
-    _require_role(actor, NOTE_MIN_ROLE, "add notes")
-    body = _text({"body": body}, "body")
-    with transaction.atomic():
-        locked = _lock_case(case)
-        now = timezone.now()
-        note = CaseNote.objects.create(case=locked, author=actor.label, body=body, created_at=now)
-        _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.NOTE,
-            at=now,
-            data={"note": note.pk, "body": body},
-        )
-    return note
-
-
-def case_evidence_add(
-    *, case: Case | int, reference: str, description: str = "", actor: Actor
-) -> EvidenceReference:
-    _require_role(actor, NOTE_MIN_ROLE, "add evidence")
-    reference = _text({"reference": reference}, "reference")
-    with transaction.atomic():
-        locked = _lock_case(case)
-        now = timezone.now()
-        evidence = EvidenceReference.objects.create(
-            case=locked,
-            reference=reference[:500],
-            description=description,
-            added_by=actor.label,
-            created_at=now,
-        )
-        _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.EVIDENCE,
-            at=now,
-            data={"evidence": evidence.pk, "reference": reference, "description": description},
-        )
-    return evidence
-
-
-def plan_item_verify(
-    *, item: RemediationItem | int, actor: Actor, note: str = ""
-) -> RemediationItem:
-    """Mark one required change as verified (investigators and leads)."""
-    _require_role(actor, PLAN_VERIFY_MIN_ROLE, "verify remediation items")
-    item_id = item.pk if isinstance(item, RemediationItem) else item
-    case_id = (
-        RemediationItem.objects.filter(pk=item_id).values_list("plan__case_id", flat=True).first()
-    )
-    if case_id is None:
-        raise CaseNotFound(detail=f"Remediation item {item_id} does not exist.")
-    with transaction.atomic():
-        locked = _lock_case(case_id)
-        if locked.state != CaseState.INVESTIGATED:
-            raise InvalidInput(
-                detail="Items are verified while the case is investigated.", field="item"
-            )
-        target = RemediationItem.objects.get(pk=item_id)
-        if target.verified_at is not None:
-            return target
-        now = timezone.now()
-        RemediationItem.objects.filter(pk=item_id).update(
-            verified_at=now, verified_by=actor.label, verification_note=note
-        )
-        _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.PLAN_ITEM_VERIFIED,
-            at=now,
-            reason=note,
-            data={"item": item_id, "description": target.description},
-        )
-        target.refresh_from_db()
-    return target
-
-
-def plan_deadline_set(
-    *, case: Case | int, deadline: Any, actor: Actor, reason: str = ""
-) -> RemediationPlan:
-    """Move the remediation plan's deadline (investigators and up).
-
-    The case's review deadline follows the plan's, so it moves too; the timeline says so, and
-    the deadline sweep sends fresh reminders for the new deadline.
-    """
-    _require_role(actor, PLAN_DEADLINE_MIN_ROLE, "change a remediation plan's deadline")
-    new_deadline = _datetime(deadline, "deadline")
-    reason = _text({"reason": reason}, "reason", required=False)
-    with transaction.atomic():
-        locked = _lock_case(case)
-        plan = RemediationPlan.objects.filter(case=locked).first()
-        if plan is None:
-            raise InvalidInput(detail="This case has no remediation plan.", field="deadline")
-        if locked.state != CaseState.INVESTIGATED:
-            raise InvalidInput(
-                detail="A plan's deadline moves only while the case is investigated.",
-                field="deadline",
-            )
-        now = timezone.now()
-        if new_deadline <= now:
-            raise InvalidInput(detail="'deadline' must be in the future.", field="deadline")
-        if new_deadline == plan.deadline:
-            return plan
-        review_deadline = review_deadline_for(
-            locked.state, locked.priority, start=locked.state_entered_at, plan_deadline=new_deadline
-        )
-        RemediationPlan.objects.filter(pk=plan.pk).update(deadline=new_deadline)
-        Case.objects.filter(pk=locked.pk).update(review_deadline=review_deadline, updated_at=now)
-        _append_event(
-            case=locked,
-            actor=actor,
-            action=EventAction.PLAN_DEADLINE,
-            at=now,
-            reason=reason,
-            data={
-                "from": plan.deadline.isoformat(),
-                "to": new_deadline.isoformat(),
-                "review_deadline": review_deadline.isoformat() if review_deadline else None,
-            },
-        )
-        plan.refresh_from_db()
-    return plan

@@ -1,0 +1,35 @@
+"""The only code that changes a case.
+
+Every function here runs in one transaction: it locks what it decides on, checks the actor's
+role and the input, writes the change, appends one timeline event, recomputes the account's
+enforcement status and records the notices to send. Notices are dispatched only after commit.
+Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
+"""
+
+from .edits import case_assign, case_evidence_add, case_note_add, case_priority_set
+from .plans import plan_deadline_set, plan_item_verify
+from .transitions import (
+    account_enforcement_recompute,
+    case_incident_attach,
+    case_open,
+    case_transition,
+    incident_route,
+    policies_resolve,
+    review_deadline_for,
+)
+
+__all__ = [
+    "account_enforcement_recompute",
+    "case_assign",
+    "case_evidence_add",
+    "case_incident_attach",
+    "case_note_add",
+    "case_open",
+    "case_priority_set",
+    "case_transition",
+    "incident_route",
+    "plan_deadline_set",
+    "plan_item_verify",
+    "policies_resolve",
+    "review_deadline_for",
+]

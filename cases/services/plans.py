@@ -1,0 +1,105 @@
+"""The remediation plan: verifying its items and moving its deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..actors import Actor
+from ..choices import CaseState, EventAction
+from ..errors import CaseNotFound, InvalidInput
+from ..models import Case, RemediationItem, RemediationPlan
+from ..workflow import PLAN_DEADLINE_MIN_ROLE, PLAN_VERIFY_MIN_ROLE
+from .transitions import (
+    _append_event,
+    _datetime,
+    _lock_case,
+    _require_role,
+    _text,
+    review_deadline_for,
+)
+
+
+def plan_item_verify(
+    *, item: RemediationItem | int, actor: Actor, note: str = ""
+) -> RemediationItem:
+    """Mark one required change as verified (investigators and leads)."""
+    _require_role(actor, PLAN_VERIFY_MIN_ROLE, "verify remediation items")
+    item_id = item.pk if isinstance(item, RemediationItem) else item
+    case_id = (
+        RemediationItem.objects.filter(pk=item_id).values_list("plan__case_id", flat=True).first()
+    )
+    if case_id is None:
+        raise CaseNotFound(detail=f"Remediation item {item_id} does not exist.")
+    with transaction.atomic():
+        locked = _lock_case(case_id)
+        if locked.state != CaseState.INVESTIGATED:
+            raise InvalidInput(
+                detail="Items are verified while the case is investigated.", field="item"
+            )
+        target = RemediationItem.objects.get(pk=item_id)
+        if target.verified_at is not None:
+            return target
+        now = timezone.now()
+        RemediationItem.objects.filter(pk=item_id).update(
+            verified_at=now, verified_by=actor.label, verification_note=note
+        )
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.PLAN_ITEM_VERIFIED,
+            at=now,
+            reason=note,
+            data={"item": item_id, "description": target.description},
+        )
+        target.refresh_from_db()
+    return target
+
+
+def plan_deadline_set(
+    *, case: Case | int, deadline: Any, actor: Actor, reason: str = ""
+) -> RemediationPlan:
+    """Move the remediation plan's deadline (investigators and up).
+
+    The case's review deadline follows the plan's, so it moves too; the timeline says so, and
+    the deadline sweep sends fresh reminders for the new deadline.
+    """
+    _require_role(actor, PLAN_DEADLINE_MIN_ROLE, "change a remediation plan's deadline")
+    new_deadline = _datetime(deadline, "deadline")
+    reason = _text({"reason": reason}, "reason", required=False)
+    with transaction.atomic():
+        locked = _lock_case(case)
+        plan = RemediationPlan.objects.filter(case=locked).first()
+        if plan is None:
+            raise InvalidInput(detail="This case has no remediation plan.", field="deadline")
+        if locked.state != CaseState.INVESTIGATED:
+            raise InvalidInput(
+                detail="A plan's deadline moves only while the case is investigated.",
+                field="deadline",
+            )
+        now = timezone.now()
+        if new_deadline <= now:
+            raise InvalidInput(detail="'deadline' must be in the future.", field="deadline")
+        if new_deadline == plan.deadline:
+            return plan
+        review_deadline = review_deadline_for(
+            locked.state, locked.priority, start=locked.state_entered_at, plan_deadline=new_deadline
+        )
+        RemediationPlan.objects.filter(pk=plan.pk).update(deadline=new_deadline)
+        Case.objects.filter(pk=locked.pk).update(review_deadline=review_deadline, updated_at=now)
+        _append_event(
+            case=locked,
+            actor=actor,
+            action=EventAction.PLAN_DEADLINE,
+            at=now,
+            reason=reason,
+            data={
+                "from": plan.deadline.isoformat(),
+                "to": new_deadline.isoformat(),
+                "review_deadline": review_deadline.isoformat() if review_deadline else None,
+            },
+        )
+        plan.refresh_from_db()
+    return plan
