@@ -50,7 +50,13 @@ class TransitionForm(forms.Form):
         self.role = role
 
     def service_data(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The action's input for ``case_transition``: every field given, as entered. Forms whose
+        fields need translating (policies to codes, lines to lists) say so themselves."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "expected_state" and value not in ("", None)
+        }
 
 
 class SuspendForm(TransitionForm):
@@ -132,27 +138,15 @@ class RemediateForm(TransitionForm):
         if role != Role.LEAD:
             del self.fields["override_reason"]
 
-    def service_data(self) -> dict[str, Any]:
-        data = {"verification_note": self.cleaned_data["verification_note"]}
-        if self.cleaned_data.get("override_reason"):
-            data["override_reason"] = self.cleaned_data["override_reason"]
-        return data
-
 
 class TerminateForm(TransitionForm):
     action = "terminate"
     rationale = forms.CharField(widget=TEXTAREA, help_text="The decision's rationale.")
 
-    def service_data(self) -> dict[str, Any]:
-        return {"rationale": self.cleaned_data["rationale"]}
-
 
 class DismissForm(TransitionForm):
     action = "dismiss"
     reason = forms.CharField(widget=TEXTAREA)
-
-    def service_data(self) -> dict[str, Any]:
-        return {"reason": self.cleaned_data["reason"]}
 
 
 TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
