@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Max, Min
 
+from cases.choices import signal_kind_wording
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
 
 FACTS_MAX = 5000
@@ -57,19 +59,44 @@ def _policies(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+def _when(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _observed(case: Case, at: datetime) -> list[str]:
+    """What was observed, per signal kind, as the case stood at ``at``: how many signals, over
+    what period, in the customer's words (``SignalKind``). Each signal counts once, however many
+    incidents hold it; rule names, thresholds and incident summaries stay internal."""
+    rows = (
+        Signal.objects.filter(incidents__case=case, received_at__lte=at)
+        .values("kind")
+        .annotate(n=Count("id", distinct=True), first=Min("occurred_at"), last=Max("occurred_at"))
+        .order_by("first", "kind")
+    )
+    lines = []
+    for row in rows:
+        count, first, last = row["n"], row["first"], row["last"]
+        what = signal_kind_wording(row["kind"])
+        if count == 1:
+            lines.append(f"- {what}: 1 occurrence, at {_when(first)}")
+        else:
+            lines.append(f"- {what}: {count} occurrences from {_when(first)} to {_when(last)}")
+    reports = case.incidents.filter(kind="report", signal_count=0, first_seen__lte=at)
+    for first_seen in reports.order_by("first_seen").values_list("first_seen", flat=True):
+        lines.append(f"- A report received {_when(first_seen)}")
+    return lines
+
+
 def _facts(case: Case, event: CaseEvent, terminated: bool) -> str:
-    lines = [f"Decision: {event.reason}".strip(), f"Case summary: {case.summary}".strip()]
+    """The facts and circumstances for the customer: the decision's reason as the person or
+    system deciding wrote it, the investigation's findings (termination) and what was observed.
+    The case summary is left out: it is written for staff (or by a flag rule)."""
+    lines = [f"Decision: {event.reason}".strip()]
     if terminated and case.findings:
         lines.append(f"Findings of the investigation: {case.findings}")
-    for incident in case.incidents.order_by("first_seen"):
-        if incident.kind == "report" and not incident.signal_count:
-            lines.append(f"- A report received {incident.first_seen:%Y-%m-%d %H:%M} UTC")
-            continue
-        lines.append(
-            f"- {incident.kind} ({incident.severity}), {incident.signal_count} signal(s) "
-            f"from {incident.first_seen:%Y-%m-%d %H:%M} to {incident.last_seen:%Y-%m-%d %H:%M} UTC"
-            + (f": {incident.summary}" if incident.summary else "")
-        )
+    observed = _observed(case, event.at)
+    if observed:
+        lines += ["What we observed:", *observed]
     text = "\n".join(lines)
     if len(text) > FACTS_MAX:
         text = text[: FACTS_MAX - 1] + "…"

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from accounts.models import Account
 from cases.actors import Actor
-from cases.models import Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
+from cases.choices import signal_kind_wording
+from cases.intake import signals_ingest
+from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
 from cases.services import case_open, case_transition
 from notifications.models import Notice
 from notifications.tasks import notice_send
@@ -144,7 +146,10 @@ def test_automated_signal_behind_the_case_marks_automated_detection(
     assert statement["automated_detection"] is True
     assert statement["dsa"]["automated_detection"] == "Yes"
     assert statement["automated_decision"] == "fully"
-    assert "distillation_pattern (high), 1 signal(s)" in statement["facts"]
+    assert statement["facts"].endswith(
+        "What we observed:\n- Requests collecting model outputs in a pattern used to train other "
+        f"models: 1 occurrence, at {signal.occurred_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def test_each_decision_gets_its_own_reference_shared_by_its_notices(
@@ -177,3 +182,54 @@ def test_facts_are_cut_to_5000_characters(
 ) -> None:
     notice = suspend(account, actors["analyst"], reason="x" * 9000)
     assert len(notice.statement["facts"]) == 5000
+
+
+def rate_limit_signals(start: int, count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": "acme-ai",
+            "kind": "rate_limit_exceeded",
+            "severity": "medium",
+            "occurred_at": f"2026-11-25T10:{n:02d}:00Z",
+            "source": "ratelimiter",
+            "dedupe_key": f"rl-{n}",
+        }
+        for n in range(start, start + count)
+    ]
+
+
+def test_facts_state_what_was_observed_as_the_case_stood_at_the_decision(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    """A flag rule's name and threshold, and an incident summary fixed when it opened, are
+    internal: the facts count the case's signals when the decision is taken, in words for the
+    customer, and say over what period they were seen."""
+    pipeline = Actor.system("pipeline")
+    (first, *_) = signals_ingest(batch=rate_limit_signals(0, 12), actor=pipeline)
+    signals_ingest(batch=rate_limit_signals(12, 1), actor=pipeline)
+    case = Case.objects.get(pk=first["case"])
+    incident = case.incidents.get()
+    assert incident.signal_count == 13
+    assert "10 rate_limit_exceeded in an hour: 12" in incident.summary  # the staff's view
+    case_transition(
+        case=case,
+        action="suspend",
+        actor=actors["analyst"],
+        data={"reason": "Sustained traffic over the limit", "policies": ["rate-limit-evasion"]},
+    )
+    facts = Notice.objects.get(case=case, recipient="legal@acme.test").statement["facts"]
+    assert facts == (
+        "Decision: Sustained traffic over the limit\n"
+        "What we observed:\n"
+        "- Requests above the account's rate limit: 13 occurrences "
+        "from 2026-11-25 10:00 UTC to 2026-11-25 10:12 UTC"
+    )
+    signals_ingest(batch=rate_limit_signals(13, 1), actor=pipeline)  # after the decision
+    notice = Notice.objects.get(case=case, recipient="legal@acme.test")
+    assert notice.statement["facts"] == facts
+    assert notice.statement["dsa"]["decision_facts"] == facts
+
+
+def test_a_kind_without_customer_wording_is_worded_from_its_code() -> None:
+    assert signal_kind_wording("rate_limit_exceeded") == "Requests above the account's rate limit"
+    assert signal_kind_wording("unusual_login-burst") == "Unusual login burst"
