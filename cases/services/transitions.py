@@ -388,7 +388,8 @@ def incident_route(*, incident: Incident, actor: Actor | None = None) -> Case:
 
 
 def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) -> Case | None:
-    """Attach to an open case, raising its priority to the incident's if worse.
+    """Attach to an open case, raising its priority to the incident's if worse (leads hear of a
+    rise to high or critical).
 
     Returns ``None`` if the case closed in the meantime (the caller then opens a new one).
     """
@@ -413,7 +414,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
             Case.objects.filter(pk=locked.pk).update(
                 priority=incident.severity, review_deadline=deadline, updated_at=now
             )
-        _append_event(
+        event = _append_event(
             case=locked,
             actor=actor,
             action=EventAction.INCIDENT,
@@ -422,6 +423,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
             data=data,
         )
         locked.refresh_from_db()
+        _notify_transition(locked, event, None)
         return locked
 
 
