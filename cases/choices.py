@@ -74,6 +74,19 @@ def signal_kind_wording(kind: str) -> str:
     return words[:1].upper() + words[1:] if words else "Other activity"
 
 
+class ActedBy(models.TextChoices):
+    """Who took an action, as a statement of reasons must tell it: a person or an automation.
+
+    ``ActorKind`` says which credential acted (a staff session, an API key, the system itself);
+    this says whether a person stood behind it. An API key acts as an automation unless it is a
+    staff tool that names the person using it.
+    """
+
+    PERSON = "person", "A person (in the admin, or with their own session)"
+    PERSON_VIA_TOOL = "person_via_tool", "A person, through a staff tool that names them"
+    AUTOMATION = "automation", "An automation (an API client on its own, or the system)"
+
+
 class FlagRuleKind(models.TextChoices):
     SEVERITY_AT_LEAST = "severity_at_least", "Any signal of at least a severity"
     COUNT_IN_WINDOW = "count_in_window", "N signals of a kind within a window"

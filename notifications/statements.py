@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Max, Min
 
-from cases.choices import signal_kind_wording
+from cases.choices import ActedBy, ActorKind, EventAction, signal_kind_wording
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
 
 FACTS_MAX = 5000
@@ -103,13 +103,34 @@ def _facts(case: Case, event: CaseEvent, terminated: bool) -> str:
     return text
 
 
-def _automated_decision(actor_kind: str) -> tuple[str, str]:
-    """(our value, the DSA value): staff decide by hand; the system alone decides fully
-    automatically; an API client relays a decision another system (and maybe a person) took."""
-    return {
-        "system": ("fully", "AUTOMATED_DECISION_FULLY"),
-        "api_client": ("partially", "AUTOMATED_DECISION_PARTIALLY"),
-    }.get(actor_kind, ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"))
+# How the decision was taken (DSA Transparency Database semantics): a person deciding, in the
+# admin or through a staff tool that names them, is not automated; an automation deciding alone
+# (an API client that names no person, or the system) is fully automated. "Partially" (a person
+# confirming what automated means proposed) is not produced: no actor of this service proposes.
+AUTOMATED_DECISION = {
+    ActedBy.PERSON: ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+    ActedBy.PERSON_VIA_TOOL: ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+    ActedBy.AUTOMATION: ("fully", "AUTOMATED_DECISION_FULLY"),
+}
+
+
+def acted_by(event: CaseEvent) -> str:
+    """Who took ``event``: as recorded, or, for an event written before that was recorded, what
+    its credential tells (only a staff session is surely a person)."""
+    if event.acted_by:
+        return event.acted_by
+    return ActedBy.PERSON if event.actor_kind == ActorKind.STAFF else ActedBy.AUTOMATION
+
+
+def _automated_detection(case: Case, at: datetime) -> bool:
+    """Whether automated means detected what the case rests on: a signal from an automated
+    source, or a report that an automation filed (opened the case by hand)."""
+    if Signal.objects.filter(incidents__case=case, automated=True, received_at__lte=at).exists():
+        return True
+    if not case.incidents.filter(kind="report", signal_count=0).exists():
+        return False
+    opened = CaseEvent.objects.filter(case=case, action=EventAction.OPEN).first()
+    return opened is not None and acted_by(opened) == ActedBy.AUTOMATION
 
 
 def statement_build(
@@ -124,8 +145,8 @@ def statement_build(
             scope_text = suspend_event.data["scope"] or ALL_ACCESS
     in_full = scope_text == ALL_ACCESS
     policies = _policies(list(event.policy_versions or []))
-    automated_detection = Signal.objects.filter(incidents__case=case, automated=True).exists()
-    decided_how, dsa_decided_how = _automated_decision(event.actor_kind)
+    automated_detection = _automated_detection(case, event.at)
+    decided_how, dsa_decided_how = AUTOMATED_DECISION[ActedBy(acted_by(event))]
     start = change.at
     end = None if terminated else case.review_deadline
     appeal_days = int(getattr(settings, "APPEAL_WINDOW_DAYS", DEFAULT_APPEAL_DAYS))
