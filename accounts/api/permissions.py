@@ -141,7 +141,11 @@ def request_actor(request: Request) -> Actor:
 
 
 def request_owner(request: Request) -> str:
-    """A stable name of the caller, for idempotency keys."""
+    """A stable name of the caller, for idempotency keys: a person through a staff tool is a
+    caller of their own, so one person's retry never replays another's answer."""
     if isinstance(request.auth, ApiClient):
+        person = acting_user(request)
+        if person is not None:
+            return f"client:{request.auth.pk}:user:{person.pk}"
         return f"client:{request.auth.pk}"
     return f"user:{request.user.pk}"

@@ -161,3 +161,23 @@ def test_an_export_through_a_staff_tool_needs_the_persons_role_too(
     assert as_auditor.status_code == 200
     answer = lead_tool.get(f"/cases/{case.pk}/export", headers={"Acting-User": "analyst"})
     problem(answer, 403, "forbidden")
+
+
+def test_an_idempotency_key_belongs_to_the_person_using_the_tool(
+    tool: Callable[..., ApiCaller], case: Case, users: dict[str, User]
+) -> None:
+    console = tool("lead")
+    key = {"Idempotency-Key": "suspend-once"}
+    first = console.post(
+        f"/cases/{case.pk}/transitions", SUSPEND, headers={**key, "Acting-User": "analyst"}
+    )
+    assert first.status_code == 200
+    replay = console.post(
+        f"/cases/{case.pk}/transitions", SUSPEND, headers={**key, "Acting-User": "analyst"}
+    )
+    assert replay["Idempotent-Replayed"] == "true"
+    other = console.post(
+        f"/cases/{case.pk}/transitions", SUSPEND, headers={**key, "Acting-User": "lead"}
+    )
+    problem(other, 409, "transition_not_allowed")  # not a replay of the analyst's answer
+    assert CaseEvent.objects.filter(case=case, action="suspend").count() == 1
