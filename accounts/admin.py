@@ -123,6 +123,14 @@ class PartnerAdmin(LeadEditsAdmin):
 class ApiClientAdmin(ReadOnlyAdmin):
     """Keys are made by ``manage.py create_api_client``; only their prefix is shown."""
 
-    list_display = ("name", "key_prefix", "role", "scopes", "created_at", "revoked_at")
-    fields = ("name", "key_prefix", "role", "scopes", "created_at", "revoked_at")
+    list_display = (
+        "name",
+        "key_prefix",
+        "role",
+        "scopes",
+        "staff_tool",
+        "created_at",
+        "revoked_at",
+    )
+    fields = ("name", "key_prefix", "role", "scopes", "staff_tool", "created_at", "revoked_at")
     search_fields = ("name", "=key_prefix")

@@ -73,10 +73,11 @@ def client_for_key(key: str) -> ApiClient | None:
                 key_hash=cached_value["hash"],
                 scopes=cached_value["scopes"],
                 role=cached_value["role"],
+                staff_tool=bool(cached_value.get("staff_tool", False)),
             )
     client = (
         ApiClient.objects.filter(key_prefix=prefix, revoked_at__isnull=True)
-        .only("id", "name", "key_prefix", "key_hash", "scopes", "role", "revoked_at")
+        .only("id", "name", "key_prefix", "key_hash", "scopes", "role", "staff_tool", "revoked_at")
         .first()
     )
     if client is None or not hmac.compare_digest(client.key_hash, digest):
@@ -91,6 +92,7 @@ def client_for_key(key: str) -> ApiClient | None:
                 "hash": client.key_hash,
                 "scopes": list(client.scopes or []),
                 "role": client.role,
+                "staff_tool": client.staff_tool,
             },
         )
     return client

@@ -84,7 +84,8 @@ class ApiClient(models.Model):
     """Another system that calls the REST API with a bearer key.
 
     Only a SHA-256 hash of the key is stored; ``key_prefix`` finds the row in one indexed read.
-    ``role`` bounds which case transitions a client with ``cases:write`` may take.
+    ``role`` bounds which case transitions a client with ``cases:write`` may take. A client acts
+    as an automation, unless it is a ``staff_tool`` whose request names the staff member using it.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -92,6 +93,11 @@ class ApiClient(models.Model):
     key_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     role = models.CharField(max_length=16, default="analyst")
+    staff_tool = models.BooleanField(
+        default=False,
+        help_text="An internal tool used by staff: its requests may name the staff member "
+        "acting (the Acting-User header), who is then recorded as the one who decided.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

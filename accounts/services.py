@@ -130,9 +130,12 @@ def account_ids_query(*, external_ids: Iterable[str]) -> QuerySet[Account, tuple
 
 
 def api_client_create(
-    *, name: str, scopes: Sequence[str], role: str = Role.ANALYST
+    *, name: str, scopes: Sequence[str], role: str = Role.ANALYST, staff_tool: bool = False
 ) -> tuple[ApiClient, str]:
-    """A new client and its key; the key is returned once and only its hash is stored."""
+    """A new client and its key; the key is returned once and only its hash is stored.
+
+    A ``staff_tool`` is an internal tool whose requests may name the staff member using it
+    (``Acting-User``): that person is then recorded as the one who acted."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiClientError("name must be 1 to 100 characters")
@@ -154,6 +157,7 @@ def api_client_create(
                 key_hash=digest,
                 scopes=list(dict.fromkeys(scopes)),
                 role=role,
+                staff_tool=staff_tool,
             )
     except IntegrityError:
         raise ApiClientError(f"an API client named '{name}' already exists") from None

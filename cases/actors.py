@@ -1,4 +1,5 @@
-"""Who is acting: a staff member, an API client or the system itself, and with which role."""
+"""Who is acting: a staff member, an API client (on its own, or a staff tool naming the person
+using it) or the system itself; with which role; and whether a person stood behind it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from typing import Any
 from accounts.choices import Scope
 from accounts.models import ApiClient
 
-from .choices import ActorKind, Role
+from .choices import ActedBy, ActorKind, Role
 from .workflow import ROLE_RANK
 
 ROLE_GROUPS = (Role.LEAD, Role.INVESTIGATOR, Role.ANALYST, Role.AUDITOR)
+LABEL_MAX = 200  # CaseEvent.actor_label
+
+
+def client_role(client: ApiClient) -> str | None:
+    """The role an API client acts with: its stored role, if it may write cases at all."""
+    return client.role if Scope.CASES_WRITE in (client.scopes or []) else None
 
 
 def user_role(user: Any) -> str | None:
@@ -34,14 +41,26 @@ def user_role(user: Any) -> str | None:
     return role
 
 
+def role_weaker(first: str | None, second: str | None) -> str | None:
+    """The weaker of two roles; ``None`` (no role) if either is."""
+    if first is None or second is None:
+        return None
+    return min(first, second, key=lambda r: ROLE_RANK[r])
+
+
 @dataclass(frozen=True)
 class Actor:
+    """Who acts on a case. ``kind`` is the credential (``ActorKind``); ``acted_by`` whether a
+    person stood behind it (``ActedBy``), which the timeline records and a statement of reasons
+    states (``automated_decision``)."""
+
     kind: str
     label: str
     role: str | None
     user: Any = None
     client: ApiClient | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    acted_by: str = ActedBy.AUTOMATION
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
@@ -50,17 +69,41 @@ class Actor:
             label=user.get_username(),
             role=user_role(user),
             user=user,
+            acted_by=ActedBy.PERSON,
         )
 
     @classmethod
     def for_client(cls, client: ApiClient) -> Actor:
-        role = client.role if Scope.CASES_WRITE in (client.scopes or []) else None
-        return cls(kind=ActorKind.API_CLIENT, label=f"api:{client.name}", role=role, client=client)
+        """An API client acting on its own: an automation."""
+        return cls(
+            kind=ActorKind.API_CLIENT,
+            label=f"api:{client.name}",
+            role=client_role(client),
+            client=client,
+            acted_by=ActedBy.AUTOMATION,
+        )
+
+    @classmethod
+    def for_tool(cls, client: ApiClient, user: Any) -> Actor:
+        """A staff member acting through a staff tool's key: both bound what may be done (the
+        weaker of the client's role and the person's), and the person is who acted."""
+        return cls(
+            kind=ActorKind.API_CLIENT,
+            label=f"{user.get_username()} via api:{client.name}"[:LABEL_MAX],
+            role=role_weaker(client_role(client), user_role(user)),
+            user=user,
+            client=client,
+            acted_by=ActedBy.PERSON_VIA_TOOL,
+        )
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
-        return cls(kind=ActorKind.SYSTEM, label=label, role=Role.LEAD)
+        return cls(kind=ActorKind.SYSTEM, label=label, role=Role.LEAD, acted_by=ActedBy.AUTOMATION)
 
     @property
     def is_system(self) -> bool:
         return self.kind == ActorKind.SYSTEM
+
+    @property
+    def is_person(self) -> bool:
+        return self.acted_by in (ActedBy.PERSON, ActedBy.PERSON_VIA_TOOL)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .audit import HASH_FIELDS, event_hash
+from .audit import EVENT_HASH_FIELDS, HASH_FIELDS, LATER_HASH_FIELDS, event_hash
 from .models import CaseEvent
 
 
@@ -22,7 +22,8 @@ class Mismatch:
 
 
 def chain_check(events: Iterable[dict[str, Any]]) -> Iterator[Mismatch]:
-    """Check events given oldest first per case, as dicts with HASH_FIELDS, id, prev_hash, hash."""
+    """Check events given oldest first per case, as dicts with EVENT_HASH_FIELDS, id, prev_hash
+    and hash."""
     case_id: int | None = None
     previous = ""
     expected_seq = 1
@@ -35,6 +36,7 @@ def chain_check(events: Iterable[dict[str, Any]]) -> Iterator[Mismatch]:
         if event["prev_hash"] != previous:
             problems.append("prev_hash does not match the previous event's hash")
         content = {name: event[name] for name in HASH_FIELDS}
+        content.update({name: event.get(name) for name in LATER_HASH_FIELDS})
         if event["hash"] != event_hash(event["prev_hash"], content):
             problems.append("content does not match its hash (edited after it was written)")
         for problem in problems:
@@ -48,7 +50,7 @@ def audit_verify(*, case_id: int | None = None) -> tuple[int, list[Mismatch]]:
     events = CaseEvent.objects.order_by("case_id", "seq")
     if case_id is not None:
         events = events.filter(case_id=case_id)
-    fields = ("id", "prev_hash", "hash", *HASH_FIELDS)
+    fields = ("id", "prev_hash", "hash", *EVENT_HASH_FIELDS)
     checked = 0
     problems: list[Mismatch] = []
 

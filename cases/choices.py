@@ -41,6 +41,52 @@ class ActorKind(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class SignalKind(models.TextChoices):
+    """Signal kinds the detection systems send, each with the words a statement of reasons uses
+    for it: what the account holder did, never how we detect it.
+
+    ``Signal.kind`` stays free text (a pipeline may send a kind not listed here); such a kind is
+    worded from its code (:func:`signal_kind_wording`). Add a kind here before a pipeline sends it.
+    """
+
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded", "Requests above the account's rate limit"
+    PROMPT_VOLUME = "prompt_volume", "An unusually high volume of prompts"
+    KEY_SHARED = "key_shared", "Use of the account's API keys by people outside the account"
+    POLICY_CLASSIFIER_HIT = (
+        "policy_classifier_hit",
+        "Requests whose content breaches the usage policy",
+    )
+    DISTILLATION_PATTERN = (
+        "distillation_pattern",
+        "Requests collecting model outputs in a pattern used to train other models",
+    )
+    COMPETING_MODEL_DEVELOPMENT = (
+        "competing_model_development",
+        "Use of model outputs to develop a competing model",
+    )
+
+
+def signal_kind_wording(kind: str) -> str:
+    """How a statement of reasons names signals of ``kind``: its label, else its code in words."""
+    if kind in SignalKind.values:
+        return str(SignalKind(kind).label)
+    words = " ".join(kind.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:] if words else "Other activity"
+
+
+class ActedBy(models.TextChoices):
+    """Who took an action, as a statement of reasons must tell it: a person or an automation.
+
+    ``ActorKind`` says which credential acted (a staff session, an API key, the system itself);
+    this says whether a person stood behind it. An API key acts as an automation unless it is a
+    staff tool that names the person using it.
+    """
+
+    PERSON = "person", "A person (in the admin, or with their own session)"
+    PERSON_VIA_TOOL = "person_via_tool", "A person, through a staff tool that names them"
+    AUTOMATION = "automation", "An automation (an API client on its own, or the system)"
+
+
 class FlagRuleKind(models.TextChoices):
     SEVERITY_AT_LEAST = "severity_at_least", "Any signal of at least a severity"
     COUNT_IN_WINDOW = "count_in_window", "N signals of a kind within a window"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from .audit import HASH_FIELDS
+from .audit import HASH_FIELDS, LATER_HASH_FIELDS
 from .audit_verify import chain_check
 from .models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
 
@@ -36,6 +36,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "seq": e.seq,
             "at": e.at.isoformat(timespec="microseconds"),
             "actor_kind": e.actor_kind,
+            "acted_by": e.acted_by,
             "actor_label": e.actor_label,
             "action": e.action,
             "from_state": e.from_state,
@@ -139,6 +140,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "algorithm": "sha256(prev_hash + '\\n' + canonical JSON of the fields below); "
             "canonical JSON: keys sorted, separators ',' ':', times ISO 8601 with microseconds",
             "hashed_fields": list(HASH_FIELDS),
+            "hashed_when_set": list(LATER_HASH_FIELDS),
             "head_hash": timeline[-1]["hash"] if timeline else "",
             "chain_ok": not problems,
             "problems": problems,

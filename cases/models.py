@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.choices import EnforcementStatus
 from accounts.models import Account, ApiClient
 
-from .choices import OPEN_STATES, ActorKind, CaseState, FlagRuleKind, Priority, Severity
+from .choices import OPEN_STATES, ActedBy, ActorKind, CaseState, FlagRuleKind, Priority, Severity
 
 
 class AppendOnlyError(Exception):
@@ -336,6 +336,8 @@ class CaseEvent(AppendOnlyModel):
     seq = models.PositiveIntegerField()
     at = models.DateTimeField(default=timezone.now)
     actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    # Blank only on events written before it was recorded.
+    acted_by = models.CharField(max_length=16, choices=ActedBy.choices, blank=True, default="")
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

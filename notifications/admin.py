@@ -48,6 +48,7 @@ NOTICE_EVENTS = [
         "plan_reminder",
         "case.opened",
         "case.assigned",
+        "case.priority_raised",
         "deadline.reminder",
         "deadline.escalation",
         "digest",

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Partner
 from cases.actors import Actor
-from cases.choices import CaseState, EventAction, Priority, Role
+from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority, Role
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
 from cases.workflow import role_allows
 
@@ -175,6 +175,27 @@ def _staff_base(case: Case, event: CaseEvent) -> dict[str, Any]:
     }
 
 
+URGENT = (Priority.CRITICAL, Priority.HIGH)
+
+
+def priority_rise(event: CaseEvent) -> tuple[str, str] | None:
+    """``(from, to)`` if ``event`` raised the case's priority to high or critical, else ``None``.
+
+    Attaching an incident records its change under ``data["priority"]``, a change by hand under
+    ``data["from"]``/``data["to"]``. Only a rise counts: each is one event, so leads hear of it
+    once, and a later incident of the same priority changes nothing and says nothing.
+    """
+    change = event.data.get("priority") if event.action == EventAction.INCIDENT else event.data
+    if not isinstance(change, dict):
+        return None
+    before, after = change.get("from"), change.get("to")
+    if before not in Priority.values or after not in URGENT:
+        return None
+    if PRIORITY_RANK[Priority(after)] >= PRIORITY_RANK[Priority(before)]:
+        return None
+    return str(before), str(after)
+
+
 def notices_record_for_event(
     *, case: Case, event: CaseEvent, change: EnforcementChange | None
 ) -> list[Notice]:
@@ -185,8 +206,20 @@ def notices_record_for_event(
     """
     notices: list[Notice] = []
     if event.action == EventAction.OPEN:
-        if case.priority in (Priority.CRITICAL, Priority.HIGH):
+        if case.priority in URGENT:
             notices += _staff(case, "case.opened", leads(), _staff_base(case, event))
+    elif event.action in (EventAction.INCIDENT, EventAction.PRIORITY):
+        rise = priority_rise(event)
+        if rise is not None:
+            payload = {
+                **_staff_base(case, event),
+                "previous_priority": rise[0],
+                "priority": rise[1],
+                "reason": event.reason,
+            }
+            if event.action == EventAction.INCIDENT:
+                payload["incident_kind"] = event.data.get("kind", "")
+            notices += _staff(case, "case.priority_raised", leads(), payload)
     elif event.action == EventAction.ASSIGN:
         if case.assignee is not None:
             notices += _staff(case, "case.assigned", [case.assignee], _staff_base(case, event))

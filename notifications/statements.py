@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Max, Min
 
+from cases.choices import ActedBy, ActorKind, EventAction, signal_kind_wording
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
 
 FACTS_MAX = 5000
@@ -57,32 +59,78 @@ def _policies(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+def _when(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _observed(case: Case, at: datetime) -> list[str]:
+    """What was observed, per signal kind, as the case stood at ``at``: how many signals, over
+    what period, in the customer's words (``SignalKind``). Each signal counts once, however many
+    incidents hold it; rule names, thresholds and incident summaries stay internal."""
+    rows = (
+        Signal.objects.filter(incidents__case=case, received_at__lte=at)
+        .values("kind")
+        .annotate(n=Count("id", distinct=True), first=Min("occurred_at"), last=Max("occurred_at"))
+        .order_by("first", "kind")
+    )
+    lines = []
+    for row in rows:
+        count, first, last = row["n"], row["first"], row["last"]
+        what = signal_kind_wording(row["kind"])
+        if count == 1:
+            lines.append(f"- {what}: 1 occurrence, at {_when(first)}")
+        else:
+            lines.append(f"- {what}: {count} occurrences from {_when(first)} to {_when(last)}")
+    reports = case.incidents.filter(kind="report", signal_count=0, first_seen__lte=at)
+    for first_seen in reports.order_by("first_seen").values_list("first_seen", flat=True):
+        lines.append(f"- A report received {_when(first_seen)}")
+    return lines
+
+
 def _facts(case: Case, event: CaseEvent, terminated: bool) -> str:
-    lines = [f"Decision: {event.reason}".strip(), f"Case summary: {case.summary}".strip()]
+    """The facts and circumstances for the customer: the decision's reason as the person or
+    system deciding wrote it, the investigation's findings (termination) and what was observed.
+    The case summary is left out: it is written for staff (or by a flag rule)."""
+    lines = [f"Decision: {event.reason}".strip()]
     if terminated and case.findings:
         lines.append(f"Findings of the investigation: {case.findings}")
-    for incident in case.incidents.order_by("first_seen"):
-        if incident.kind == "report" and not incident.signal_count:
-            lines.append(f"- A report received {incident.first_seen:%Y-%m-%d %H:%M} UTC")
-            continue
-        lines.append(
-            f"- {incident.kind} ({incident.severity}), {incident.signal_count} signal(s) "
-            f"from {incident.first_seen:%Y-%m-%d %H:%M} to {incident.last_seen:%Y-%m-%d %H:%M} UTC"
-            + (f": {incident.summary}" if incident.summary else "")
-        )
+    observed = _observed(case, event.at)
+    if observed:
+        lines += ["What we observed:", *observed]
     text = "\n".join(lines)
     if len(text) > FACTS_MAX:
         text = text[: FACTS_MAX - 1] + "…"
     return text
 
 
-def _automated_decision(actor_kind: str) -> tuple[str, str]:
-    """(our value, the DSA value): staff decide by hand; the system alone decides fully
-    automatically; an API client relays a decision another system (and maybe a person) took."""
-    return {
-        "system": ("fully", "AUTOMATED_DECISION_FULLY"),
-        "api_client": ("partially", "AUTOMATED_DECISION_PARTIALLY"),
-    }.get(actor_kind, ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"))
+# How the decision was taken (DSA Transparency Database semantics): a person deciding, in the
+# admin or through a staff tool that names them, is not automated; an automation deciding alone
+# (an API client that names no person, or the system) is fully automated. "Partially" (a person
+# confirming what automated means proposed) is not produced: no actor of this service proposes.
+AUTOMATED_DECISION = {
+    ActedBy.PERSON: ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+    ActedBy.PERSON_VIA_TOOL: ("not_automated", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+    ActedBy.AUTOMATION: ("fully", "AUTOMATED_DECISION_FULLY"),
+}
+
+
+def acted_by(event: CaseEvent) -> str:
+    """Who took ``event``: as recorded, or, for an event written before that was recorded, what
+    its credential tells (only a staff session is surely a person)."""
+    if event.acted_by:
+        return event.acted_by
+    return ActedBy.PERSON if event.actor_kind == ActorKind.STAFF else ActedBy.AUTOMATION
+
+
+def _automated_detection(case: Case, at: datetime) -> bool:
+    """Whether automated means detected what the case rests on: a signal from an automated
+    source, or a report that an automation filed (opened the case by hand)."""
+    if Signal.objects.filter(incidents__case=case, automated=True, received_at__lte=at).exists():
+        return True
+    if not case.incidents.filter(kind="report", signal_count=0).exists():
+        return False
+    opened = CaseEvent.objects.filter(case=case, action=EventAction.OPEN).first()
+    return opened is not None and acted_by(opened) == ActedBy.AUTOMATION
 
 
 def statement_build(
@@ -97,8 +145,8 @@ def statement_build(
             scope_text = suspend_event.data["scope"] or ALL_ACCESS
     in_full = scope_text == ALL_ACCESS
     policies = _policies(list(event.policy_versions or []))
-    automated_detection = Signal.objects.filter(incidents__case=case, automated=True).exists()
-    decided_how, dsa_decided_how = _automated_decision(event.actor_kind)
+    automated_detection = _automated_detection(case, event.at)
+    decided_how, dsa_decided_how = AUTOMATED_DECISION[ActedBy(acted_by(event))]
     start = change.at
     end = None if terminated else case.review_deadline
     appeal_days = int(getattr(settings, "APPEAL_WINDOW_DAYS", DEFAULT_APPEAL_DAYS))

@@ -4,12 +4,17 @@ Each view names the scope per HTTP method in ``scopes``. Staff using their sessi
 workflow role (workflow.md): any role reads, analysts and up open cases, post signals and take
 transitions (the case services then check each action against the role), leads edit accounts
 and partners.
+
+A staff tool (an API client marked ``staff_tool``) names the staff member using it in the
+``Acting-User`` header: that person must be an active staff member whose role allows the
+operation too, and the case services then see that person, bounded by both roles, as the actor.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
@@ -18,6 +23,9 @@ from accounts.models import ApiClient
 from cases.actors import Actor, user_role
 from cases.choices import Role
 from cases.workflow import role_allows
+
+ACTING_USER_HEADER = "Acting-User"
+USERNAME_MAX = 150
 
 STAFF_MIN_ROLE: dict[str, str] = {
     Scope.ENFORCEMENT_READ: Role.AUDITOR,
@@ -45,6 +53,50 @@ def caller_may(*, client: ApiClient | None, user: Any, scope: str) -> bool:
     return role_allows(user_role(user), STAFF_MIN_ROLE[scope])
 
 
+class InvalidActingUser(exceptions.APIException):
+    status_code = 400
+    default_code = "invalid_acting_user"
+    default_detail = f"{ACTING_USER_HEADER} must be a username of 1 to {USERNAME_MAX} characters."
+
+
+class ActingUserNotAllowed(exceptions.PermissionDenied):
+    default_code = "acting_user_not_allowed"
+    default_detail = (
+        f"Only the key of a staff tool may name the staff member acting ({ACTING_USER_HEADER})."
+    )
+
+
+class ActingUserRefused(exceptions.PermissionDenied):
+    default_code = "acting_user_refused"
+    default_detail = f"The staff member named in {ACTING_USER_HEADER} may not do this."
+
+
+_UNRESOLVED = object()
+
+
+def acting_user(request: Request) -> Any:
+    """The staff member a staff tool's request names in ``Acting-User``, or ``None`` if it names
+    none. Naming one with any other credential is refused, and so is a name that is not an active
+    staff member with a workflow role: the request never silently acts as someone else."""
+    resolved = getattr(request, "_acting_user", _UNRESOLVED)
+    if resolved is not _UNRESOLVED:
+        return resolved
+    raw = request.headers.get(ACTING_USER_HEADER)
+    user = None
+    if raw is not None:
+        client = request.auth if isinstance(request.auth, ApiClient) else None
+        if client is None or not client.staff_tool:
+            raise ActingUserNotAllowed()
+        name = raw.strip()
+        if not name or len(name) > USERNAME_MAX or not name.isprintable():
+            raise InvalidActingUser()
+        user = get_user_model().objects.filter(username=name).first()
+        if user is None or not user.is_active or not user.is_staff or user_role(user) is None:
+            raise ActingUserRefused(f"'{name}' is not an active staff member with a workflow role.")
+    setattr(request, "_acting_user", user)  # noqa: B010 -- a Request has no such attribute
+    return user
+
+
 class HasScope(permissions.BasePermission):
     message = "Your key or role does not allow this operation."
 
@@ -62,6 +114,12 @@ class HasScope(permissions.BasePermission):
             raise exceptions.NotAuthenticated()
         client = request.auth if isinstance(request.auth, ApiClient) else None
         if caller_may(client=client, user=request.user, scope=scope):
+            person = acting_user(request)
+            if person is not None and not caller_may(client=None, user=person, scope=scope):
+                raise ActingUserRefused(
+                    f"The role of {person.get_username()} ({user_role(person) or 'none'}) "
+                    f"does not allow '{scope}'."
+                )
             return True
         if client is not None:
             raise exceptions.PermissionDenied(f"The API key lacks the '{scope}' scope.")
@@ -71,14 +129,23 @@ class HasScope(permissions.BasePermission):
 
 
 def request_actor(request: Request) -> Actor:
-    """The actor the case services see for this request."""
+    """The actor the case services see for this request: a staff member, a staff tool's named
+    person, or an API client acting on its own (an automation)."""
     if isinstance(request.auth, ApiClient):
+        person = acting_user(request)
+        if person is not None:
+            return Actor.for_tool(request.auth, person)
         return Actor.for_client(request.auth)
+    acting_user(request)  # refuses an Acting-User header sent with a session
     return Actor.for_user(request.user)
 
 
 def request_owner(request: Request) -> str:
-    """A stable name of the caller, for idempotency keys."""
+    """A stable name of the caller, for idempotency keys: a person through a staff tool is a
+    caller of their own, so one person's retry never replays another's answer."""
     if isinstance(request.auth, ApiClient):
+        person = acting_user(request)
+        if person is not None:
+            return f"client:{request.auth.pk}:user:{person.pk}"
         return f"client:{request.auth.pk}"
     return f"user:{request.user.pk}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from cases.choices import EventAction
+from cases.choices import ActedBy, EventAction
 from cases.models import (
     CaseEvent,
     CaseNote,
@@ -91,11 +91,16 @@ class CaseEventAdmin(ReadOnlyAdmin):
         "at",
         "actor_label",
         "actor_kind",
+        "acted_by",
         "action",
         "from_state",
         "to_state",
     )
-    list_filter = (choices_filter("action", "action", EventAction.choices), "actor_kind")
+    list_filter = (
+        choices_filter("action", "action", EventAction.choices),
+        "actor_kind",
+        choices_filter("acted_by", "acted by", ActedBy.choices),
+    )
     search_fields = ("=case__id",)
     search_help_text = "Exact case id."
     ordering = ("-id",)  # newest first, by the primary key index

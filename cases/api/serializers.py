@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases.choices import CaseState, Priority, Severity
+from cases.choices import ActedBy, ActorKind, CaseState, Priority, Severity
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
 from cases.workflow import ACTIONS
 
@@ -279,12 +279,21 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
     @extend_schema_field(
         {
             "type": "object",
-            "properties": {"kind": {"type": "string"}, "label": {"type": "string"}},
-            "required": ["kind", "label"],
+            "properties": {
+                "kind": {"type": "string", "enum": list(ActorKind.values)},
+                "label": {"type": "string"},
+                "acted_by": {
+                    "type": "string",
+                    "enum": [*ActedBy.values, ""],
+                    "description": "A person, a person through a staff tool, or an automation; "
+                    "blank on events written before this was recorded.",
+                },
+            },
+            "required": ["kind", "label", "acted_by"],
         }
     )
     def get_actor(self, event: CaseEvent) -> dict[str, str]:
-        return {"kind": event.actor_kind, "label": event.actor_label}
+        return {"kind": event.actor_kind, "label": event.actor_label, "acted_by": event.acted_by}
 
 
 class PlanItemVerifySerializer(serializers.Serializer[Any]):

@@ -13,11 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.permissions import request_actor
+from accounts.api.permissions import ACTING_USER_HEADER, acting_user, request_actor
 from accounts.choices import Scope
 from accounts.idempotency import idempotent
 from accounts.models import Account, ApiClient
-from cases.actors import user_role
+from cases.actors import role_weaker, user_role
 from cases.choices import CaseState, Priority, Role
 from cases.export import case_export
 from cases.intake import signals_ingest
@@ -56,6 +56,21 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     ),
 )
 
+ACTING_USER_PARAMETER = OpenApiParameter(
+    ACTING_USER_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Only with the key of a staff tool (`create_api_client --staff-tool`): the username of the "
+        "staff member using the tool. They must be active staff whose role allows the operation; "
+        "they are recorded as the one who acted, bounded by both roles. Without it a key acts as "
+        "an automation. Any other key or a session sending it: 403 `acting_user_not_allowed`; an "
+        "unknown, inactive or unentitled person: 403 `acting_user_refused`; a malformed name: 400 "
+        "`invalid_acting_user`."
+    ),
+)
+
 SIGNAL_EXAMPLE = {
     "signals": [
         {
@@ -85,7 +100,7 @@ class SignalBatchApi(APIView):
         ),
         request=SignalBatchSerializer,
         responses={202: SignalBatchResultSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample("one signal", request_only=True, value=SIGNAL_EXAMPLE),
             OpenApiExample(
@@ -176,7 +191,7 @@ class CaseListApi(generics.ListAPIView[Case]):
         description="The account must be known and have no open case (else 409).",
         request=CaseOpenSerializer,
         responses={201: CaseDetailSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample(
                 "report",
@@ -217,6 +232,7 @@ class CaseDetailApi(APIView):
         operation_id="cases_get",
         summary="One case with its signals and the actions the caller may take now",
         responses={200: CaseDetailSerializer},
+        parameters=[ACTING_USER_PARAMETER],
         tags=["cases"],
     )
     def get(self, request: Request, case_id: int) -> Response:
@@ -237,7 +253,7 @@ class CaseTransitionApi(APIView):
         ),
         request=TransitionSerializer,
         responses={200: CaseDetailSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample(
                 "suspend",
@@ -318,7 +334,7 @@ class PlanItemVerifyApi(APIView):
         ),
         request=PlanItemVerifySerializer,
         responses={200: CaseDetailSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample(
                 "verify",
@@ -356,11 +372,19 @@ class CaseExportApi(APIView):
             "Staff: auditors and leads. API clients: `cases:read` and the auditor or lead role."
         ),
         responses={200: OpenApiTypes.OBJECT},
+        parameters=[ACTING_USER_PARAMETER],
         tags=["cases"],
     )
     def get(self, request: Request, case_id: int) -> Response:
-        # A client's stored role counts here even without cases:write (an export only reads).
-        role = request.auth.role if isinstance(request.auth, ApiClient) else user_role(request.user)
+        # A client's stored role counts here even without cases:write (an export only reads);
+        # a staff tool's named person needs the role too.
+        if isinstance(request.auth, ApiClient):
+            role: str | None = request.auth.role
+            person = acting_user(request)
+            if person is not None:
+                role = role_weaker(role, user_role(person))
+        else:
+            role = user_role(request.user)
         if role not in (Role.AUDITOR, Role.LEAD):
             raise exceptions.PermissionDenied(
                 f"Exports are for auditors and leads; your role is {role or 'none'}."

@@ -19,7 +19,6 @@ from django.db import connection, transaction
 
 from accounts.services import accounts_ensure
 from cases.actors import Actor
-from cases.choices import ActorKind
 from cases.models import IncidentSignal
 from cases.services import incident_route
 
@@ -90,7 +89,7 @@ def signals_ingest(*, batch: Any, actor: Actor) -> list[dict[str, Any]]:
         )
         for item in items:
             item.account_id = account_ids[item.account]
-        batch_store(valid, automated=actor.kind != ActorKind.STAFF, nested=nested)
+        batch_store(valid, automated=not actor.is_person, nested=nested)
         names = {pk: external_id for external_id, pk in account_ids.items()}
         incidents, links = rules_evaluate(items, names, rules=ahead.rules if ahead else None)
         for incident in incidents:

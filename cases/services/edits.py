@@ -68,7 +68,8 @@ def case_assign(*, case: Case | int, assignee: Any, actor: Actor, reason: str = 
 
 
 def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: str = "") -> Case:
-    """Change priority (leads); the review deadline moves with it and the timeline says so."""
+    """Change priority (leads); the review deadline moves with it and the timeline says so.
+    Leads hear of a rise to high or critical."""
     _require_role(actor, PRIORITY_MIN_ROLE, "change priority")
     if priority not in Priority.values:
         raise InvalidInput(detail=f"Unknown priority '{priority}'.", field="priority")
@@ -88,7 +89,7 @@ def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: 
         Case.objects.filter(pk=locked.pk).update(
             priority=priority, review_deadline=deadline, updated_at=now
         )
-        _append_event(
+        event = _append_event(
             case=locked,
             actor=actor,
             action=EventAction.PRIORITY,
@@ -101,6 +102,7 @@ def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: 
             },
         )
         locked.refresh_from_db()
+        _notify_transition(locked, event, None)
     return locked
 
 

@@ -180,6 +180,7 @@ def _append_event(
         "seq": seq,
         "at": at,
         "actor_kind": actor.kind,
+        "acted_by": actor.acted_by,
         "actor_label": actor.label,
         "action": action,
         "from_state": from_state,
@@ -193,6 +194,7 @@ def _append_event(
         seq=seq,
         at=at,
         actor_kind=actor.kind,
+        acted_by=actor.acted_by,
         actor_user=actor.user if actor.user is not None and actor.user.pk else None,
         actor_client=actor.client,
         actor_label=actor.label,
@@ -388,7 +390,8 @@ def incident_route(*, incident: Incident, actor: Actor | None = None) -> Case:
 
 
 def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) -> Case | None:
-    """Attach to an open case, raising its priority to the incident's if worse.
+    """Attach to an open case, raising its priority to the incident's if worse (leads hear of a
+    rise to high or critical).
 
     Returns ``None`` if the case closed in the meantime (the caller then opens a new one).
     """
@@ -413,7 +416,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
             Case.objects.filter(pk=locked.pk).update(
                 priority=incident.severity, review_deadline=deadline, updated_at=now
             )
-        _append_event(
+        event = _append_event(
             case=locked,
             actor=actor,
             action=EventAction.INCIDENT,
@@ -422,6 +425,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
             data=data,
         )
         locked.refresh_from_db()
+        _notify_transition(locked, event, None)
         return locked
 
 

@@ -40,6 +40,17 @@ def test_create_with_a_role(db: Any) -> None:
     assert ApiClient.objects.get(name="tools").role == "investigator"
 
 
+def test_create_a_staff_tool_and_list_it(db: Any) -> None:
+    _, err = run("create_api_client", "console", "--scope", "cases:write", "--staff-tool")
+    run("create_api_client", "pipeline", "--scope", "signals:write")
+    assert "console (a staff tool)" in err
+    assert ApiClient.objects.get(name="console").staff_tool is True
+    assert ApiClient.objects.get(name="pipeline").staff_tool is False
+    listing = dict(line.split("\t", 1) for line in run("list_api_clients")[0].splitlines())
+    assert listing["console"].endswith("\tactive\tstaff tool")
+    assert listing["pipeline"].endswith("\tactive")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -153,3 +153,20 @@ def test_sent_notices_keep_what_they_said_and_attempts_are_append_only(
     notice.refresh_from_db()
     assert (notice.status, notice.subject != "rewritten") == ("delivered", True)
     assert DeliveryAttempt.objects.filter(notice=notice, error="timeout").count() == 1
+
+
+@pytest.mark.django_db
+def test_who_stood_behind_an_event_is_in_its_hash(
+    account: Account, policies: Any, capsys: Any
+) -> None:
+    case = case_in_state(account, "suspended")
+    target = CaseEvent.objects.get(case=case, action="suspend")
+    assert target.acted_by == "automation"  # the system took it
+    call_command("verify_audit", "--case", str(case.pk))
+    with guard_bypassed(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE cases_caseevent SET acted_by = %s WHERE id = %s", ["person", target.pk]
+        )
+    with pytest.raises(CommandError):
+        call_command("verify_audit", "--case", str(case.pk))
+    assert f"case {case.pk} event {target.pk} (seq {target.seq})" in capsys.readouterr().out

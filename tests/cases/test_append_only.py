@@ -52,12 +52,20 @@ def test_other_records_of_decisions_are_append_only(
 
 @pytest.mark.django_db
 def test_each_event_chains_the_previous_hash(account: Account, policies: Any) -> None:
-    from cases.audit import HASH_FIELDS, event_hash
+    from cases.audit import EVENT_HASH_FIELDS, event_hash
 
     case = case_in_state(account, "remediated")
     previous = ""
     for event in CaseEvent.objects.filter(case=case).order_by("seq"):
         assert event.prev_hash == previous
-        content = {name: getattr(event, name) for name in HASH_FIELDS}
+        content = {name: getattr(event, name) for name in EVENT_HASH_FIELDS}
         assert event.hash == event_hash(previous, content)
         previous = event.hash
+
+
+def test_an_event_written_before_acted_by_was_recorded_keeps_its_hash() -> None:
+    from cases.audit import event_hash
+
+    content = {"case_id": 1, "seq": 1, "action": "open", "data": {}}
+    assert event_hash("", {**content, "acted_by": ""}) == event_hash("", content)
+    assert event_hash("", {**content, "acted_by": "person"}) != event_hash("", content)

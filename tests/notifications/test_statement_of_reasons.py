@@ -5,15 +5,31 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.services import api_client_create
 from cases.actors import Actor
-from cases.models import Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
+from cases.audit_verify import audit_verify
+from cases.choices import signal_kind_wording
+from cases.intake import signals_ingest
+from cases.models import (
+    Case,
+    CaseEvent,
+    Incident,
+    IncidentSignal,
+    PolicyClause,
+    PolicyVersion,
+    Signal,
+)
 from cases.services import case_open, case_transition
 from notifications.models import Notice
 from notifications.tasks import notice_send
+
+from ..conftest import make_user
 
 V2 = "Clause competing-model-development, version 2: customers must not do this."
 FIELDS = {
@@ -144,7 +160,10 @@ def test_automated_signal_behind_the_case_marks_automated_detection(
     assert statement["automated_detection"] is True
     assert statement["dsa"]["automated_detection"] == "Yes"
     assert statement["automated_decision"] == "fully"
-    assert "distillation_pattern (high), 1 signal(s)" in statement["facts"]
+    assert statement["facts"].endswith(
+        "What we observed:\n- Requests collecting model outputs in a pattern used to train other "
+        f"models: 1 occurrence, at {signal.occurred_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def test_each_decision_gets_its_own_reference_shared_by_its_notices(
@@ -177,3 +196,165 @@ def test_facts_are_cut_to_5000_characters(
 ) -> None:
     notice = suspend(account, actors["analyst"], reason="x" * 9000)
     assert len(notice.statement["facts"]) == 5000
+
+
+def rate_limit_signals(start: int, count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": "acme-ai",
+            "kind": "rate_limit_exceeded",
+            "severity": "medium",
+            "occurred_at": f"2026-11-25T10:{n:02d}:00Z",
+            "source": "ratelimiter",
+            "dedupe_key": f"rl-{n}",
+        }
+        for n in range(start, start + count)
+    ]
+
+
+def test_facts_state_what_was_observed_as_the_case_stood_at_the_decision(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    """A flag rule's name and threshold, and an incident summary fixed when it opened, are
+    internal: the facts count the case's signals when the decision is taken, in words for the
+    customer, and say over what period they were seen."""
+    pipeline = Actor.system("pipeline")
+    (first, *_) = signals_ingest(batch=rate_limit_signals(0, 12), actor=pipeline)
+    signals_ingest(batch=rate_limit_signals(12, 1), actor=pipeline)
+    case = Case.objects.get(pk=first["case"])
+    incident = case.incidents.get()
+    assert incident.signal_count == 13
+    assert "10 rate_limit_exceeded in an hour: 12" in incident.summary  # the staff's view
+    case_transition(
+        case=case,
+        action="suspend",
+        actor=actors["analyst"],
+        data={"reason": "Sustained traffic over the limit", "policies": ["rate-limit-evasion"]},
+    )
+    facts = Notice.objects.get(case=case, recipient="legal@acme.test").statement["facts"]
+    assert facts == (
+        "Decision: Sustained traffic over the limit\n"
+        "What we observed:\n"
+        "- Requests above the account's rate limit: 13 occurrences "
+        "from 2026-11-25 10:00 UTC to 2026-11-25 10:12 UTC"
+    )
+    signals_ingest(batch=rate_limit_signals(13, 1), actor=pipeline)  # after the decision
+    notice = Notice.objects.get(case=case, recipient="legal@acme.test")
+    assert notice.statement["facts"] == facts
+    assert notice.statement["dsa"]["decision_facts"] == facts
+
+
+def test_a_kind_without_customer_wording_is_worded_from_its_code() -> None:
+    assert signal_kind_wording("rate_limit_exceeded") == "Requests above the account's rate limit"
+    assert signal_kind_wording("unusual_login-burst") == "Unusual login burst"
+
+
+# --- who decided: a person (admin or session), a person through a staff tool, an automation ----
+
+
+@pytest.fixture
+def tools(db: Any) -> dict[str, str]:
+    """Keys of an automation (an API client on its own) and of a staff tool."""
+    scopes = ["cases:read", "cases:write", "signals:write"]
+    _, robot = api_client_create(name="auto-enforcer", scopes=scopes, role="lead")
+    _, tool = api_client_create(name="console", scopes=scopes, role="lead", staff_tool=True)
+    return {"automation": robot, "tool": tool}
+
+
+def api_post(key: str, path: str, body: Any, acting: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {key}"}
+    if acting is not None:
+        headers["Acting-User"] = acting
+    return Client(raise_request_exception=False).post(
+        f"/api/v1{path}", body, content_type="application/json", headers=headers
+    )
+
+
+SUSPEND = {"action": "suspend", "reason": "Outputs resold", "policies": ["rate-limit-evasion"]}
+
+
+def statement_of(case: Case) -> dict[str, Any]:
+    return Notice.objects.get(case=case, event="suspension", recipient="legal@acme.test").statement
+
+
+def test_a_decision_through_a_staff_tool_naming_a_person_is_not_automated(
+    account: Account, users: Any, policies: Any, tools: dict[str, str]
+) -> None:
+    case = case_open(account=account, summary="Report", actor=Actor.for_user(users["analyst"]))
+    answer = api_post(tools["tool"], f"/cases/{case.pk}/transitions", SUSPEND, acting="analyst")
+    assert answer.status_code == 200, answer.content
+    event = CaseEvent.objects.get(case=case, action="suspend")
+    assert (event.actor_kind, event.acted_by) == ("api_client", "person_via_tool")
+    assert event.actor_user == users["analyst"]
+    assert event.actor_client is not None and event.actor_client.name == "console"
+    assert event.actor_label == "analyst via api:console"
+    statement = statement_of(case)
+    assert statement["automated_decision"] == "not_automated"
+    assert statement["dsa"]["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
+    assert audit_verify(case_id=case.pk)[1] == []
+
+
+def test_a_decision_by_an_api_client_on_its_own_is_fully_automated(
+    account: Account, users: Any, policies: Any, tools: dict[str, str]
+) -> None:
+    case = case_open(account=account, summary="Report", actor=Actor.for_user(users["analyst"]))
+    answer = api_post(tools["automation"], f"/cases/{case.pk}/transitions", SUSPEND)
+    assert answer.status_code == 200, answer.content
+    event = CaseEvent.objects.get(case=case, action="suspend")
+    assert (event.actor_kind, event.acted_by) == ("api_client", "automation")
+    statement = statement_of(case)
+    assert statement["automated_decision"] == "fully"
+    assert statement["dsa"]["automated_decision"] == "AUTOMATED_DECISION_FULLY"
+
+
+def test_a_decision_in_the_admin_is_recorded_as_a_persons(
+    account: Account, actors: dict[str, Actor], policies: Any
+) -> None:
+    notice = suspend(account, actors["analyst"])
+    event = CaseEvent.objects.get(case=notice.case, action="suspend")
+    assert (event.actor_kind, event.acted_by) == ("staff", "person")
+    assert notice.statement["automated_decision"] == "not_automated"
+
+
+def test_detection_is_automated_when_an_automation_posted_the_signals_or_filed_the_report(
+    account: Account, policies: Any, tools: dict[str, str]
+) -> None:
+    def batch(tag: str) -> dict[str, Any]:
+        return {
+            "signals": [
+                {
+                    "account": f"acct-{tag}",
+                    "kind": "key_shared",
+                    "severity": "critical",
+                    "occurred_at": "2026-11-25T10:00:00Z",
+                    "source": "console",
+                    "dedupe_key": f"ks-{tag}",
+                }
+            ]
+        }
+
+    by_person = api_post(tools["tool"], "/signals", batch("person"), acting="analyst-2")
+    assert by_person.status_code == 403  # no such staff member yet
+    make_user("analyst", "analyst-2")
+    by_person = api_post(tools["tool"], "/signals", batch("person"), acting="analyst-2")
+    by_robot = api_post(tools["automation"], "/signals", batch("robot"))
+    assert (by_person.status_code, by_robot.status_code) == (202, 202)
+    assert Signal.objects.get(dedupe_key="ks-person").automated is False
+    assert Signal.objects.get(dedupe_key="ks-robot").automated is True
+
+    opened = {}
+    for who, acting in (("automation", None), ("tool", "analyst-2")):
+        external = f"hand-{who}"
+        Account.objects.create(external_id=external, contacts=["legal@acme.test"])
+        body = {"account": external, "summary": "Press report", "priority": "high"}
+        answer = api_post(tools[who], "/cases", body, acting=acting)
+        assert answer.status_code == 201, answer.content
+        opened[who] = Case.objects.get(pk=answer.json()["id"])
+        case_transition(
+            case=opened[who],
+            action="suspend",
+            actor=Actor.system("test"),
+            data={"reason": "Outputs resold", "policies": ["rate-limit-evasion"]},
+        )
+    assert statement_of(opened["automation"])["automated_detection"] is True
+    assert statement_of(opened["tool"])["automated_detection"] is False

@@ -11,8 +11,16 @@ from django.core import mail
 
 from accounts.models import Account, Partner
 from cases.actors import Actor
+from cases.errors import CaseError
+from cases.intake import signals_ingest
 from cases.models import Case
-from cases.services import case_assign, case_open, case_transition, plan_item_verify
+from cases.services import (
+    case_assign,
+    case_open,
+    case_priority_set,
+    case_transition,
+    plan_item_verify,
+)
 from notifications.models import Notice, WebhookEndpoint
 from notifications.tasks import notice_send
 
@@ -301,3 +309,73 @@ def test_case_transitioned_payload_names_the_actor_kind_never_the_person(
     )
     assert "analyst" not in notice.body_text
     assert json.loads(notice.body_text) == notice.payload
+
+
+def signal(n: int, kind: str = "rate_limit_exceeded", severity: str = "medium") -> dict[str, Any]:
+    return {
+        "account": "acme-ai",
+        "kind": kind,
+        "severity": severity,
+        "occurred_at": f"2026-11-25T10:{n:02d}:00Z",
+        "source": "pipeline",
+        "dedupe_key": f"sig-{n}",
+    }
+
+
+def raised(case: Case) -> list[tuple[str, str, str]]:
+    return [
+        (n.recipient, n.payload["previous_priority"], n.payload["priority"])
+        for n in Notice.objects.filter(case=case, event="case.priority_raised").order_by(
+            "created_at"
+        )
+    ]
+
+
+def test_a_critical_incident_joining_a_medium_case_tells_the_leads_once(
+    account: Account, users: Any, endpoints: Any
+) -> None:
+    pipeline = Actor.system("pipeline")
+    (first, *_) = signals_ingest(batch=[signal(n) for n in range(10)], actor=pipeline)
+    case = Case.objects.get(pk=first["case"])
+    assert case.priority == "medium"
+    assert Notice.objects.filter(case=case).exists() is False
+
+    signals_ingest(batch=[signal(20, "key_shared", "critical")], actor=pipeline)
+    assert Case.objects.get(pk=case.pk).priority == "critical"
+    lead = users["lead"].email
+    assert sent(case) == {("staff", "case.priority_raised", lead)}
+    assert raised(case) == [(lead, "medium", "critical")]
+    notice = Notice.objects.get(case=case)
+    assert notice.subject.startswith(f"[CRITICAL] Case {case.pk} raised from medium")
+    assert "key_shared incident joined it" in notice.body_text
+    assert f"/admin/cases/case/{case.pk}/change/" in notice.body_html
+
+    # Another critical signal, and more of the medium ones: no rise, so no new notice.
+    signals_ingest(batch=[signal(21, "key_shared", "critical"), signal(11)], actor=pipeline)
+    assert raised(case) == [(lead, "medium", "critical")]
+
+
+def test_each_rise_of_priority_to_high_or_critical_tells_the_leads_once(
+    account: Account, users: Any, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors, priority="low")
+    for priority in ("medium", "high", "high", "medium", "high", "critical", "low"):
+        case_priority_set(case=case, priority=priority, actor=actors["lead"], reason="triage")
+    lead = users["lead"].email
+    assert raised(case) == [
+        (lead, "medium", "high"),
+        (lead, "medium", "high"),
+        (lead, "high", "critical"),
+    ]
+    assert sent(case) == {("staff", "case.priority_raised", lead)}
+    assert "lead raised its priority" in Notice.objects.filter(case=case).first().body_text  # type: ignore[union-attr]
+
+
+def test_a_refused_priority_change_tells_nobody(
+    account: Account, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    with pytest.raises(CaseError):
+        case_priority_set(case=case, priority="critical", actor=actors["analyst"])
+    assert Case.objects.get(pk=case.pk).priority == "medium"
+    assert Notice.objects.filter(case=case).exists() is False

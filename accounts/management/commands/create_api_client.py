@@ -32,6 +32,12 @@ class Command(BaseCommand):
             default=Role.ANALYST,
             help="Bounds the transitions a client with cases:write may take (default analyst).",
         )
+        parser.add_argument(
+            "--staff-tool",
+            action="store_true",
+            help="An internal tool used by staff: its requests may name the staff member acting "
+            "(Acting-User header), who is then recorded as the one who decided.",
+        )
         parser.add_argument("--revoke", action="store_true", help="Revoke the client's key.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,11 +47,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"revoked {client.name}")
                 return
             client, key = api_client_create(
-                name=options["name"], scopes=options["scopes"], role=options["role"]
+                name=options["name"],
+                scopes=options["scopes"],
+                role=options["role"],
+                staff_tool=options["staff_tool"],
             )
         except ApiClientError as exc:
             raise CommandError(str(exc)) from None
+        tool = " (a staff tool)" if client.staff_tool else ""
         self.stderr.write(
-            f"Created {client.name} with {', '.join(client.scopes)}; the key is shown once:"
+            f"Created {client.name}{tool} with {', '.join(client.scopes)}; the key is shown once:"
         )
         self.stdout.write(key)

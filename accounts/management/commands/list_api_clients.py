@@ -1,4 +1,5 @@
-"""List API clients: name, key prefix, scopes, role, and whether revoked (never the key)."""
+"""List API clients: name, key prefix, scopes, role, whether revoked and whether a staff tool
+(never the key)."""
 
 from __future__ import annotations
 
@@ -19,5 +20,5 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"{client.name}\ttsk_{client.key_prefix}_…\t{','.join(client.scopes)}"
-                f"\t{client.role}\t{state}"
+                f"\t{client.role}\t{state}" + ("\tstaff tool" if client.staff_tool else "")
             )
