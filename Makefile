@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate, seed the demo, then run web + Celery worker + beat (Ctrl-C stops all)
+## run: install, migrate, seed the demo, then run web + Celery worker + beat (config/devrun.py;
+## Ctrl-C stops all three cleanly)
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_periodic_tasks
@@ -25,7 +26,7 @@ run: $(STAMP)
 	@echo "  API docs: http://127.0.0.1:$(PORT)/api/v1/docs"
 	@echo "  E-mails to customers and staff are written to var/mail/. Ctrl-C stops web, worker and beat."
 	@echo
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	PORT=$(PORT) $(PY) -m config.devrun
 
 ## test: install what the tests need and run the whole suite
 test: $(STAMP)

@@ -1,30 +1,66 @@
 """Accounts, partners and API clients in the admin.
 
-An account's enforcement fields are derived by ``cases.services`` and never edited here.
+An account's name, tier, contacts and channels are saved by ``accounts.services.account_upsert``
+and a partner by ``partner_upsert``, the same functions the API uses. Its enforcement fields
+are derived by ``cases.services`` and never edited here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cases.admin.base import FastAdmin, LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline
+from cases.admin.base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 from cases.choices import OPEN_STATES
 from cases.models import Case
 
 from .models import Account, ApiClient, Channel, Partner
+from .services import DIRECT, account_upsert, partner_upsert
 
 
-class ChannelInline(admin.TabularInline):
+class AccountForm(forms.ModelForm):
+    """An account's own fields and its channels: the partners it comes through, and
+    ``direct``. Saved together by ``account_upsert``."""
+
+    channel_partners = forms.ModelMultipleChoiceField(
+        queryset=Partner.objects.order_by("code"),
+        required=False,
+        label="Partners",
+        help_text="The partners through which this account reaches the API.",
+    )
+
+    class Meta:
+        model = Account
+        fields = ("external_id", "name", "tier", "contacts", "direct")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["channel_partners"].initial = list(
+                self.instance.channels.values_list("partner_id", flat=True)
+            )
+
+    def clean_contacts(self) -> list[str]:
+        contacts = self.cleaned_data.get("contacts") or []
+        if not isinstance(contacts, list) or not all(isinstance(c, str) for c in contacts):
+            raise forms.ValidationError('A list of e-mail addresses: ["ops@example.com"].')
+        return contacts
+
+    def channels(self) -> list[str]:
+        codes = [p.code for p in self.cleaned_data.get("channel_partners") or []]
+        return [*codes, DIRECT] if self.cleaned_data.get("direct") else codes
+
+
+class ChannelInline(ReadOnlyInline):
     model = Channel
-    extra = 0
     fields = ("partner", "created_at")
-    readonly_fields = ("created_at",)
+    readonly_fields = fields
 
 
 class CaseInline(ReadOnlyInline):
@@ -36,7 +72,8 @@ class CaseInline(ReadOnlyInline):
 
 
 @admin.register(Account)
-class AccountAdmin(FastAdmin):
+class AccountAdmin(ServiceWritesAdmin):
+    form = AccountForm
     list_display = (
         "external_id",
         "name",
@@ -56,6 +93,7 @@ class AccountAdmin(FastAdmin):
         "tier",
         "contacts",
         "direct",
+        "channel_partners",
         "enforcement_status",
         "enforcement_since",
         "enforcement_case",
@@ -86,8 +124,23 @@ class AccountAdmin(FastAdmin):
             )
         )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return ("external_id", *fields) if obj is not None else fields
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # accounts are referenced by signals and cases forever
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        account, _ = account_upsert(
+            external_id=obj.external_id,
+            name=data.get("name") or "",
+            tier=data.get("tier"),
+            contacts=list(data.get("contacts") or []),
+            channels=form.channels(),
+        )
+        self.adopt(obj, account)
 
     @admin.display(description="enforcement", ordering="enforcement_status")
     def status_label(self, obj: Account) -> str:
@@ -110,10 +163,18 @@ class AccountAdmin(FastAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(LeadEditsAdmin):
+class PartnerAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     list_display = ("code", "name", "kind", "created_at")
     list_filter = ("kind",)
     search_fields = ("code", "name")
+    fields = ("code", "name", "kind")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("code",) if obj is not None else ()  # accounts' channels name it
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        partner, _ = partner_upsert(code=obj.code, name=obj.name, kind=obj.kind)
+        self.adopt(obj, partner)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

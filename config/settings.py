@@ -274,10 +274,22 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HO
 # How long a cached enforcement status or API key may live at most (invalidated on change).
 ENFORCEMENT_CACHE_TTL = int(os.environ.get("ENFORCEMENT_CACHE_TTL", "300"))
 
+# One handler, on the root: Django's own console handler on the "django" logger is replaced
+# (with DEBUG it printed every record a second time), and a refused request (4xx) is logged as
+# one line, without the traceback Django attaches to it; server errors keep theirs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors_one_line": {"()": "config.logs.ClientErrorsOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {
+            "handlers": [],
+            "filters": ["client_errors_one_line"],
+            "propagate": True,
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -1,21 +1,18 @@
 """Webhook endpoints (leads edit), and notices with their delivery attempts (read-only).
 
-Redelivery goes through ``notifications.services.notice_redeliver`` and new endpoints through
-``notifications.services.endpoint_create`` (which encrypts the secret) when the notices work
-provides them; the admin never changes a notice row itself. Both are looked up when used, so
-this module works with and without them.
+Every write goes through ``notifications.services``: new endpoints through ``endpoint_create``
+(which checks the URL and encrypts the secret), changes through ``endpoint_update``,
+redelivery through ``notice_redeliver``. The endpoint form validates with the same
+``endpoint_input_clean`` the services use; the admin never writes a row itself.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -24,6 +21,7 @@ from cases.admin.base import (
     LeadEditsAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceWritesAdmin,
     choices_filter,
     request_role,
 )
@@ -60,11 +58,6 @@ NOTICE_EVENTS = [
 REDELIVER_MIN_ROLE = Role.INVESTIGATOR
 
 
-def webhook_secret_new() -> str:
-    """A Standard Webhooks secret: ``whsec_`` and 24 random bytes in base64."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
@@ -75,24 +68,26 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ("partner", "url", "description", "event_types", "active")
 
-    def clean_url(self) -> str:
-        """Refuse URLs into our own network, with the notices work's check when present."""
-        url: str = self.cleaned_data["url"]
+    def clean(self) -> dict[str, Any]:
+        """The services' own check of an endpoint (the URL's SSRF check included)."""
+        data: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return data
         try:
-            from notifications.urls_check import (  # type: ignore[import-not-found,unused-ignore]  # on the notices branch
-                webhook_url_check,
+            services.endpoint_input_clean(
+                url=data["url"],
+                event_types=list(data["event_types"]),
+                partner=data.get("partner"),
+                description=data.get("description") or "",
             )
-        except ImportError:
-            return url
-        try:
-            webhook_url_check(url)
         except CaseError as exc:
-            raise ValidationError(exc.detail) from None
-        return url
+            field = exc.fields.get("field")
+            self.add_error(field if field in self.fields else None, exc.detail)
+        return data
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(LeadEditsAdmin):
+class WebhookEndpointAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     form = WebhookEndpointForm
     list_display = ("url", "partner", "events_label", "active", "updated_at")
     list_select_related = ("partner",)
@@ -104,35 +99,39 @@ class WebhookEndpointAdmin(LeadEditsAdmin):
             return ["partner", "url", "description", "event_types"]
         return ["partner", "url", "description", "event_types", "active"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # notices cite their endpoint; an endpoint is made inactive instead
+
     @admin.display(description="events")
     def events_label(self, obj: WebhookEndpoint) -> str:
         return ", ".join(obj.event_types or []) or "—"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user)
         if change:
-            super().save_model(request, obj, form, change)
-            return
-        create = getattr(services, "endpoint_create", None)
-        if create is not None:
-            endpoint, secret = create(
-                url=obj.url,
-                event_types=list(obj.event_types),
-                actor=Actor.for_user(request.user),
-                partner=obj.partner,
-                description=obj.description,
+            saved = services.endpoint_update(
+                endpoint_id=obj.pk,
+                actor=actor,
+                url=data["url"],
+                event_types=list(data["event_types"]),
+                partner=data.get("partner"),
+                description=data.get("description") or "",
+                active=bool(data.get("active")),
             )
-            obj.pk = endpoint.pk
-            obj.secret = endpoint.secret
-            obj.active = endpoint.active
-            obj.created_at = endpoint.created_at
-            obj._state.adding = False
-        else:
-            secret = webhook_secret_new()
-            obj.secret = secret
-            super().save_model(request, obj, form, change)
+            self.adopt(obj, saved)
+            return
+        endpoint, secret = services.endpoint_create(
+            url=data["url"],
+            event_types=list(data["event_types"]),
+            actor=actor,
+            partner=data.get("partner"),
+            description=data.get("description") or "",
+        )
+        self.adopt(obj, endpoint)
         messages.warning(
             request,
-            f"The signing secret of {obj.url} is {secret}. It is shown once: "
+            f"The signing secret of {endpoint.url} is {secret}. It is shown once: "
             "give it to the partner now.",
         )
 
@@ -172,16 +171,12 @@ class NoticeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Redeliver selected notices")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
-        notice_redeliver = getattr(services, "notice_redeliver", None)
-        if notice_redeliver is None:
-            messages.error(request, "Redelivery is not available in this build.")
-            return
         actor = Actor.for_user(request.user)
         done: list[str] = []
         refused: list[str] = []
         for notice in queryset.order_by("created_at"):
             try:
-                notice_redeliver(notice_id=notice.pk, actor=actor)
+                services.notice_redeliver(notice_id=notice.pk, actor=actor)
             except CaseError as exc:  # report each refusal, then go on with the rest
                 logger.info("redelivery of notice %s refused: %s", notice.pk, exc.detail)
                 refused.append(f"{notice.webhook_id} ({notice.event}): {exc.detail}")

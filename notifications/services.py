@@ -10,6 +10,7 @@ by signed webhook, staff by e-mail. Each notice is one outbox row, rendered when
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -371,16 +372,25 @@ def _require_endpoint_role(actor: Actor) -> None:
         raise Forbidden(detail=f"Role '{actor.role or 'none'}' may not manage webhook endpoints.")
 
 
-def endpoint_create(
+@dataclass(frozen=True)
+class EndpointInput:
+    """What an endpoint is made of, checked: the one place that validates it."""
+
+    url: str
+    event_types: list[str]
+    partner: Partner | None
+    description: str
+
+
+def endpoint_input_clean(
     *,
     url: str,
     event_types: list[str],
-    actor: Actor,
     partner: Partner | str | None = None,
     description: str = "",
-) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it and its ``whsec_`` secret, which is shown only now."""
-    _require_endpoint_role(actor)
+) -> EndpointInput:
+    """Check an endpoint's URL (SSRF included), event types and partner; raise ``InvalidInput``
+    (``WebhookUrlRefused`` for the URL) naming the field."""
     url = (url or "").strip()
     if len(url) > 500:
         raise InvalidInput(detail="The URL is longer than 500 characters.", field="url")
@@ -401,17 +411,71 @@ def endpoint_create(
         if found is None:
             raise InvalidInput(detail=f"Unknown partner '{partner}'.", field="partner")
         partner = found
+    return EndpointInput(
+        url=url, event_types=events, partner=partner, description=(description or "")[:200]
+    )
+
+
+def endpoint_create(
+    *,
+    url: str,
+    event_types: list[str],
+    actor: Actor,
+    partner: Partner | str | None = None,
+    description: str = "",
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its ``whsec_`` secret, which is shown only now."""
+    _require_endpoint_role(actor)
+    data = endpoint_input_clean(
+        url=url, event_types=event_types, partner=partner, description=description
+    )
     secret = secret_generate()
     endpoint = WebhookEndpoint.objects.create(
-        partner=partner,
-        url=url,
-        description=description[:200],
-        event_types=events,
+        partner=data.partner,
+        url=data.url,
+        description=data.description,
+        event_types=data.event_types,
         secret=secret_encrypt(secret),
         active=True,
     )
-    logger.info("webhook endpoint %s created by %s for %s", endpoint.pk, actor.label, url)
+    logger.info("webhook endpoint %s created by %s for %s", endpoint.pk, actor.label, data.url)
     return endpoint, secret
+
+
+def endpoint_update(
+    *,
+    endpoint_id: Any,
+    actor: Actor,
+    url: str,
+    event_types: list[str],
+    partner: Partner | str | None,
+    description: str,
+    active: bool,
+) -> WebhookEndpoint:
+    """Change an endpoint's URL, events, partner, description or whether it is active; the
+    secret stays as it is. The URL is checked again, as on creation."""
+    _require_endpoint_role(actor)
+    data = endpoint_input_clean(
+        url=url, event_types=event_types, partner=partner, description=description
+    )
+    with transaction.atomic():
+        try:
+            endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        except (WebhookEndpoint.DoesNotExist, ValueError, TypeError):
+            raise EndpointNotFound(
+                detail=f"Webhook endpoint {endpoint_id} does not exist."
+            ) from None
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            url=data.url,
+            event_types=data.event_types,
+            partner=data.partner,
+            description=data.description,
+            active=active,
+            updated_at=timezone.now(),
+        )
+        logger.info("webhook endpoint %s changed by %s", endpoint.pk, actor.label)
+    endpoint.refresh_from_db()
+    return endpoint
 
 
 def endpoint_disable(*, endpoint_id: Any, actor: Actor) -> WebhookEndpoint:

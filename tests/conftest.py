@@ -3,7 +3,10 @@ partner, and a helper to skip tests that need PostgreSQL (on SQLite only)."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +26,85 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _empty_shared_cache(settings: Any) -> None:
-    """With CACHE_URL set (as in CI), each test starts from an empty shared cache: the test
-    database is rebuilt between tests, so entries from an earlier test would be stale."""
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        from django.core.cache import cache
+# --- the shared (Redis) cache in tests ------------------------------------------------------
+# A Redis database may hold keys of others (the demo, another run): tests never clear it. Each
+# test gets a key prefix of its own (this run's, plus a counter), so it starts from an empty
+# cache without deleting anything, and afterwards deletes the keys under its prefix only.
+# TEST_CACHE_KEY_PREFIX names the run's prefix (a test that runs the suite in a child uses it).
 
-        cache.clear()
+RUN_KEY_PREFIX = os.environ.get("TEST_CACHE_KEY_PREFIX") or f"tscase-test-{uuid.uuid4().hex[:12]}"
+_tests = itertools.count(1)
+# Where the tests that need Redis put their keys: TEST_CACHE_URL, else the CACHE_URL of the run.
+TEST_REDIS_URL = (
+    os.environ.get("TEST_CACHE_URL") or os.environ.get("CACHE_URL") or "redis://127.0.0.1:6379/3"
+)
+
+
+def redis_keys_delete(url: str, prefix: str) -> int:
+    """Delete the keys under ``prefix`` (SCAN, then DEL): never a FLUSHDB. Returns how many."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+    deleted = 0
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(client.delete(*batch))
+                batch = []
+        if batch:
+            deleted += int(client.delete(*batch))
+    except redis.RedisError:
+        return deleted  # unreachable (an outage test): nothing of ours can be there either
+    finally:
+        client.close()
+    return deleted
+
+
+def _redis_locations(settings: Any) -> set[str]:
+    backend = settings.CACHES["default"]
+    return {backend["LOCATION"]} if backend["BACKEND"].endswith("RedisCache") else set()
+
+
+@pytest.fixture(autouse=True)
+def cache_key_prefix(settings: Any) -> Iterator[str]:
+    """This test's own key prefix in the shared cache, and the test's keys deleted afterwards.
+
+    With ``CACHE_URL`` set (as in CI) the default cache is Redis: it is pointed at
+    ``TEST_CACHE_URL`` when that is set, under this prefix. ``cache.clear()`` is never used: it
+    flushes the whole Redis database.
+    """
+    prefix = f"{RUN_KEY_PREFIX}:{next(_tests)}"
+    backend = settings.CACHES["default"]
+    if backend["BACKEND"].endswith("RedisCache"):
+        location = os.environ.get("TEST_CACHE_URL") or backend["LOCATION"]
+        settings.CACHES = {"default": {**backend, "LOCATION": location, "KEY_PREFIX": prefix}}
+    used = _redis_locations(settings)
+    yield prefix
+    for location in used | _redis_locations(settings):
+        redis_keys_delete(location, prefix)
+
+
+def redis_cache_use(settings: Any, prefix: str, url: str = TEST_REDIS_URL) -> None:
+    """Make the default cache the Redis at ``url``, under this test's prefix; skip the test
+    when Redis is not reachable, unless CI=true (then fail)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is not reachable at {url}")
+        pytest.skip(f"Redis is not reachable at {url}")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.ENFORCEMENT_CACHE_ENABLED = True
 
 
 def on_postgres() -> bool:

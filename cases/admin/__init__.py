@@ -1,16 +1,17 @@
 """The Django admin of the cases app, and the branding of the admin site.
 
 ``case``: queues, the case page and every action on a case (through ``cases.services``);
-``policies``: versioned policy clauses; ``records``: signals, timelines and rules.
+``policies``: versioned policy clauses; ``records``: signals, timelines and rules;
+``schedule``: the beat schedule, which only leads change.
 """
 
 from django.contrib import admin
 
-from . import case, policies, records
+from . import case, policies, records, schedule
 
 admin.site.site_header = "Trust & Safety cases"
 admin.site.site_title = "Trust & Safety cases"
 admin.site.index_title = "Case management"
 admin.site.site_url = None  # no public site to go back to
 
-__all__ = ["case", "policies", "records"]
+__all__ = ["case", "policies", "records", "schedule"]

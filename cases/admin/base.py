@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.functional import cached_property
 
 from cases.actors import user_role
 from cases.choices import Role
+from cases.errors import CaseError
 from cases.workflow import role_allows
 
 # Above this many rows (by the planner's estimate) an unfiltered list shows the estimate
@@ -88,6 +89,66 @@ class FastAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     show_facets = admin.ShowFacets.NEVER
+
+
+class ServiceWritesAdmin(FastAdmin):
+    """An admin whose every write is a service call.
+
+    A subclass that may add or change rows defines ``save_model`` as a call to its service
+    (and copies the saved row back with :meth:`adopt`); one that may delete defines
+    ``delete_model``, which the bulk delete uses too. ``save_related`` saves nothing: the
+    service wrote the row and its relations, and inlines are read-only. A refusal the form
+    could not foresee (a URL that stopped resolving, a role taken away) becomes an error
+    message and nothing is saved.
+    """
+
+    @staticmethod
+    def adopt(obj: models.Model, saved: models.Model) -> None:
+        """Give the admin's unsaved object the saved row's values (for its log and redirect)."""
+        for field in saved._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+        obj._state.db = saved._state.db
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:  # read-only inlines: nothing to save, nothing to report
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def _refused(self, request: HttpRequest, exc: CaseError) -> HttpResponse:
+        self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:  # the admin's transaction is rolled back before this handler runs
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CaseError as exc:
+            return self._refused(request, exc)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except CaseError as exc:
+            return self._refused(request, exc)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except CaseError as exc:
+            return self._refused(request, exc)
 
 
 class ReadOnlyAdmin(FastAdmin):

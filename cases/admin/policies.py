@@ -1,4 +1,5 @@
-"""Policies in the admin: editing a clause makes a new version; old versions never change."""
+"""Policies in the admin: editing a clause makes a new version (``cases.services.policy_revise``);
+old versions never change."""
 
 from __future__ import annotations
 
@@ -6,68 +7,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import Max
 from django.http import HttpRequest
-from django.utils import timezone
 
+from cases.actors import Actor
 from cases.models import PolicyClause, PolicyVersion
+from cases.services import policy_revise
 
-from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline
-
-
-def policy_revise(
-    *, policy: PolicyClause | None, code: str, title: str, text: str, severity: str, user: Any
-) -> PolicyClause:
-    """Create a clause with its first version, or append a version if the wording changed.
-
-    Decisions cite ``(code, version)``; a version's text is never edited afterwards, so a
-    notice sent yesterday still points at the words in force yesterday. The clause row is
-    locked so that two leads editing at once make versions n+1 and n+2, not two n+1.
-    (Policies are not case state; this sits with the admin, the only place that edits them.)
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        if policy is None:
-            clause = PolicyClause.objects.create(
-                code=code, title=title, severity=severity, current_version=1, created_at=now
-            )
-            PolicyVersion.objects.create(
-                policy=clause,
-                version=1,
-                title=title,
-                text=text,
-                severity=severity,
-                effective_from=now,
-                created_by=user,
-            )
-            return clause
-        clause = PolicyClause.objects.select_for_update().get(pk=policy.pk)
-        current = PolicyVersion.objects.filter(
-            policy=clause, version=clause.current_version
-        ).first()
-        if current is not None and (current.title, current.text, current.severity) == (
-            title,
-            text,
-            severity,
-        ):
-            return clause
-        latest = PolicyVersion.objects.filter(policy=clause).aggregate(n=Max("version"))["n"] or 0
-        number = max(latest, clause.current_version) + 1
-        PolicyVersion.objects.create(
-            policy=clause,
-            version=number,
-            title=title,
-            text=text,
-            severity=severity,
-            effective_from=now,
-            created_by=user,
-        )
-        PolicyClause.objects.filter(pk=clause.pk).update(
-            current_version=number, title=title, severity=severity
-        )
-        clause.refresh_from_db()
-        return clause
+from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 
 
 class PolicyClauseForm(forms.ModelForm):
@@ -98,7 +44,7 @@ class PolicyVersionInline(ReadOnlyInline):
 
 
 @admin.register(PolicyClause)
-class PolicyClauseAdmin(LeadEditsAdmin):
+class PolicyClauseAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     form = PolicyClauseForm
     list_display = ("code", "title", "severity", "current_version")
     search_fields = ("code", "title")
@@ -122,12 +68,9 @@ class PolicyClauseAdmin(LeadEditsAdmin):
             title=form.cleaned_data["title"],
             text=form.cleaned_data["text"],
             severity=form.cleaned_data["severity"],
-            user=request.user,
+            actor=Actor.for_user(request.user),
         )
-        obj.pk = clause.pk
-        obj.current_version = clause.current_version
-        obj.created_at = clause.created_at
-        obj._state.adding = False
+        self.adopt(obj, clause)
 
 
 @admin.register(PolicyVersion)

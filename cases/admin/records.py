@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
+
+from cases.actors import Actor
 from cases.choices import ActedBy, EventAction
 from cases.models import (
     CaseEvent,
@@ -19,8 +23,9 @@ from cases.models import (
     ReviewDeadlineRule,
     Signal,
 )
+from cases.services import flag_rule_delete, flag_rule_save, review_deadline_rule_save
 
-from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, choices_filter
+from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin, choices_filter
 
 
 @admin.register(Signal)
@@ -61,7 +66,7 @@ class IncidentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FlagRule)
-class FlagRuleAdmin(LeadEditsAdmin):
+class FlagRuleAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     list_display = (
         "name",
         "kind",
@@ -75,12 +80,25 @@ class FlagRuleAdmin(LeadEditsAdmin):
     )
     list_select_related = ("policy",)
     list_filter = ("active", "kind")
+    readonly_fields = ("created_at",)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        flag_rule_save(rule=obj, actor=Actor.for_user(request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        flag_rule_delete(rule=obj, actor=Actor.for_user(request.user))
 
 
 @admin.register(ReviewDeadlineRule)
-class ReviewDeadlineRuleAdmin(LeadEditsAdmin):
+class ReviewDeadlineRuleAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     list_display = ("state", "priority", "duration")
     list_filter = ("state",)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        review_deadline_rule_save(rule=obj, actor=Actor.for_user(request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # every state and priority keeps a deadline; change the duration instead
 
 
 @admin.register(CaseEvent)

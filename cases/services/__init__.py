@@ -1,4 +1,4 @@
-"""The only code that changes a case.
+"""The only code that changes a case (and the policies and rules cases are decided by).
 
 Every function here runs in one transaction: it locks what it decides on, checks the actor's
 role and the input, writes the change, appends one timeline event, recomputes the account's
@@ -8,6 +8,8 @@ Failures raise the typed errors of ``cases.errors`` and leave everything as it w
 
 from .edits import case_assign, case_evidence_add, case_note_add, case_priority_set
 from .plans import plan_deadline_set, plan_item_verify
+from .policies import policy_revise
+from .rules import flag_rule_delete, flag_rule_save, review_deadline_rule_save
 from .transitions import (
     account_enforcement_recompute,
     case_incident_attach,
@@ -27,9 +29,13 @@ __all__ = [
     "case_open",
     "case_priority_set",
     "case_transition",
+    "flag_rule_delete",
+    "flag_rule_save",
     "incident_route",
     "plan_deadline_set",
     "plan_item_verify",
     "policies_resolve",
+    "policy_revise",
     "review_deadline_for",
+    "review_deadline_rule_save",
 ]

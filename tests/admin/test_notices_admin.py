@@ -38,7 +38,7 @@ def test_redeliver_calls_the_notices_service_for_each_notice(
     def fake(*, notice_id: Any, actor: Actor) -> None:
         calls.append((notice_id, actor))
 
-    monkeypatch.setattr(services, "notice_redeliver", fake, raising=False)
+    monkeypatch.setattr(services, "notice_redeliver", fake)
 
     response = redeliver(login("investigator"), [notice])
 
@@ -54,22 +54,11 @@ def test_redeliver_reports_a_refusal(
     def refuse(*, notice_id: Any, actor: Actor) -> None:
         raise Conflict(detail="The notice is pending; only delivered or failed are resent.")
 
-    monkeypatch.setattr(services, "notice_redeliver", refuse, raising=False)
+    monkeypatch.setattr(services, "notice_redeliver", refuse)
 
     response = redeliver(login("lead"), [notice])
 
     assert any("Refused 1" in m and "The notice is pending" in m for m in messages_of(response))
-
-
-def test_redeliver_says_so_when_the_service_is_missing(
-    login: Any, make_case: MakeCase, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    notice = failed_notice(make_case)
-    monkeypatch.delattr(services, "notice_redeliver", raising=False)
-
-    response = redeliver(login("lead"), [notice])
-
-    assert any("not available" in m for m in messages_of(response))
 
 
 @pytest.mark.parametrize("role", ["auditor", "analyst"])
@@ -78,7 +67,7 @@ def test_redeliver_is_for_investigators_and_leads(
 ) -> None:
     notice = failed_notice(make_case)
     calls: list[Any] = []
-    monkeypatch.setattr(services, "notice_redeliver", lambda **kw: calls.append(kw), raising=False)
+    monkeypatch.setattr(services, "notice_redeliver", lambda **kw: calls.append(kw))
     client = login(role)
 
     page = client.get("/admin/notifications/notice/")
@@ -89,9 +78,6 @@ def test_redeliver_is_for_investigators_and_leads(
 
 
 def test_redeliver_with_the_real_service(login: Any, make_case: MakeCase) -> None:
-    real = pytest.importorskip("notifications.services")
-    if not hasattr(real, "notice_redeliver"):
-        pytest.skip("notifications.services.notice_redeliver is built on the notices branch")
     notice = failed_notice(make_case)
     Notice.objects.filter(pk=notice.pk).update(status="failed")
 

@@ -1,12 +1,13 @@
 """The shared (Redis) enforcement cache: 0 queries on a hit, invalidated on every change.
 
-Uses Redis db 3. Skips when Redis is not reachable, unless CI=true (then it fails).
+Uses the Redis that TEST_CACHE_URL names (else CACHE_URL, else db 3 on localhost), under the
+test's own key prefix: it deletes only its own keys. Skips when Redis is not reachable, unless
+CI=true (then it fails).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,43 +18,19 @@ from accounts.services import api_client_revoke
 from cases.actors import Actor
 from cases.models import PolicyClause
 from cases.services import case_open, case_transition
+from tests.conftest import TEST_REDIS_URL, redis_cache_use, redis_keys_delete
 
 from .conftest import ApiCaller, problem
 
-REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/3")
-
-
-def redis_reachable() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-def flush() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
 
 @pytest.fixture
-def shared_cache(settings: Any) -> Iterator[None]:
-    if not redis_reachable():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
-    }
-    settings.ENFORCEMENT_CACHE_ENABLED = True
-    flush()
-    yield
-    flush()
+def shared_cache(settings: Any, cache_key_prefix: str) -> None:
+    redis_cache_use(settings, cache_key_prefix)
+
+
+def flush(prefix: str) -> None:
+    """Forget what this test cached (its own keys only)."""
+    redis_keys_delete(TEST_REDIS_URL, prefix)
 
 
 @pytest.fixture
@@ -111,6 +88,7 @@ def test_termination_is_seen_on_the_next_request(
     account: Account,
     policies: dict[str, PolicyClause],
     django_capture_on_commit_callbacks: Any,
+    cache_key_prefix: str,
 ) -> None:
     actor = Actor.system()
     case = case_open(account=account, summary="x", actor=actor)
@@ -126,7 +104,7 @@ def test_termination_is_seen_on_the_next_request(
         actor=actor,
         data={"findings": "f", "violation_confirmed": True},
     )
-    flush()
+    flush(cache_key_prefix)
     assert status_of(gateway) == "suspended"
     with django_capture_on_commit_callbacks(execute=True):
         case_transition(case=case, action="terminate", actor=actor, data={"rationale": "done"})

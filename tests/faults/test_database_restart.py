@@ -12,7 +12,6 @@ database is down, so the cached answer stays true); anything not cached still fa
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -29,6 +28,7 @@ from cases.actors import Actor
 from cases.models import Case, CaseEvent, EnforcementChange
 from cases.services import case_open, case_transition
 from notifications.models import Notice
+from tests.conftest import redis_cache_use
 
 pytestmark = [pytest.mark.postgres]
 
@@ -119,34 +119,24 @@ def proxied(require_postgres: None, transactional_db: Any) -> Any:
     settings_dict["OPTIONS"].update(original[2])
 
 
-REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/3")
-
-
-def configure_cache(settings: Any, cached: bool) -> None:
+def configure_cache(settings: Any, cached: bool, prefix: str) -> None:
     if not cached:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
         settings.ENFORCEMENT_CACHE_ENABLED = False
         return
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
-    settings.ENFORCEMENT_CACHE_ENABLED = True
+    redis_cache_use(settings, prefix)  # this test's own keys, deleted after it
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "shared-cache"])
 def test_enforcement_fails_fast_during_a_restart_and_recovers(
-    proxied: Proxy, policies: Any, capsys: Any, settings: Any, cached: bool
+    proxied: Proxy,
+    policies: Any,
+    capsys: Any,
+    settings: Any,
+    cached: bool,
+    cache_key_prefix: str,
 ) -> None:
-    configure_cache(settings, cached)
+    configure_cache(settings, cached, cache_key_prefix)
     # gw-0..gw-19 are looked up before the outage; gw-20..gw-39 only during it.
     accounts = [Account.objects.create(external_id=f"gw-{n}") for n in range(40)]
     _, key = api_client_create(name="gateway", scopes=["enforcement:read"])
