@@ -456,3 +456,25 @@ def test_flush_lifts_the_truncate_guards_only_for_itself(
     with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
         with transaction.atomic():
             sql("TRUNCATE cases_caseevent CASCADE")
+
+
+@pytest.mark.django_db
+def test_verify_audit_runs_a_fixed_number_of_queries(
+    account: Account, policies: Any, capsys: Any
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            call_command("verify_audit")
+        return len(captured)
+
+    case = case_in_state(account, "investigated")
+    case_note_add(case=case, body="n", actor=Actor.system("test"))
+    small = queries()
+    for n in range(6):
+        grown = case_in_state(Account.objects.create(external_id=f"a-{n}"), "remediated")
+        case_note_add(case=grown, body="n", actor=Actor.system("test"))
+        case_evidence_add(case=grown, reference=f"logs://{n}", actor=Actor.system("test"))
+    assert queries() == small
+    assert "OK: 40 events of 7 cases, 7 notes, 6 evidence references" in capsys.readouterr().out
