@@ -84,7 +84,7 @@ def _event_subject(case_id: Any, event: dict[str, Any]) -> str:
 def chain_check(
     events: Iterable[dict[str, Any]], *, current_from_id: int | None = None
 ) -> Iterator[Mismatch]:
-    """Check events given oldest first per case, as dicts with EVENT_HASH_FIELDS, id, prev_hash, hash.
+    """Check events given oldest first per case: dicts of EVENT_HASH_FIELDS, id, prev_hash, hash.
 
     ``current_from_id``: the id of the first event written with ``HASH_VERSION``; an older
     version on an event with a higher id was written (or rewritten) since, outside the service.

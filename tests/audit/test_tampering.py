@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from cases.actors import Actor
-from cases.audit import HASH_FIELDS_V1, event_hash
+from cases.audit import EVENT_HASH_FIELDS, event_hash
 from cases.guards import TRUNCATE_GUARDED_TABLES
 from cases.models import CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
 from cases.services import case_evidence_add, case_note_add, case_transition
@@ -235,8 +235,8 @@ def test_repointing_who_acted_is_reported(account: Account, policies: Any, capsy
 
 def _rehash_as_version_1(event: CaseEvent, prev_hash: str) -> str:
     """What events written before who-acted was hashed look like (and a forger's downgrade)."""
-    content = {name: getattr(event, name) for name in HASH_FIELDS_V1}
-    digest = event_hash(prev_hash, content)
+    content = {name: getattr(event, name) for name in EVENT_HASH_FIELDS}
+    digest = event_hash(prev_hash, {**content, "hash_version": 1})
     sql(
         "UPDATE cases_caseevent SET hash_version = 1, prev_hash = %s, hash = %s WHERE id = %s",
         [prev_hash, digest, event.pk],
