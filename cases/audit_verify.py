@@ -317,7 +317,13 @@ def _tagged(tag: int, key: str, rows: Iterable[Any]) -> Iterator[tuple[Any, int,
         yield row[key], tag, row
 
 
-def audit_verify(*, case_id: int | None = None) -> Checked:
+def audit_verify(*, case_id: int | None = None) -> tuple[int, list[Mismatch]]:
+    """Every check over the database (or one case and its account): (events read, problems)."""
+    checked = audit_check(case_id=case_id)
+    return checked.events, checked.problems
+
+
+def audit_check(*, case_id: int | None = None) -> Checked:
     """Run every check over the database (or one case and its account); see the module doc."""
     checked = Checked()
     with _one_snapshot():

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from cases.audit_verify import Checked, Mismatch, audit_verify, chain_check, state_check
+from cases.audit_verify import Checked, Mismatch, audit_check, chain_check, state_check
 from cases.models import Case
 
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         else:
             if options["case"] is not None and not Case.objects.filter(pk=options["case"]).exists():
                 raise CommandError(f"case {options['case']} does not exist")
-            checked = audit_verify(case_id=options["case"])
+            checked = audit_check(case_id=options["case"])
             summary = (
                 f"{checked.events} events of {checked.cases} cases, {checked.notes} notes, "
                 f"{checked.evidence} evidence references, {checked.accounts} accounts, "
