@@ -6,11 +6,19 @@ from typing import Any
 
 from django.utils import timezone
 
-from .audit import HASH_FIELDS, LATER_HASH_FIELDS
-from .audit_verify import chain_check
-from .models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
+from .audit import HASHED_FIELDS, LATER_HASH_FIELDS
+from .audit_verify import chain_check, state_check
+from .models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceReference,
+    PolicyVersion,
+    Signal,
+)
 
-FORMAT = "tscase.case-export/1"
+FORMAT = "tscase.case-export/2"
 
 
 def _iso(value: Any) -> Any:
@@ -38,6 +46,8 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "actor_kind": e.actor_kind,
             "acted_by": e.acted_by,
             "actor_label": e.actor_label,
+            "actor_user_id": e.actor_user_id,
+            "actor_client_id": e.actor_client_id,
             "action": e.action,
             "from_state": e.from_state,
             "to_state": e.to_state,
@@ -46,6 +56,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "data": e.data,
             "prev_hash": e.prev_hash,
             "hash": e.hash,
+            "hash_version": e.hash_version,
         }
         for e in events
     ]
@@ -53,6 +64,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
         {**row, "case_id": case.pk, "at": e.at} for row, e in zip(timeline, events, strict=True)
     ]
     problems = [str(p) for p in chain_check(chain_rows)]
+    problems += [str(p) for p in state_check(case.pk, case.state, chain_rows)]
     from notifications.models import Notice
 
     notices = [
@@ -125,6 +137,29 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             for v in sorted(versions, key=lambda v: (v.policy.code, v.version))
         ],
         "timeline": timeline,
+        # Every version, oldest first: a correction is a row whose ``corrects`` names the row it
+        # replaces; the current version of each is the one no row corrects.
+        "notes": [
+            {
+                "id": n.pk,
+                "author": n.author,
+                "body": n.body,
+                "created_at": _iso(n.created_at),
+                "corrects": n.corrects_id,
+            }
+            for n in CaseNote.objects.filter(case=case).order_by("created_at", "id")
+        ],
+        "evidence": [
+            {
+                "id": e.pk,
+                "reference": e.reference,
+                "description": e.description,
+                "added_by": e.added_by,
+                "created_at": _iso(e.created_at),
+                "corrects": e.corrects_id,
+            }
+            for e in EvidenceReference.objects.filter(case=case).order_by("created_at", "id")
+        ],
         "enforcement_changes": [
             {
                 "seq": c.seq,
@@ -137,10 +172,11 @@ def case_export(*, case_id: int) -> dict[str, Any]:
         ],
         "notices": notices,
         "integrity": {
-            "algorithm": "sha256(prev_hash + '\\n' + canonical JSON of the fields below); "
-            "canonical JSON: keys sorted, separators ',' ':', times ISO 8601 with microseconds",
-            "hashed_fields": list(HASH_FIELDS),
-            "hashed_when_set": list(LATER_HASH_FIELDS),
+            "algorithm": "sha256(prev_hash + '\\n' + canonical JSON of the fields that the "
+            "event's hash_version covers, listed below; absent: version 1); canonical JSON: keys "
+            "sorted, separators ',' ':', times ISO 8601 with microseconds",
+            "hashed_fields": {str(v): list(fields) for v, fields in HASHED_FIELDS.items()},
+            "hashed_when_set": {"1": list(LATER_HASH_FIELDS)},
             "head_hash": timeline[-1]["hash"] if timeline else "",
             "chain_ok": not problems,
             "problems": problems,

@@ -1,10 +1,15 @@
 """Database-level guards that make the audit records append-only.
 
-PostgreSQL: a trigger refuses UPDATE and DELETE on each guarded table. SQLite: triggers do the
-same, conditioned on ``tscase_guard()``, a function each connection of this service registers.
-A client that lacks the function (the sqlite3 shell, say) fails the condition and cannot change
-the rows either. ``flush``, which wipes the whole database, lifts the guard for its own duration
-(on PostgreSQL it uses TRUNCATE, which row triggers do not see).
+PostgreSQL: a row trigger refuses UPDATE and DELETE on each guarded table, and a statement
+trigger refuses TRUNCATE (which row triggers do not see, and whose CASCADE would otherwise empty
+every table that references the one named). SQLite: triggers refuse UPDATE and DELETE,
+conditioned on ``tscase_guard()``, a function each connection of this service registers. A
+client that lacks the function (the sqlite3 shell, say) fails the condition and cannot change
+the rows either; SQLite has no TRUNCATE (its ``DELETE FROM`` without a condition fires the delete
+triggers). ``flush``, which wipes the whole database, lifts the guards for its own duration: on
+SQLite through ``tscase_guard()``, on PostgreSQL by disabling the TRUNCATE triggers inside the
+flush's own transaction (``ALTER TABLE``, which only the tables' owner may run, and which a failed
+flush rolls back with everything else).
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ NOTICE_CONTENT_COLUMNS = (
     "endpoint_id",
 )
 DELIVERY_TABLE = "notifications_deliveryattempt"
+
+# Notes and evidence references: a correction is a new row that points at the one it corrects.
+RECORD_TABLES = ("cases_casenote", "cases_evidencereference")
+
+# Every table whose rows are never deleted, so never truncated either.
+TRUNCATE_GUARDED_TABLES = (*GUARDED_TABLES, *RECORD_TABLES, NOTICE_TABLE, DELIVERY_TABLE)
 
 _state = threading.local()
 
@@ -158,3 +169,57 @@ def notice_uninstall_sql(vendor: str) -> list[str]:
             f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed;",
         ]
     return statements
+
+
+def truncate_trigger(table: str) -> str:
+    return f"{table}_no_truncate"
+
+
+def truncate_install_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    """PostgreSQL: refuse TRUNCATE of each table, whoever asks (also when reached by CASCADE)."""
+    if vendor != "postgresql":
+        return []
+    statements = [PG_FUNCTION]
+    for table in tables:
+        name = truncate_trigger(table)
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
+        statements.append(
+            f"CREATE TRIGGER {name} BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION tscase_append_only();"
+        )
+    return statements
+
+
+def truncate_uninstall_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    if vendor != "postgresql":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {truncate_trigger(t)} ON {t};" for t in tables]
+
+
+def truncate_guards_installed(cursor: Any) -> list[str]:
+    """The tables among TRUNCATE_GUARDED_TABLES that have their TRUNCATE trigger (PostgreSQL)."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE NOT t.tgisinternal AND t.tgname = c.relname || '_no_truncate' "
+        "AND c.relname = ANY(%s)",
+        [list(TRUNCATE_GUARDED_TABLES)],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+@contextmanager
+def truncate_guards_disabled(connection: Any) -> Iterator[None]:
+    """For ``flush`` on PostgreSQL: one transaction that disables the TRUNCATE triggers, runs the
+    body and enables them again; if the body fails, the rollback restores them as well."""
+    from django.db import transaction
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        tables = truncate_guards_installed(cursor)
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {truncate_trigger(table)}")
+        yield
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {truncate_trigger(table)}")

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.choices import EnforcementStatus
 from accounts.models import Account, ApiClient
 
+from .audit import HASH_VERSION
 from .choices import OPEN_STATES, ActedBy, ActorKind, CaseState, FlagRuleKind, Priority, Severity
 
 
@@ -301,10 +302,20 @@ class RemediationItem(models.Model):
 
 
 class CaseNote(AppendOnlyModel):
+    """A note on a case. Never edited: a correction is a new note that ``corrects`` this one."""
+
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
     author = models.CharField(max_length=200)
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+    corrects = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="correction",
+        help_text="The note this one replaces.",
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -314,13 +325,23 @@ class CaseNote(AppendOnlyModel):
 
 
 class EvidenceReference(AppendOnlyModel):
-    """A pointer to evidence kept elsewhere (a log query, a ticket, a storage object)."""
+    """A pointer to evidence kept elsewhere (a log query, a ticket, a storage object).
+
+    Never edited: a correction is a new reference that ``corrects`` this one."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
     reference = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     added_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+    corrects = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="correction",
+        help_text="The reference this one replaces.",
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -353,6 +374,8 @@ class CaseEvent(AppendOnlyModel):
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64)
+    # Which fields ``hash`` covers (cases.audit.HASHED_FIELDS); set once, when written.
+    hash_version = models.PositiveSmallIntegerField(default=HASH_VERSION)
 
     class Meta:
         ordering = ["case_id", "seq"]

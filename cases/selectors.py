@@ -20,7 +20,7 @@ from accounts.choices import EnforcementStatus
 from accounts.models import Account, ApiClient, Partner
 
 from .choices import OPEN_STATES
-from .models import Case, CaseEvent, EnforcementChange, Signal
+from .models import Case, CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
 
 CASE_SIGNALS_SHOWN = 100
 
@@ -281,3 +281,27 @@ def account_get(*, external_id: str) -> Account | None:
 
 def partner_list() -> QuerySet[Partner]:
     return Partner.objects.order_by("code")
+
+
+def case_records_current(
+    *, case: Case, model: type[CaseNote] | type[EvidenceReference], limit: int
+) -> list[Any]:
+    """A case's notes (or evidence references) as they stand, newest first, in two queries.
+
+    Each row is the current version; ``row.history`` lists the versions it corrected, newest
+    first (empty if it was never corrected).
+    """
+    current = list(
+        model.objects.filter(case=case, correction__isnull=True).order_by("-created_at", "-id")[
+            :limit
+        ]
+    )
+    superseded = {row.pk: row for row in model.objects.filter(case=case, correction__isnull=False)}
+    for row in current:
+        history = []
+        older = superseded.get(row.corrects_id) if row.corrects_id else None
+        while older is not None:
+            history.append(older)
+            older = superseded.get(older.corrects_id) if older.corrects_id else None
+        row.history = history
+    return current

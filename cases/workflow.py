@@ -76,6 +76,8 @@ for _t in TRANSITIONS:
 # Actions outside the state machine and the least role that may take them.
 OPEN_MIN_ROLE = Role.ANALYST
 NOTE_MIN_ROLE = Role.ANALYST
+# Anyone who may add notes corrects their own notes and evidence; a lead corrects anyone's.
+CORRECT_OTHERS_MIN_ROLE = Role.LEAD
 ASSIGN_SELF_MIN_ROLE = Role.ANALYST
 REASSIGN_MIN_ROLE = Role.LEAD
 PRIORITY_MIN_ROLE = Role.LEAD

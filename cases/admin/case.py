@@ -29,11 +29,22 @@ from django.utils.timesince import timesince, timeuntil
 from cases.actors import Actor
 from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
 from cases.errors import CaseError, StaleState
-from cases.models import Case, CaseEvent, PolicyClause, RemediationPlan, Signal
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    EvidenceReference,
+    PolicyClause,
+    RemediationPlan,
+    Signal,
+)
+from cases.selectors import case_records_current
 from cases.services import (
     case_assign,
     case_evidence_add,
+    case_evidence_correct,
     case_note_add,
+    case_note_correct,
     case_open,
     case_priority_set,
     case_transition,
@@ -41,6 +52,7 @@ from cases.services import (
 )
 from cases.workflow import (
     ASSIGN_SELF_MIN_ROLE,
+    CORRECT_OTHERS_MIN_ROLE,
     NOTE_MIN_ROLE,
     PLAN_VERIFY_MIN_ROLE,
     PRIORITY_MIN_ROLE,
@@ -57,7 +69,9 @@ from .forms import (
     BulkReasonForm,
     BulkSuspendForm,
     CaseOpenForm,
+    EvidenceCorrectForm,
     EvidenceForm,
+    NoteCorrectForm,
     NoteForm,
     PriorityForm,
     ReassignForm,
@@ -358,6 +372,16 @@ class CaseAdmin(FastAdmin):
             path("<path:object_id>/note/", wrap(self.note_view), name=f"{name}_note"),
             path("<path:object_id>/evidence/", wrap(self.evidence_view), name=f"{name}_evidence"),
             path(
+                "<path:object_id>/notes/<int:note_id>/correct/",
+                wrap(self.note_correct_view),
+                name=f"{name}_note_correct",
+            ),
+            path(
+                "<path:object_id>/evidence/<int:evidence_id>/correct/",
+                wrap(self.evidence_correct_view),
+                name=f"{name}_evidence_correct",
+            ),
+            path(
                 "<path:object_id>/items/<int:item_id>/verify/",
                 wrap(self.verify_item_view),
                 name=f"{name}_verify_item",
@@ -414,7 +438,10 @@ class CaseAdmin(FastAdmin):
             "notices": notices,
             "events": events,
             "event_total": events[0].seq if events else 0,
-            "evidence": list(case.evidence.order_by("-created_at")[:PANEL_LIMIT]),
+            # Current versions, each with the versions it corrected (its history).
+            "evidence": case_records_current(case=case, model=EvidenceReference, limit=PANEL_LIMIT),
+            "notes": case_records_current(case=case, model=CaseNote, limit=PANEL_LIMIT),
+            "correct_any": role_allows(role, CORRECT_OTHERS_MIN_ROLE),
             "deadline_html": deadline_html(case),
             "transition_buttons": [
                 (action, ACTION_LABELS.get(action, action.title()))
@@ -610,6 +637,34 @@ class CaseAdmin(FastAdmin):
             return "Evidence added."
 
         return self._post_action(request, object_id, EvidenceForm, apply)
+
+    def note_correct_view(self, request: HttpRequest, object_id: str, note_id: int) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            if not CaseNote.objects.filter(case=case, pk=note_id).exists():
+                raise Http404("No such note on this case.")
+            new = case_note_correct(
+                note=note_id, body=data["body"], reason=data["reason"], actor=actor
+            )
+            return f"Note {note_id} corrected by note {new.pk}."
+
+        return self._post_action(request, object_id, NoteCorrectForm, apply)
+
+    def evidence_correct_view(
+        self, request: HttpRequest, object_id: str, evidence_id: int
+    ) -> HttpResponse:
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
+            if not EvidenceReference.objects.filter(case=case, pk=evidence_id).exists():
+                raise Http404("No such evidence reference on this case.")
+            new = case_evidence_correct(
+                evidence=evidence_id,
+                reference=data["reference"],
+                description=data["description"],
+                reason=data["reason"],
+                actor=actor,
+            )
+            return f"Evidence reference {evidence_id} corrected by {new.pk}."
+
+        return self._post_action(request, object_id, EvidenceCorrectForm, apply)
 
     def verify_item_view(self, request: HttpRequest, object_id: str, item_id: int) -> HttpResponse:
         def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:

@@ -164,6 +164,14 @@ class EvidenceForm(forms.Form):
     description = forms.CharField(required=False, max_length=2000)
 
 
+class NoteCorrectForm(NoteForm):
+    reason = forms.CharField(max_length=2000, help_text="What was wrong with the note.")
+
+
+class EvidenceCorrectForm(EvidenceForm):
+    reason = forms.CharField(max_length=2000, help_text="What was wrong with the reference.")
+
+
 class ReassignForm(forms.Form):
     assignee = forms.ModelChoiceField(
         queryset=get_user_model().objects.none(), required=False, empty_label="(nobody)"

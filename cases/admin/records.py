@@ -133,20 +133,38 @@ class EnforcementChangeAdmin(ReadOnlyAdmin):
     ordering = ("-seq",)
 
 
+def _version(obj: CaseNote | EvidenceReference) -> str:
+    """Where a row stands among its versions: the current one, or corrected by which row."""
+    newer = getattr(obj, "correction", None)
+    if newer is not None:
+        return f"corrected by {newer.pk}"
+    return f"current (corrects {obj.corrects_id})" if obj.corrects_id else "current"
+
+
 @admin.register(CaseNote)
 class CaseNoteAdmin(ReadOnlyAdmin):
-    list_display = ("case", "author", "created_at", "body")
+    list_display = ("id", "case", "author", "created_at", "body", "version")
+    list_select_related = ("correction",)
     search_fields = ("=case__id",)
     search_help_text = "Exact case id."
     ordering = ("-id",)
+
+    @admin.display(description="version")
+    def version(self, obj: CaseNote) -> str:
+        return _version(obj)
 
 
 @admin.register(EvidenceReference)
 class EvidenceReferenceAdmin(ReadOnlyAdmin):
-    list_display = ("case", "reference", "added_by", "created_at")
+    list_display = ("id", "case", "reference", "added_by", "created_at", "version")
+    list_select_related = ("correction",)
     search_fields = ("=case__id",)
     search_help_text = "Exact case id."
     ordering = ("-id",)
+
+    @admin.display(description="version")
+    def version(self, obj: EvidenceReference) -> str:
+        return _version(obj)
 
 
 class RemediationItemInline(ReadOnlyInline):

@@ -6,7 +6,14 @@ enforcement status and records the notices to send. Notices are dispatched only 
 Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
 """
 
-from .edits import case_assign, case_evidence_add, case_note_add, case_priority_set
+from .edits import (
+    case_assign,
+    case_evidence_add,
+    case_evidence_correct,
+    case_note_add,
+    case_note_correct,
+    case_priority_set,
+)
 from .plans import plan_deadline_set, plan_item_verify
 from .policies import policy_revise
 from .rules import flag_rule_delete, flag_rule_save, review_deadline_rule_save
@@ -24,8 +31,10 @@ __all__ = [
     "account_enforcement_recompute",
     "case_assign",
     "case_evidence_add",
+    "case_evidence_correct",
     "case_incident_attach",
     "case_note_add",
+    "case_note_correct",
     "case_open",
     "case_priority_set",
     "case_transition",

@@ -17,7 +17,7 @@ from accounts.choices import EnforcementStatus
 from accounts.models import Account
 
 from ..actors import Actor
-from ..audit import event_hash
+from ..audit import HASH_VERSION, event_hash
 from ..choices import (
     OPEN_STATES,
     PRIORITY_RANK,
@@ -175,6 +175,7 @@ def _append_event(
     last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
     seq = (last["seq"] + 1) if last else 1
     prev_hash = last["hash"] if last else ""
+    user = actor.user if actor.user is not None and actor.user.pk else None
     content = {
         "case_id": case.pk,
         "seq": seq,
@@ -182,12 +183,15 @@ def _append_event(
         "actor_kind": actor.kind,
         "acted_by": actor.acted_by,
         "actor_label": actor.label,
+        "actor_user_id": user.pk if user is not None else None,
+        "actor_client_id": actor.client.pk if actor.client is not None else None,
         "action": action,
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
         "policy_versions": list(policy_versions),
         "data": data or {},
+        "hash_version": HASH_VERSION,
     }
     return CaseEvent.objects.create(
         case=case,
@@ -195,7 +199,7 @@ def _append_event(
         at=at,
         actor_kind=actor.kind,
         acted_by=actor.acted_by,
-        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_user=user,
         actor_client=actor.client,
         actor_label=actor.label,
         action=action,
@@ -206,6 +210,7 @@ def _append_event(
         data=data or {},
         prev_hash=prev_hash,
         hash=event_hash(prev_hash, content),
+        hash_version=HASH_VERSION,
     )
 
 
@@ -518,7 +523,7 @@ def _apply_suspend(
     }
 
 
-def _evidence_list(value: Any) -> list[dict[str, str]]:
+def _evidence_list(value: Any) -> list[dict[str, Any]]:
     if value in (None, "", []):
         return []
     if not isinstance(value, list):
@@ -592,13 +597,14 @@ def _apply_investigate(
             detail="A remediation plan needs a confirmed violation.", field="remediation"
         )
     for entry in evidence:
-        EvidenceReference.objects.create(
+        # The event records each reference with its id: verify_audit holds the rows to it.
+        entry["id"] = EvidenceReference.objects.create(
             case=case,
             reference=entry["reference"],
             description=entry["description"],
             added_by=actor.label,
             created_at=now,
-        )
+        ).pk
     result: dict[str, Any] = {
         "_reason": findings,
         "_fields": {"findings": findings, "violation_confirmed": confirmed},
