@@ -43,7 +43,8 @@ class CursorPage(CursorPagination):
         if raw is None:
             return int(self.page_size)
         top = int(self.max_page_size or self.page_size)
-        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= top):
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(top))
+        if not (digits and 1 <= int(raw) <= top):
             detail = f"Must be a whole number from 1 to {top}."
             raise InvalidQuery({self.page_size_query_param: [detail]})
         return int(raw)

@@ -310,7 +310,20 @@ def test_a_cursor_handed_out_still_works(api: ApiCaller, suspended_case: Case, p
 
 @pytest.mark.parametrize("path", CURSOR_LISTS)
 @pytest.mark.parametrize(
-    "limit", ["-1", "0", "abc", "10^20", "100000000000000000000", "1.5", "", " 5", "\u0665", "501"]
+    "limit",
+    [
+        "-1",
+        "0",
+        "abc",
+        "10^20",
+        "100000000000000000000",
+        "1.5",
+        "",
+        " 5",
+        "\u0665",
+        "501",
+        "9" * 5000,
+    ],
 )
 def test_a_bad_limit_is_400_invalid_query(
     api: ApiCaller, suspended_case: Case, path: str, limit: str
