@@ -25,7 +25,13 @@ from accounts.external_ids import is_external_id
 from cases.choices import Severity
 from cases.errors import CaseError
 from cases.models import PolicyClause
-from config.limits import MAX_EVIDENCE_DEPTH, json_depth_exceeds, time_problem
+from config.limits import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_EVIDENCE_DEPTH,
+    json_depth_exceeds,
+    time_problem,
+)
 
 MAX_BATCH = 1000
 LIMITS = {"account": 128, "kind": 64, "source": 100, "dedupe_key": 200, "policy": 64}
@@ -121,15 +127,16 @@ def _parsed_time(value: Any) -> datetime | None:
 
 
 def _occurred_at(value: Any) -> datetime | None:
-    """An aware time in UTC within the API's range, or ``None`` for anything else (naive,
-    malformed, out of range)."""
+    """An aware time in UTC within the API's range (``config.limits``), or ``None`` for anything
+    else (naive, malformed, out of range)."""
     parsed = _parsed_time(value)
-    if parsed is None or time_problem(parsed) is not None:
+    if parsed is None or parsed.utcoffset() is None:
         return None
     try:  # PostgreSQL refuses offsets beyond 15:59 that Python accepts
-        return parsed.astimezone(UTC)
+        utc = parsed.astimezone(UTC)
     except OverflowError:
         return None
+    return utc if EARLIEST_TIME <= utc < LATEST_TIME else None
 
 
 def _occurred_at_error(value: Any) -> tuple[str, str]:
