@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from .choices import EnforcementStatus, PartnerKind, Tier
+from .external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
+from .external_ids import validate_external_id
 
 if TYPE_CHECKING:
     from cases.models import Case
@@ -32,7 +34,9 @@ class Partner(models.Model):
 class Account(models.Model):
     """A customer organisation, known by the id of the provider's billing system."""
 
-    external_id = models.CharField(max_length=128, unique=True)
+    external_id = models.CharField(
+        max_length=EXTERNAL_ID_MAX_LENGTH, unique=True, validators=[validate_external_id]
+    )
     name = models.CharField(max_length=200, blank=True)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.BUILD)
     contacts = models.JSONField(default=list, blank=True, help_text="E-mail addresses for notices.")

@@ -20,6 +20,8 @@ from config.lookups import among
 from .authentication import key_generate
 from .cache import api_key_invalidate_on_commit
 from .choices import PartnerKind, Scope, Tier
+from .external_ids import RULE as EXTERNAL_ID_RULE
+from .external_ids import is_external_id
 from .models import Account, ApiClient, Channel, Partner
 
 DIRECT = "direct"
@@ -64,6 +66,8 @@ def account_upsert(
     Fields given as ``None`` keep their current value (their default on creation).
     ``channels`` lists partner codes and ``"direct"``; it replaces the account's channels.
     """
+    if not is_external_id(external_id):
+        raise InvalidInput(detail=EXTERNAL_ID_RULE, field="external_id")
     if tier is not None and tier not in Tier.values:
         raise InvalidInput(detail=f"Unknown tier '{tier}'.", field="tier")
     direct, partners = _partners_for(channels) if channels is not None else (None, None)

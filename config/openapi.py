@@ -42,7 +42,8 @@ PROBLEM_DESCRIPTIONS = {
     "Idempotency-Key is in use.",
     "413": "The request body is too large.",
     "415": "The body is not JSON.",
-    "422": "The body is not valid; `errors` names each field (and batch item).",
+    "422": "The body (or the external id in the path) is not valid; `errors` names each field "
+    "(and batch item).",
     "429": "Too many requests.",
 }
 
@@ -81,6 +82,8 @@ class ProblemAutoSchema(AutoSchema):
         codes = ["401", "403", "406", "429"] if self._scope() else ["406"]
         if "{" in self.path:
             codes.append("404")
+        if "{external_id}" in self.path:
+            codes.append("422")  # an id that breaks the external id rule
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "409", "413", "415", "422"]
         elif self.method == "GET" and self._scope():

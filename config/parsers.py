@@ -1,22 +1,27 @@
-"""A JSON parser that refuses what the database cannot store.
+"""A JSON parser that refuses what the database cannot store or the service cannot walk.
 
-PostgreSQL text cannot hold NUL characters and UTF-8 cannot encode a lone surrogate (which
-``json`` accepts as ``"\\ud800"``). Both are refused here as malformed JSON (400), so that no
-view or service meets them later as a 500.
+- PostgreSQL text cannot hold NUL characters and UTF-8 cannot encode a lone surrogate (which
+  ``json`` accepts as ``"\\ud800"``): both are malformed JSON here (400).
+- A body nested deeper than ``MAX_JSON_DEPTH`` lists and objects is malformed too (400), found
+  without recursion, before any view, serializer or fingerprint walks it.
+- A number that is not finite (``1e400``, which overflows to infinity, and the ``NaN``,
+  ``Infinity`` and ``-Infinity`` that Python's ``json.dumps`` writes) cannot be stored in a JSON
+  column: it is a 422 whose ``errors`` point at each such number.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
+from .limits import MAX_JSON_DEPTH, json_depth_exceeds
 
-def _reject_constant(name: str) -> Any:
-    raise ParseError(f"JSON may not contain {name}.")
+NOT_FINITE = "Numbers must be finite: NaN, Infinity and numbers beyond ±1.8e308 are refused."
 
 
 def _clean(value: Any) -> bool:
@@ -39,6 +44,31 @@ def _clean(value: Any) -> bool:
     return True
 
 
+def _not_finite(value: Any) -> Iterator[list[str | int]]:
+    """The path of each number in ``value`` that is not finite, in document order."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                yield path
+        elif isinstance(item, dict):
+            stack.extend((v, [*path, k]) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(item))))
+
+
+def _errors_at(paths: Iterator[list[str | int]], detail: str) -> dict[Any, Any]:
+    """DRF's nested error detail for ``paths`` (``config.problems`` turns it into pointers)."""
+    tree: dict[Any, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1] if path else "non_field_errors"] = [detail]
+    return tree
+
+
 class StrictJSONParser(JSONParser):
     def parse(
         self,
@@ -51,10 +81,33 @@ class StrictJSONParser(JSONParser):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("The body is not UTF-8.") from None
+        infinite = False
+
+        def constant(name: str) -> float:
+            nonlocal infinite
+            infinite = True
+            return float(name)
+
+        def number(literal: str) -> float:
+            nonlocal infinite
+            value = float(literal)
+            if value in (math.inf, -math.inf):
+                infinite = True
+            return value
+
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=constant, parse_float=number)
+        except RecursionError:
+            data = None
+            deep = True
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        else:
+            deep = json_depth_exceeds(data, MAX_JSON_DEPTH)
+        if deep:
+            raise ParseError(f"JSON may nest at most {MAX_JSON_DEPTH} lists and objects.")
         if ("\\u" in text or "\x00" in text) and not _clean(data):
             raise ParseError("JSON strings may not contain NUL characters or lone surrogates.")
+        if infinite:
+            raise ValidationError(_errors_at(_not_finite(data), NOT_FINITE))
         return data

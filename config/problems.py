@@ -30,11 +30,12 @@ from rest_framework.views import set_rollback
 
 from cases.errors import CaseError
 
+from .limits import DEFAULT_MAX_BODY_BYTES
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 # DRF's default codes, renamed where ours read better.
 DRF_CODES = {
@@ -62,6 +63,11 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+def max_body_bytes() -> int:
+    """The largest body the API reads (``API_MAX_BODY_BYTES``; Django's own limit follows it)."""
+    return int(getattr(settings, "API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
 
 
 def problem_type(code: str) -> str:
@@ -196,7 +202,7 @@ def problem_for_exception(exc: Exception, request: HttpRequest | None) -> HttpRe
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
+        exc = PayloadTooLarge(f"The request body is larger than {max_body_bytes()} bytes.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if not isinstance(exc, exceptions.APIException):
@@ -261,7 +267,7 @@ class ApiProblemMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        limit = getattr(settings, "API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+        limit = max_body_bytes()
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -274,10 +280,11 @@ class ApiProblemMiddleware:
                 request=request,
             )
         if "\x00" in request.path:
+            # Not a 404: a gateway may read "no such account" as "allow".
             return problem_response(
-                status=404,
-                code="not_found",
-                detail="No API resource at this path.",
+                status=400,
+                code="bad_request",
+                detail="The path may not contain NUL characters.",
                 request=request,
             )
         if "\x00" in request.META.get("QUERY_STRING", "") or any(

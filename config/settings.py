@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.limits import DEFAULT_MAX_BODY_BYTES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.admin_query.AdminQueryGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -131,10 +134,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Request size limits: a full batch of 1,000 signals with evidence fits well within 5 MB.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(
-    os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024))
-)
+# Request size limits: the largest body the API reads (a full batch of 1,000 signals with
+# evidence fits), also Django's own limit on any body it reads, so that the two never disagree.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 STATIC_URL = "static/"
@@ -267,8 +270,6 @@ SPECTACULAR_SETTINGS = {
         "ActionEnum": "cases.api.serializers.ACTION_CHOICES",
     },
 }
-# Largest request body the API reads (a batch of 1,000 signals with evidence fits).
-API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
 # Keys are kept this long (Stripe keeps them 24 hours).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
 # How long a cached enforcement status or API key may live at most (invalidated on change).

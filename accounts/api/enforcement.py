@@ -18,7 +18,7 @@ from typing import Any, cast
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from accounts.authentication import bearer_token, key_hash, key_prefix
 from accounts.cache import api_key_key, cache_enabled, cache_fill, cache_get, enforcement_key
 from accounts.choices import Scope
+from accounts.external_ids import is_external_id
 from cases.selectors import (
     enforcement_changes,
     enforcement_check,
@@ -37,16 +38,17 @@ from config.problems import InvalidQuery, problem_for_exception
 
 from .permissions import caller_may
 from .serializers import (
+    EXTERNAL_ID_PARAMETER,
     EnforcementChangesQuerySerializer,
     EnforcementChangesSerializer,
     EnforcementCheckRequestSerializer,
     EnforcementCheckSerializer,
     EnforcementSerializer,
+    external_id_from_path,
 )
 
 JSON_TYPES = ("application/json", "application/*", "*/*", "application/problem+json")
 CACHE_CONTROL = "private, no-cache"
-EXTERNAL_ID_PATTERN = r"^(?!(check|changes)$)[^/]{1,128}$"
 
 
 def _accepts_json(request: HttpRequest) -> bool:
@@ -122,6 +124,7 @@ def enforcement_lookup(request: HttpRequest, external_id: str) -> HttpResponseBa
             raise exceptions.MethodNotAllowed(request.method or "")
         if not _accepts_json(request):
             raise exceptions.NotAcceptable()
+        external_id_from_path(external_id)  # before any read: no id that breaks the rule is a 404
         token = bearer_token(request)
         if token is not None:
             found = _with_key(token, external_id)
@@ -155,17 +158,10 @@ class EnforcementGetApi(APIView):
         description=(
             "The API gateway's hot path: one indexed read (or a shared-cache hit invalidated on "
             "every change). Answers `ETag` and `Cache-Control: private, no-cache`; send "
-            "`If-None-Match` to get 304 when nothing changed. An account never seen: 404."
+            "`If-None-Match` to get 304 when nothing changed. An account never seen: 404; an "
+            "id that breaks the external id rule (which no account can have): 422."
         ),
-        parameters=[
-            OpenApiParameter(
-                "external_id",
-                {"type": "string", "pattern": EXTERNAL_ID_PATTERN},
-                OpenApiParameter.PATH,
-                description="Any external id but `check` and `changes`, which name the "
-                "operations beside this one.",
-            )
-        ],
+        parameters=[EXTERNAL_ID_PARAMETER],
         responses={200: EnforcementSerializer, 304: None},
         examples=[
             OpenApiExample(
@@ -236,7 +232,7 @@ class EnforcementCheckApi(APIView):
         if not (
             isinstance(accounts, list)
             and 0 < len(accounts) <= 1000
-            and all(isinstance(a, str) and 0 < len(a) <= 128 for a in accounts)
+            and all(a.__class__ is str and is_external_id(a) for a in accounts)
         ):
             serializer = EnforcementCheckRequestSerializer(data=data)
             serializer.is_valid(raise_exception=True)

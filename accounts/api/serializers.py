@@ -4,16 +4,62 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from accounts.choices import EnforcementStatus, PartnerKind, Tier
+from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id, validate_external_id
+from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
+from accounts.external_ids import RULE as EXTERNAL_ID_RULE
 from accounts.models import Account, Partner
 from config.api import StrictCharField
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
 MAX_CHECK = 1000
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": EXTERNAL_ID_MAX_LENGTH,
+        "pattern": EXTERNAL_ID_PATTERN,
+        "description": EXTERNAL_ID_RULE,
+    }
+)
+class ExternalIdField(StrictCharField):
+    """An account's external id, refused unless it follows the rule (accounts/external_ids.py,
+    one error whatever breaks it); the schema states the rule as its ``pattern``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", EXTERNAL_ID_RULE)
+        super().__init__(**kwargs)
+        self.validators.append(validate_external_id)
+
+
+EXTERNAL_ID_PARAMETER = OpenApiParameter(
+    "external_id",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": EXTERNAL_ID_MAX_LENGTH,
+        "pattern": EXTERNAL_ID_PATTERN,
+    },
+    OpenApiParameter.PATH,
+    description=f"The account's external id. {EXTERNAL_ID_RULE} Any other id: 422.",
+)
+
+
+def external_id_from_path(value: str) -> str:
+    """The external id named in a path, or a 422 naming ``external_id``: an id that breaks the
+    rule can never exist, and a 404 would tell a gateway "unknown account"."""
+    if not is_external_id(value):
+        raise serializers.ValidationError(
+            {"external_id": [ErrorDetail(EXTERNAL_ID_RULE, code="external_id")]}
+        )
+    return value
 
 
 class PartnerSerializer(serializers.ModelSerializer[Partner]):
@@ -114,9 +160,7 @@ class EnforcementSerializer(serializers.Serializer[Any]):
 
 
 class EnforcementCheckRequestSerializer(serializers.Serializer[Any]):
-    accounts = serializers.ListField(
-        child=StrictCharField(max_length=128), min_length=1, max_length=MAX_CHECK
-    )
+    accounts = serializers.ListField(child=ExternalIdField(), min_length=1, max_length=MAX_CHECK)
 
 
 class EnforcementCheckItemSerializer(serializers.Serializer[Any]):

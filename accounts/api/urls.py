@@ -1,10 +1,27 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import enforcement, views
 
+
+class AnyTextConverter:
+    """The rest of the path, whatever it holds (``/``, newlines): the view, not the URL
+    resolver, refuses an external id that breaks the rule, as a 422 problem rather than a 404
+    that a gateway could read as "unknown account"."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyTextConverter, "anytext")
+
 urlpatterns = [
     path("accounts", views.AccountListApi.as_view(), name="accounts-list"),
-    path("accounts/<str:external_id>", views.AccountApi.as_view(), name="accounts-detail"),
+    path("accounts/<anytext:external_id>", views.AccountApi.as_view(), name="accounts-detail"),
     path("partners", views.PartnerListApi.as_view(), name="partners-list"),
     path("partners/<slug:code>", views.PartnerApi.as_view(), name="partners-detail"),
     path("enforcement/check", enforcement.EnforcementCheckApi.as_view(), name="enforcement-check"),
@@ -13,5 +30,7 @@ urlpatterns = [
         enforcement.EnforcementChangesApi.as_view(),
         name="enforcement-changes",
     ),
-    path("enforcement/<str:external_id>", enforcement.enforcement_lookup, name="enforcement-get"),
+    path(
+        "enforcement/<anytext:external_id>", enforcement.enforcement_lookup, name="enforcement-get"
+    ),
 ]

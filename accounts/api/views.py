@@ -18,10 +18,12 @@ from cases.selectors import account_get, account_list, partner_list
 from config.api import CursorPage, OldestFirstCursorPage
 
 from .serializers import (
+    EXTERNAL_ID_PARAMETER,
     AccountPutSerializer,
     AccountSerializer,
     PartnerPutSerializer,
     PartnerSerializer,
+    external_id_from_path,
 )
 
 
@@ -73,11 +75,12 @@ class AccountApi(APIView):
     @extend_schema(
         operation_id="accounts_get",
         summary="One account with its enforcement status and open case",
+        parameters=[EXTERNAL_ID_PARAMETER],
         responses={200: AccountSerializer},
         tags=["accounts"],
     )
     def get(self, request: Request, external_id: str) -> Response:
-        return Response(AccountSerializer(self._found(external_id)).data)
+        return Response(AccountSerializer(self._found(external_id_from_path(external_id))).data)
 
     @extend_schema(
         operation_id="accounts_put",
@@ -87,13 +90,13 @@ class AccountApi(APIView):
             "a partner code that is not registered is a 422."
         ),
         request=AccountPutSerializer,
+        parameters=[EXTERNAL_ID_PARAMETER],
         responses={200: AccountSerializer, 201: AccountSerializer},
         examples=[OpenApiExample("billing sync", request_only=True, value=ACCOUNT_EXAMPLE)],
         tags=["accounts"],
     )
     def put(self, request: Request, external_id: str) -> Response:
-        if len(external_id) > 128:
-            raise exceptions.ValidationError({"external_id": ["At most 128 characters."]})
+        external_id_from_path(external_id)
         serializer = AccountPutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         _, created = account_upsert(external_id=external_id, **serializer.validated_data)

@@ -7,9 +7,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.serializers import ExternalIdField
 from cases.choices import ActedBy, ActorKind, CaseState, Priority, Severity
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
 from cases.workflow import ACTIONS
+from config.api import StrictDateTimeField
+from config.limits import MAX_EVIDENCE_DEPTH, json_depth_exceeds
 
 MAX_TEXT = 20_000
 ACTION_CHOICES = [(a, a) for a in ACTIONS]
@@ -32,15 +35,19 @@ def contains_nul(value: Any) -> bool:
 class SignalInSerializer(serializers.Serializer[Any]):
     """One signal in a batch (validated by ``cases.intake``; this describes it)."""
 
-    account = serializers.CharField(max_length=128, help_text="The account's external id.")
+    account = ExternalIdField()
     kind = serializers.CharField(max_length=64, help_text="e.g. `rate_limit_exceeded`.")
     severity = serializers.ChoiceField(choices=Severity.choices)
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
+    occurred_at = StrictDateTimeField()
     source = serializers.CharField(max_length=100)  # type: ignore[assignment]  # DRF pops fields
     dedupe_key = serializers.CharField(max_length=200, help_text="Unique per source.")
     policy = serializers.CharField(max_length=64, required=False, allow_null=True)
     summary = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
-    evidence = serializers.DictField(required=False)
+    evidence = serializers.DictField(
+        required=False,
+        help_text=f"Any JSON object of at most 64 KiB, nesting at most {MAX_EVIDENCE_DEPTH} "
+        "objects and lists; numbers must be finite.",
+    )
 
 
 class SignalBatchSerializer(serializers.Serializer[Any]):
@@ -200,7 +207,7 @@ class CaseDetailSerializer(CaseSerializer):
 
 
 class CaseOpenSerializer(serializers.Serializer[Any]):
-    account = serializers.CharField(max_length=128, help_text="External id of a known account.")
+    account = ExternalIdField(help_text="External id of a known account.")
     summary = serializers.CharField(max_length=MAX_TEXT)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.MEDIUM)
     policies = serializers.ListField(
@@ -213,7 +220,7 @@ class RemediationInSerializer(serializers.Serializer[Any]):
     items = serializers.ListField(
         child=serializers.CharField(max_length=MAX_TEXT), min_length=1, max_length=100
     )
-    deadline = serializers.DateTimeField(required=False)
+    deadline = StrictDateTimeField(required=False)
     deadline_days = serializers.IntegerField(required=False, min_value=1, max_value=365)
 
 
@@ -239,7 +246,11 @@ class TransitionSerializer(serializers.Serializer[Any]):
     findings = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="investigate")
     violation_confirmed = serializers.BooleanField(required=False, help_text="investigate")
     evidence = serializers.ListField(
-        child=serializers.JSONField(), required=False, max_length=100, help_text="investigate"
+        child=serializers.JSONField(),
+        required=False,
+        max_length=100,
+        help_text=f"investigate: references, each nesting at most {MAX_EVIDENCE_DEPTH} objects "
+        "and lists.",
     )
     remediation = RemediationInSerializer(required=False, help_text="investigate")
     verification_note = serializers.CharField(
@@ -251,6 +262,13 @@ class TransitionSerializer(serializers.Serializer[Any]):
     rationale = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="terminate")
 
     def validate_evidence(self, value: list[Any]) -> list[Any]:
+        deep = {
+            str(index): [f"May nest at most {MAX_EVIDENCE_DEPTH} objects and lists."]
+            for index, item in enumerate(value)
+            if json_depth_exceeds(item, MAX_EVIDENCE_DEPTH)
+        }
+        if deep:
+            raise serializers.ValidationError(deep)
         if contains_nul(value):
             raise serializers.ValidationError("May not contain NUL characters.")
         return value

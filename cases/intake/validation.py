@@ -4,6 +4,10 @@ A valid item takes the fast path (``_valid_item``), which builds nothing for err
 item it cannot vouch for sends the whole batch through ``_checked_item``, which names every bad
 item and field in order. Evidence is encoded once per batch: an array that is small enough and
 free of NUL vouches for each of its items at once.
+
+An account is named by an external id that follows the rule of ``accounts.external_ids``;
+``occurred_at`` carries a time zone and lies in the range of ``config.limits``; evidence nests
+at most ``MAX_EVIDENCE_DEPTH`` objects and lists and holds finite numbers only.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from accounts.external_ids import RULE as EXTERNAL_ID_RULE
+from accounts.external_ids import is_external_id
 from cases.choices import Severity
 from cases.errors import CaseError
 from cases.models import PolicyClause
+from config.limits import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_EVIDENCE_DEPTH,
+    json_depth_exceeds,
+    time_problem,
+)
 
 MAX_BATCH = 1000
 LIMITS = {"account": 128, "kind": 64, "source": 100, "dedupe_key": 200, "policy": 64}
@@ -28,8 +41,9 @@ REQUIRED = ("account", "kind", "severity", "occurred_at", "source", "dedupe_key"
 OPTIONAL = ("policy", "summary", "evidence")
 KNOWN = frozenset(REQUIRED + OPTIONAL)
 SEVERITIES = frozenset(str(v) for v in Severity.values)
-# Built once: ``json.dumps`` with options builds a new encoder on every call.
-EVIDENCE_JSON = json.JSONEncoder(separators=(",", ":"))
+# Built once: ``json.dumps`` with options builds a new encoder on every call. A number that is
+# not finite cannot be stored in a JSON column: encoding it raises ``ValueError``.
+EVIDENCE_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class SignalBatchInvalid(CaseError):
@@ -99,24 +113,40 @@ def _text(item: dict[str, Any], name: str, index: int, errors: list[dict[str, An
     return value
 
 
-def _occurred_at(value: Any) -> datetime | None:
-    """An aware time in UTC, or ``None`` for anything else (naive, malformed, out of range)."""
+def _parsed_time(value: Any) -> datetime | None:
+    """``value`` read as an ISO 8601 time (aware or naive), or ``None`` if it is not one."""
     if not isinstance(value, str):
         return None
-    parsed: datetime | None
     try:
-        parsed = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         try:
-            parsed = parse_datetime(value)
+            return parse_datetime(value)
         except ValueError:
             return None
+
+
+def _occurred_at(value: Any) -> datetime | None:
+    """An aware time in UTC within the API's range (``config.limits``), or ``None`` for anything
+    else (naive, malformed, out of range)."""
+    parsed = _parsed_time(value)
     if parsed is None or parsed.utcoffset() is None:
         return None
     try:  # PostgreSQL refuses offsets beyond 15:59 that Python accepts
-        return parsed.astimezone(UTC)
+        utc = parsed.astimezone(UTC)
     except OverflowError:
         return None
+    return utc if EARLIEST_TIME <= utc < LATEST_TIME else None
+
+
+def _occurred_at_error(value: Any) -> tuple[str, str]:
+    """Why ``occurred_at`` was refused: ``(detail, code)``."""
+    parsed = _parsed_time(value)
+    if parsed is not None and parsed.utcoffset() is not None:
+        problem = time_problem(parsed)
+        if problem is not None:
+            return problem, "datetime_range"
+    return "Must be an ISO 8601 time with a time zone.", "datetime"
 
 
 def plain_text(value: Any, limit: int) -> str | None:
@@ -138,6 +168,8 @@ def _valid_item(raw: Any, index: int) -> Item | None:
     if not raw.keys() <= KNOWN or severity.__class__ is not str or severity not in SEVERITIES:
         return None
     account = plain_text(raw.get("account"), LIMITS["account"])
+    if account is not None and not is_external_id(account):
+        return None
     kind = plain_text(raw.get("kind"), LIMITS["kind"])
     source = plain_text(raw.get("source"), LIMITS["source"])
     dedupe_key = plain_text(raw.get("dedupe_key"), LIMITS["dedupe_key"])
@@ -181,6 +213,8 @@ def _checked_item(raw: Any, index: int, errors: list[dict[str, Any]]) -> Item | 
         for name in sorted(set(raw) - KNOWN):
             errors.append(_error(index, str(name), "Unknown field.", "unknown_field"))
     account = _text(raw, "account", index, errors)
+    if account and len(errors) == before and not is_external_id(account):
+        errors.append(_error(index, "account", EXTERNAL_ID_RULE, "external_id"))
     kind = _text(raw, "kind", index, errors)
     source = _text(raw, "source", index, errors)
     dedupe_key = _text(raw, "dedupe_key", index, errors)
@@ -191,9 +225,7 @@ def _checked_item(raw: Any, index: int, errors: list[dict[str, Any]]) -> Item | 
         )
     occurred = _occurred_at(raw.get("occurred_at"))
     if occurred is None:
-        errors.append(
-            _error(index, "occurred_at", "Must be an ISO 8601 time with a time zone.", "datetime")
-        )
+        errors.append(_error(index, "occurred_at", *_occurred_at_error(raw.get("occurred_at"))))
     policy = raw.get("policy")
     if policy is not None:
         policy = _text(raw, "policy", index, errors) or None
@@ -210,8 +242,16 @@ def _checked_item(raw: Any, index: int, errors: list[dict[str, Any]]) -> Item | 
     evidence_json = "{}"
     if not isinstance(evidence, dict):
         errors.append(_error(index, "evidence", "Must be an object."))
+    elif json_depth_exceeds(evidence, MAX_EVIDENCE_DEPTH):
+        errors.append(
+            _error(index, "evidence", f"May nest at most {MAX_EVIDENCE_DEPTH} objects and lists.")
+        )
     elif evidence:
-        evidence_json = EVIDENCE_JSON.encode(evidence)
+        try:
+            evidence_json = EVIDENCE_JSON.encode(evidence)
+        except ValueError:
+            evidence_json = ""
+            errors.append(_error(index, "evidence", "Numbers must be finite.", "not_finite"))
         if len(evidence_json) > MAX_EVIDENCE_BYTES:
             errors.append(_error(index, "evidence", f"At most {MAX_EVIDENCE_BYTES} bytes."))
         elif "\\u0000" in evidence_json:
@@ -242,8 +282,14 @@ def _plain_items(batch: list[Any]) -> ValidBatch | None:
         if item is None:
             return None
         items.append(item)
-    evidence_json = EVIDENCE_JSON.encode([item.evidence for item in items])
+    evidence = [item.evidence for item in items]
+    try:
+        evidence_json = EVIDENCE_JSON.encode(evidence)
+    except ValueError:  # a number that is not finite
+        return None
     if len(evidence_json) > MAX_EVIDENCE_BYTES or "\\u0000" in evidence_json:
+        return None
+    if json_depth_exceeds(evidence, MAX_EVIDENCE_DEPTH + 1):  # + 1: the list of them
         return None
     return ValidBatch(items, evidence_json)
 

@@ -14,11 +14,11 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.choices import Scope
+from config.api import CursorPage
 from notifications.errors import NoticeNotFound
 from notifications.models import Notice
 from notifications.selectors import case_notices_list
@@ -26,7 +26,7 @@ from notifications.selectors import case_notices_list
 from .serializers import NoticeSerializer
 
 
-class NoticeCursorPagination(CursorPagination):
+class NoticeCursorPagination(CursorPage):
     page_size = 100
     max_page_size = 500
     page_size_query_param = "limit"

@@ -57,6 +57,14 @@ def test_non_json_body_is_415(api: ApiCaller) -> None:
     problem(response, 415, "unsupported_media_type")
 
 
+def test_a_number_json_cannot_store_is_422_naming_it(api: ApiCaller) -> None:
+    response = api.client.post(
+        f"{API}/signals", '{"signals": NaN}', content_type="application/json", headers=api.headers
+    )
+    body = problem(response, 422, "invalid_input")
+    assert [e["pointer"] for e in body["errors"]] == ["/signals"]
+
+
 def test_malformed_json_is_400(api: ApiCaller) -> None:
     response = api.client.post(
         f"{API}/signals", "{not json", content_type="application/json", headers=api.headers
@@ -132,7 +140,6 @@ def test_admin_pages_stay_html(db: Any) -> None:
     [
         '{"signals": [{"account": "a\\u0000b"}]}',
         '{"signals": [{"account": "\\ud800"}]}',
-        '{"signals": NaN}',
     ],
 )
 def test_unstorable_json_is_400(api: ApiCaller, raw: str) -> None:
@@ -154,7 +161,7 @@ def test_paired_surrogates_are_fine(api: ApiCaller, account: Any) -> None:
 
 
 def test_nul_in_path_or_query_is_refused(api: ApiCaller) -> None:
-    problem(api.get("/enforcement/a%00b"), 404)
+    problem(api.get("/enforcement/a%00b"), 400, "bad_request")
     problem(api.get("/cases", account="a\x00b"), 400, "invalid_query")
 
 
