@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_idempotency_keys"),
+        ("accounts", "0004_api_client_staff_tool"),
     ]
 
     operations = [
