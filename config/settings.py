@@ -162,9 +162,11 @@ else:
         "socket_timeout": 5.0,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must fail fast when the broker is down: the outbox keeps the work.
+# Publishing must fail fast when the broker is down: the outbox keeps the work. A publish tries
+# to connect for at most the connection timeout and is never retried; the worker and beat, which
+# alone use the retry count below, reconnect for as long as the broker is away (None: forever).
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
