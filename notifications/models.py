@@ -32,6 +32,10 @@ class WebhookEndpoint(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The lane: the worker sending to this endpoint holds it (a token, until a time), so that
+    # its notices go out one batch at a time (``notifications.delivery``).
+    lane = models.UUIDField(null=True, blank=True, editable=False)
+    lane_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
