@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from .choices import Channel, NoticeStatus
 from .crypto import SecretUnreadable, secret_decrypt
 from .errors import WebhookUrlRefused
 from .models import DeliveryAttempt, Notice, WebhookEndpoint
+from .services import endpoint_gone
 from .urls_check import webhook_url_check
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ SENDING_FIELDS = (
     "lease",
     "endpoint__url",
     "endpoint__active",
+    "endpoint__disabled_at",
     "endpoint__secret",
 )
 # A finished attempt waits at most this long to be recorded with others (seconds).
@@ -231,6 +233,8 @@ class Outcome:
     excerpt: str = ""
     error: str = ""
     permanent: bool = False
+    gone: bool = False  # the receiver answered 410 Gone: its endpoint is disabled
+    stopped: bool = False  # not sent: the endpoint was disabled as gone
 
 
 @dataclass
@@ -246,6 +250,7 @@ class _Batch:
 
     signers: dict[int, Webhook | SecretUnreadable]
     timeout: dict[str, float]
+    gone: set[int] = field(default_factory=set)  # endpoints that answered 410 in this batch
 
     @classmethod
     def prepare(cls, notices: list[Notice]) -> _Batch:
@@ -430,6 +435,8 @@ def attempt_deadline() -> float:
     return float(settings.WEBHOOK_DEADLINE_SECONDS)
 
 
+GONE = 410  # Standard Webhooks: the endpoint is gone for good; disable it, do not retry
+
 HTTP_ERRORS = (
     httpcore.TimeoutException,
     httpcore.NetworkError,
@@ -440,6 +447,8 @@ HTTP_ERRORS = (
 
 def _post_webhook(notice: Notice, batch: _Batch) -> Outcome:
     endpoint = notice.endpoint
+    if endpoint is not None and (endpoint.pk in batch.gone or endpoint.disabled_at is not None):
+        return Outcome(succeeded=False, error="endpoint gone (HTTP 410): not sent", stopped=True)
     if endpoint is None or not endpoint.active:
         return Outcome(succeeded=False, error="endpoint disabled", permanent=True)
     try:
@@ -476,12 +485,16 @@ def _post_webhook(notice: Notice, batch: _Batch) -> Outcome:
             latency = int((time.monotonic() - started) * 1000)
             excerpt = chunk[:EXCERPT_MAX].decode("utf-8", errors="replace")
             ok = 200 <= response.status < 300
+            gone = response.status == GONE
+            if gone:
+                batch.gone.add(endpoint.pk)  # the batch's later attempts there are not made
             return Outcome(
                 succeeded=ok,
                 status_code=response.status,
                 latency_ms=latency,
                 excerpt=excerpt,
                 error="" if ok else f"HTTP {response.status}",
+                gone=gone,
             )
     except HTTP_ERRORS as exc:
         latency = int((time.monotonic() - started) * 1000)
@@ -639,6 +652,7 @@ class _Settled:
     statuses: dict[str, str]
     failed: list[Attempt]
     later: list[tuple[str, float]]  # (notice id, countdown) of short waits before a retry
+    gone: set[int] = field(default_factory=set)  # endpoints whose receiver answered 410
 
 
 def _record(
@@ -676,8 +690,15 @@ def _record(
             settled.statuses[str(notice.pk)] = NoticeStatus.DELIVERED
             continue
         notice.last_error = outcome.error
-        delay = None if outcome.permanent else retry_delay(notice.attempts)
         notice.queued_at = None
+        if outcome.gone or outcome.stopped:
+            notice.status = NoticeStatus.STOPPED
+            if outcome.gone and notice.endpoint_id is not None:
+                settled.gone.add(notice.endpoint_id)
+            unsettled.append(notice)
+            settled.statuses[str(notice.pk)] = notice.status
+            continue
+        delay = None if outcome.permanent else retry_delay(notice.attempts)
         if delay is None:
             notice.status = NoticeStatus.FAILED
             settled.failed.append(attempt)
@@ -711,6 +732,8 @@ def _record(
         )
     if updated != len(delivered) + len(unsettled):
         raise _LeaseLost
+    for endpoint_id in sorted(settled.gone):
+        endpoint_gone(endpoint_id=endpoint_id, at=now, detail=f"HTTP {GONE} Gone")
     return settled
 
 
