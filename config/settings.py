@@ -165,9 +165,11 @@ else:
         "socket_timeout": 5.0,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must fail fast when the broker is down: the outbox keeps the work.
+# Publishing must fail fast when the broker is down: the outbox keeps the work. A publish tries
+# to connect for at most the connection timeout and is never retried; the worker and beat, which
+# alone use the retry count below, reconnect for as long as the broker is away (None: forever).
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -191,6 +193,8 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds per network operation with the mail server (Django's default is to wait forever).
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trust-and-safety@example.com")
 # Where customers write to contest a decision; named in every statement of reasons.
 APPEALS_EMAIL = os.environ.get("APPEALS_EMAIL", "appeals@example.com")
@@ -203,6 +207,9 @@ WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+# The whole of one attempt (connect, TLS, send, the complete answer), however the receiver
+# paces its bytes; the two timeouts above bound single network operations within it.
+WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "15"))
 # Waits before each retry (seconds): 27.6 h in all (before jitter), then the notice is failed.
 NOTICE_RETRY_SCHEDULE = [
     float(s) for s in env_list("NOTICE_RETRY_SCHEDULE", "10,60,300,1800,7200,18000,36000,36000")
@@ -217,6 +224,9 @@ NOTICE_SWEEP_BATCH = int(os.environ.get("NOTICE_SWEEP_BATCH", "500"))
 # Notices per task message, and attempts of one task in flight at once (threads).
 NOTICE_SEND_BATCH = int(os.environ.get("NOTICE_SEND_BATCH", "100"))
 NOTICE_SEND_CONCURRENCY = int(os.environ.get("NOTICE_SEND_CONCURRENCY", "8"))
+# A task starts no attempt after this long (seconds); what it has not tried goes back to the
+# outbox. With the webhook deadline, this bounds how long a slow receiver holds a worker process.
+NOTICE_BATCH_SECONDS = float(os.environ.get("NOTICE_BATCH_SECONDS", "60"))
 APPEAL_WINDOW_DAYS = int(os.environ.get("APPEAL_WINDOW_DAYS", "183"))
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 

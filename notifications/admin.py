@@ -50,6 +50,7 @@ NOTICE_EVENTS = [
         "deadline.reminder",
         "deadline.escalation",
         "digest",
+        "endpoint.disabled",
         *WebhookEvent.values,
     )
 ]
@@ -89,15 +90,38 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ServiceWritesAdmin, LeadEditsAdmin):
     form = WebhookEndpointForm
-    list_display = ("url", "partner", "events_label", "active", "updated_at")
+    list_display = ("url", "partner", "events_label", "active", "disabled_reason", "updated_at")
     list_select_related = ("partner",)
     list_filter = ("active", "partner")
     search_fields = ("url", "partner__code")
+    readonly_fields = ("disabled_at", "disabled_reason")
+    actions = ("enable",)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:  # new endpoints start active
             return ["partner", "url", "description", "event_types"]
-        return ["partner", "url", "description", "event_types", "active"]
+        fields = ["partner", "url", "description", "event_types", "active"]
+        if obj.disabled_at is not None:
+            fields += ["disabled_at", "disabled_reason"]
+        return fields
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not role_allows(request_role(request), services.ENDPOINT_MIN_ROLE):
+            return {}
+        return super().get_actions(request)
+
+    @admin.action(description="Enable selected endpoints (and resend their stopped notices)")
+    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        actor = Actor.for_user(request.user)
+        for endpoint in queryset.filter(active=False).order_by("pk"):
+            try:
+                _, resumed = services.endpoint_enable(endpoint_id=endpoint.pk, actor=actor)
+            except CaseError as exc:
+                messages.error(request, f"{endpoint.url}: {exc.detail}")
+            else:
+                messages.success(
+                    request, f"{endpoint.url} enabled; {resumed} stopped notice(s) sent again."
+                )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # notices cite their endpoint; an endpoint is made inactive instead

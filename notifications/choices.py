@@ -13,6 +13,9 @@ class NoticeStatus(models.TextChoices):
     RETRYING = "retrying", "Retrying"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    # Not delivered because the endpoint answered 410 Gone and was disabled; kept, and sent
+    # again if a lead enables the endpoint again.
+    STOPPED = "stopped", "Stopped (endpoint gone)"
 
 
 class WebhookEvent(models.TextChoices):

@@ -22,10 +22,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -37,7 +39,8 @@ from standardwebhooks.webhooks import Webhook
 from .choices import Channel, NoticeStatus
 from .crypto import SecretUnreadable, secret_decrypt
 from .errors import WebhookUrlRefused
-from .models import DeliveryAttempt, Notice
+from .models import DeliveryAttempt, Notice, WebhookEndpoint
+from .services import endpoint_gone
 from .urls_check import webhook_url_check
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ SENDING_FIELDS = (
     "lease",
     "endpoint__url",
     "endpoint__active",
+    "endpoint__disabled_at",
     "endpoint__secret",
 )
 # A finished attempt waits at most this long to be recorded with others (seconds).
@@ -197,8 +201,9 @@ def notice_claim(notice_id: Any) -> tuple[Notice, uuid.UUID] | None:
     return notice, notice.lease
 
 
-def notices_due_claim(*, limit: int) -> list[str]:
-    """Ids of notices that are due and not already on the broker, marked as queued now.
+def notices_due_claim(*, limit: int) -> list[tuple[str, int | None]]:
+    """Notices that are due and not already on the broker, marked as queued now: their ids,
+    each with its lane (its webhook endpoint; ``None`` for e-mails).
 
     Two sweeps at once take disjoint rows (``skip_locked`` on PostgreSQL; SQLite serialises
     writers), and a notice queued less than ``NOTICE_REQUEUE_AFTER_SECONDS`` ago is left alone.
@@ -211,10 +216,10 @@ def notices_due_claim(*, limit: int) -> list[str]:
         rows = Notice.objects.filter(_due(now) & fresh).order_by("next_attempt_at")
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
-        ids = list(rows.values_list("pk", flat=True)[:limit])
-        if ids:
-            Notice.objects.filter(pk__in=ids).update(queued_at=now)
-    return [str(i) for i in ids]
+        due = list(rows.values_list("pk", "endpoint_id")[:limit])
+        if due:
+            Notice.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
+    return [(str(pk), lane) for pk, lane in due]
 
 
 # --- one attempt ----------------------------------------------------------------------------
@@ -228,6 +233,8 @@ class Outcome:
     excerpt: str = ""
     error: str = ""
     permanent: bool = False
+    gone: bool = False  # the receiver answered 410 Gone: its endpoint is disabled
+    stopped: bool = False  # not sent: the endpoint was disabled as gone
 
 
 @dataclass
@@ -239,10 +246,11 @@ class Attempt:
 @dataclass
 class _Batch:
     """What the attempts of one batch share: each endpoint's signer (its secret decrypted once
-    per batch, or why it cannot be) and the request timeouts."""
+    per batch, or why it cannot be) and the request timeouts (httpcore's, per operation)."""
 
     signers: dict[int, Webhook | SecretUnreadable]
-    timeout: httpx.Timeout
+    timeout: dict[str, float]
+    gone: set[int] = field(default_factory=set)  # endpoints that answered 410 in this batch
 
     @classmethod
     def prepare(cls, notices: list[Notice]) -> _Batch:
@@ -257,10 +265,13 @@ class _Batch:
                 signers[endpoint.pk] = exc
             except ValueError:  # decrypted, but not base64 after ``whsec_``
                 signers[endpoint.pk] = SecretUnreadable("the endpoint's secret is malformed")
-        timeout = httpx.Timeout(
-            float(settings.WEBHOOK_TIMEOUT_SECONDS),
-            connect=float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS),
-        )
+        read = float(settings.WEBHOOK_TIMEOUT_SECONDS)
+        timeout = {
+            "connect": float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS),
+            "read": read,
+            "write": read,
+            "pool": read,
+        }
         return cls(signers, timeout)
 
 
@@ -308,27 +319,136 @@ def webhook_headers(notice: Notice, secret: str, at: datetime) -> dict[str, str]
     return _signed_headers(notice, Webhook(secret), at)
 
 
-_client_lock = threading.Lock()
-_client: httpx.Client | None = None
+# --- the deadline of an attempt -------------------------------------------------------------
+# httpcore's timeouts bound each network operation (connect, one write, one read): a receiver
+# that trickles its answer a byte at a time never trips them. The attempt's deadline bounds the
+# whole of it: every operation of the sending thread gets at most the time left before it, and
+# none starts after it. The deadline is per thread, as each attempt runs in one thread from its
+# first byte to its last; the connections it uses come from the shared pool.
+
+_deadline = threading.local()
+WRITE_CHUNK = 65536
 
 
-def _http() -> httpx.Client:
-    """One pooled client per process: building one (TLS context, CA bundle) costs more than a
-    delivery. Timeouts are set per request from the settings. httpx clients are thread-safe;
-    the attempts of a batch share this one."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(
-                follow_redirects=False,
-                trust_env=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` for the next network operation, cut to what is left of this thread's
+    deadline; raises ``error`` once the deadline has passed."""
+    ends: float | None = getattr(_deadline, "ends", None)
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+@contextmanager
+def _deadline_at(ends: float) -> Iterator[None]:
+    """Network operations of this thread end by ``ends`` (``time.monotonic()`` scale)."""
+    _deadline.ends = ends
+    try:
+        yield
+    finally:
+        _deadline.ends = None
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # In chunks, so that a receiver that reads slowly cannot stretch one write either.
+        for start in range(0, len(buffer), WRITE_CHUNK):
+            chunk = buffer[start : start + WRITE_CHUNK]
+            self._stream.write(chunk, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking sockets, with every operation held to the thread's deadline."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        left = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._backend.connect_tcp(host, port, left, local_address, socket_options)
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        left = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+_pool_lock = threading.Lock()
+_pool: httpcore.ConnectionPool | None = None
+
+
+def _http() -> httpcore.ConnectionPool:
+    """One connection pool per process: building one (TLS context, CA bundle) costs more than a
+    delivery. It is thread-safe; the attempts of a batch share it. Redirects are never
+    followed and no proxy is read from the environment."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = httpcore.ConnectionPool(
+                ssl_context=httpx.create_ssl_context(trust_env=False),
+                max_connections=100,
+                max_keepalive_connections=20,
+                network_backend=_DeadlineBackend(),
             )
-        return _client
+        return _pool
+
+
+def attempt_deadline() -> float:
+    """The longest one webhook attempt may take, all included (seconds)."""
+    return float(settings.WEBHOOK_DEADLINE_SECONDS)
+
+
+GONE = 410  # Standard Webhooks: the endpoint is gone for good; disable it, do not retry
+
+HTTP_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
 
 
 def _post_webhook(notice: Notice, batch: _Batch) -> Outcome:
     endpoint = notice.endpoint
+    if endpoint is not None and (endpoint.pk in batch.gone or endpoint.disabled_at is not None):
+        return Outcome(succeeded=False, error="endpoint gone (HTTP 410): not sent", stopped=True)
     if endpoint is None or not endpoint.active:
         return Outcome(succeeded=False, error="endpoint disabled", permanent=True)
     try:
@@ -343,37 +463,47 @@ def _post_webhook(notice: Notice, batch: _Batch) -> Outcome:
     if isinstance(signer, SecretUnreadable):
         return Outcome(succeeded=False, error=str(signer), permanent=True)
     headers = _signed_headers(notice, signer, timezone.now())
+    deadline = attempt_deadline()
     started = time.monotonic()
+    ends = started + deadline
     try:
-        with _http().stream(
-            "POST",
-            endpoint.url,
-            content=notice.body_text.encode(),
-            headers=headers,
-            timeout=batch.timeout,
-        ) as response:
+        with (
+            _deadline_at(ends),
+            _http().stream(
+                "POST",
+                endpoint.url,
+                content=notice.body_text.encode(),
+                headers=list(headers.items()),
+                extensions={"timeout": batch.timeout},
+            ) as response,
+        ):
             chunk = b""
-            for part in response.iter_bytes():
+            for part in response.iter_stream():
                 chunk += part
                 if len(chunk) >= EXCERPT_MAX:
                     break
             latency = int((time.monotonic() - started) * 1000)
             excerpt = chunk[:EXCERPT_MAX].decode("utf-8", errors="replace")
-            ok = 200 <= response.status_code < 300
+            ok = 200 <= response.status < 300
+            gone = response.status == GONE
+            if gone:
+                batch.gone.add(endpoint.pk)  # the batch's later attempts there are not made
             return Outcome(
                 succeeded=ok,
-                status_code=response.status_code,
+                status_code=response.status,
                 latency_ms=latency,
                 excerpt=excerpt,
-                error="" if ok else f"HTTP {response.status_code}",
+                error="" if ok else f"HTTP {response.status}",
+                gone=gone,
             )
-    except httpx.HTTPError as exc:
-        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "error"
-        return Outcome(
-            succeeded=False,
-            latency_ms=int((time.monotonic() - started) * 1000),
-            error=f"{kind}: {type(exc).__name__}: {exc}"[:EXCERPT_MAX],
-        )
+    except HTTP_ERRORS as exc:
+        latency = int((time.monotonic() - started) * 1000)
+        if time.monotonic() >= ends:
+            error = f"deadline: no complete answer within {deadline:g} s ({type(exc).__name__})"
+        else:
+            kind = "timeout" if isinstance(exc, httpcore.TimeoutException) else "error"
+            error = f"{kind}: {type(exc).__name__}: {exc}"
+        return Outcome(succeeded=False, latency_ms=latency, error=error[:EXCERPT_MAX])
 
 
 def _attempt(notice: Notice, batch: _Batch) -> Attempt:
@@ -394,8 +524,9 @@ def _attempt(notice: Notice, batch: _Batch) -> Attempt:
 
 
 def _attempt_budget() -> float:
-    """The longest one webhook attempt may take: connecting, then waiting for the answer."""
-    return float(settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS) + float(settings.WEBHOOK_TIMEOUT_SECONDS)
+    """The longest one attempt may take (a webhook's deadline; e-mails are bounded by the
+    backend's own timeout)."""
+    return attempt_deadline()
 
 
 def _concurrency() -> int:
@@ -407,10 +538,11 @@ class _Lease:
     while the batch is being sent: renewed whenever an attempt begun now could outlast it. A
     worker that dies stops renewing, and its notices are due again within
     ``NOTICE_LEASE_SECONDS``, as for a single notice. So is a notice whose attempt overran the
-    longest an attempt may take (a receiver that trickles its answer, a mail server without a
-    timeout): it is not renewed, and another worker may try it after the lease."""
+    longest an attempt may take (a name slow to resolve, a mail server slow at every step):
+    it is not renewed, and another worker may try it after the lease."""
 
-    def __init__(self, notices: list[Notice]) -> None:
+    def __init__(self, notices: list[Notice], lane: tuple[int, uuid.UUID] | None = None) -> None:
+        self.lane = lane  # (endpoint id, token): the endpoint's lane, kept with the notices
         self.tokens = {n.lease for n in notices}
         self.open = {n.pk for n in notices}
         self.until = min(n.locked_until or timezone.now() for n in notices)
@@ -432,10 +564,17 @@ class _Lease:
             return
         self.until = now + _lease()
         Notice.objects.filter(pk__in=renew, lease__in=self.tokens).update(locked_until=self.until)
+        if self.lane is not None:
+            endpoint_id, token = self.lane
+            WebhookEndpoint.objects.filter(pk=endpoint_id, lane=token).update(lane_until=self.until)
 
 
-def _attempts(notices: list[Notice], batch: _Batch, lease: _Lease) -> Iterator[list[Attempt]]:
+def _attempts(
+    notices: list[Notice], batch: _Batch, lease: _Lease, ends: float, unstarted: list[Notice]
+) -> Iterator[list[Attempt]]:
     """Make one attempt at each notice and yield the finished ones in groups, to be recorded.
+    No attempt starts after ``ends`` (``time.monotonic()`` scale): the notices not tried by
+    then are appended to ``unstarted``.
 
     The attempts run in sending threads that share the pooled client, one at a time while
     receivers answer fast: a POST to a near receiver costs more CPU than it waits, and more
@@ -468,6 +607,9 @@ def _attempts(notices: list[Notice], batch: _Batch, lease: _Lease) -> Iterator[l
             now = time.monotonic()
             if width < workers and running and now - min(running.values()) >= PARALLEL_AFTER:
                 width = workers
+            if todo and now >= ends:
+                unstarted.extend(todo)
+                todo.clear()
             if todo and len(running) < width:
                 lease.keep(overdue())
                 while todo and len(running) < width:
@@ -510,6 +652,7 @@ class _Settled:
     statuses: dict[str, str]
     failed: list[Attempt]
     later: list[tuple[str, float]]  # (notice id, countdown) of short waits before a retry
+    gone: set[int] = field(default_factory=set)  # endpoints whose receiver answered 410
 
 
 def _record(
@@ -547,8 +690,15 @@ def _record(
             settled.statuses[str(notice.pk)] = NoticeStatus.DELIVERED
             continue
         notice.last_error = outcome.error
-        delay = None if outcome.permanent else retry_delay(notice.attempts)
         notice.queued_at = None
+        if outcome.gone or outcome.stopped:
+            notice.status = NoticeStatus.STOPPED
+            if outcome.gone and notice.endpoint_id is not None:
+                settled.gone.add(notice.endpoint_id)
+            unsettled.append(notice)
+            settled.statuses[str(notice.pk)] = notice.status
+            continue
+        delay = None if outcome.permanent else retry_delay(notice.attempts)
         if delay is None:
             notice.status = NoticeStatus.FAILED
             settled.failed.append(attempt)
@@ -582,6 +732,8 @@ def _record(
         )
     if updated != len(delivered) + len(unsettled):
         raise _LeaseLost
+    for endpoint_id in sorted(settled.gone):
+        endpoint_gone(endpoint_id=endpoint_id, at=now, detail=f"HTTP {GONE} Gone")
     return settled
 
 
@@ -624,18 +776,125 @@ def _settle(attempts: list[Attempt]) -> dict[str, str]:
 # --- entry points ---------------------------------------------------------------------------
 
 
-def notices_deliver(notice_ids: Iterable[Any]) -> dict[str, str]:
-    """One attempt at each due notice among ``notice_ids``; returns the new status of each
-    notice it took (those not due, or taken by another worker, are left out)."""
-    notices = notices_claim(notice_ids)
+def _batch_seconds() -> float:
+    return float(settings.NOTICE_BATCH_SECONDS)
+
+
+def _send(
+    pks: list[uuid.UUID], ends: float, lane: tuple[int, uuid.UUID] | None = None
+) -> dict[str, str]:
+    """Claim the due notices among ``pks``, try each once (none after ``ends``), record them;
+    the notices not tried in time go back to the outbox, due as they were. ``lane`` is the
+    endpoint's lane this worker holds, renewed with the notices' lease."""
+    notices = notices_claim(pks)
     if not notices:
         return {}
     batch = _Batch.prepare(notices)
-    lease = _Lease(notices)
+    lease = _Lease(notices, lane)
     statuses: dict[str, str] = {}
-    for group in _attempts(notices, batch, lease):
+    unstarted: list[Notice] = []
+    for group in _attempts(notices, batch, lease, ends, unstarted):
         statuses.update(_settle(group))
         lease.recorded(group)
+    if unstarted:
+        notices_release(unstarted)
+    return statuses
+
+
+def notices_release(notices: list[Notice]) -> None:
+    """Give back claimed notices that were not tried: the claim's attempt is not counted, and
+    the next sweep queues them again (they stay due)."""
+    Notice.objects.filter(
+        pk__in=[n.pk for n in notices], lease__in={n.lease for n in notices}
+    ).update(
+        # SET expressions see the row as it was: more than the claim's attempt means retrying.
+        status=Case(
+            When(attempts__gt=1, then=Value(NoticeStatus.RETRYING)),
+            default=Value(NoticeStatus.PENDING),
+        ),
+        attempts=F("attempts") - 1,
+        lease=None,
+        locked_until=None,
+        queued_at=None,
+    )
+    logger.info("%d notice(s) not tried within the batch's time, back to the outbox", len(notices))
+
+
+# --- lanes: one endpoint's notices go out one batch at a time -------------------------------
+# A worker sends to an endpoint only while it holds the endpoint's lane (a lease on its row). A
+# task message for an endpoint whose lane another worker holds returns at once and leaves its
+# notices to that worker, which, once its batch is recorded, takes the endpoint's due notices
+# that are left (after releasing the lane, so that none is missed). A slow or trickling
+# receiver therefore holds one worker process, for at most ``NOTICE_BATCH_SECONDS`` and one
+# deadline, and the other endpoints' messages go to the other processes. The lane is a lease
+# like the notices' (``NOTICE_LEASE_SECONDS``, renewed with theirs): a dead worker's lane is
+# free again when its notices are.
+
+
+def lane_take(endpoint_id: int) -> uuid.UUID | None:
+    """Take the endpoint's lane for one run; ``None`` if another worker holds it."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    taken = (
+        WebhookEndpoint.objects.filter(pk=endpoint_id)
+        .filter(Q(lane_until__isnull=True) | Q(lane_until__lt=now))
+        .update(lane=token, lane_until=now + _lease())
+    )
+    return token if taken else None
+
+
+def lane_release(endpoint_id: int, token: uuid.UUID) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint_id, lane=token).update(lane=None, lane_until=None)
+
+
+def _lane_due(endpoint_id: int) -> list[uuid.UUID]:
+    now = timezone.now()
+    rows = Notice.objects.filter(_due(now), endpoint_id=endpoint_id).order_by("next_attempt_at")
+    return list(rows.values_list("pk", flat=True)[: max(1, int(settings.NOTICE_SEND_BATCH))])
+
+
+def _send_lane(endpoint_id: int, pks: list[uuid.UUID], ends: float) -> dict[str, str]:
+    statuses: dict[str, str] = {}
+    while True:
+        token = lane_take(endpoint_id)
+        if token is None:
+            # Another worker sends to this endpoint and takes these next; should it stop
+            # first (its time is up, or it died), the sweep queues them again.
+            Notice.objects.filter(pk__in=pks, queued_at__isnull=False).update(queued_at=None)
+            return statuses
+        try:
+            sent = _send(pks, ends, (endpoint_id, token))
+        finally:
+            lane_release(endpoint_id, token)
+        statuses.update(sent)
+        if not sent or time.monotonic() >= ends:
+            return statuses
+        pks = _lane_due(endpoint_id)
+        if not pks:
+            return statuses
+
+
+def notices_deliver(notice_ids: Iterable[Any]) -> dict[str, str]:
+    """One attempt at each due notice among ``notice_ids``; returns the new status of each
+    notice it tried (those not due, taken by another worker, or left to the worker that holds
+    their endpoint's lane, are left out). Webhooks go lane by lane (one endpoint at a time, see
+    above); the same run may then send the endpoint's other due notices. No attempt starts
+    after ``NOTICE_BATCH_SECONDS``."""
+    pks = _pks(notice_ids)
+    if not pks:
+        return {}
+    ends = time.monotonic() + _batch_seconds()
+    order = {pk: i for i, pk in enumerate(pks)}
+    lanes: dict[int | None, list[uuid.UUID]] = {}
+    rows = Notice.objects.filter(pk__in=pks).values_list("pk", "endpoint_id")
+    for pk, of in sorted(rows, key=lambda row: order[row[0]]):
+        lanes.setdefault(of, []).append(pk)
+    statuses: dict[str, str] = {}
+    for endpoint_id, lane in lanes.items():
+        if endpoint_id is None:
+            statuses.update(_send(lane, ends))
+        else:
+            statuses.update(_send_lane(endpoint_id, lane, ends))
     return statuses
 
 

@@ -30,8 +30,16 @@ class WebhookEndpoint(models.Model):
     # Fernet ciphertext of the whsec_ secret (see notifications.crypto); never shown or logged.
     secret = models.CharField(max_length=500, help_text="whsec_ secret (stored encrypted).")
     active = models.BooleanField(default=True)
+    # Set when the endpoint disabled itself (its receiver answered 410 Gone); cleared when a
+    # lead enables it again (``notifications.services.endpoint_enable``).
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The lane: the worker sending to this endpoint holds it (a token, until a time), so that
+    # its notices go out one batch at a time (``notifications.delivery``).
+    lane = models.UUIDField(null=True, blank=True, editable=False)
+    lane_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

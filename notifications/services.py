@@ -470,12 +470,116 @@ def endpoint_update(
             event_types=data.event_types,
             partner=data.partner,
             description=data.description,
-            active=active,
             updated_at=timezone.now(),
         )
         logger.info("webhook endpoint %s changed by %s", endpoint.pk, actor.label)
+        # Switching it on or off has consequences of its own (a disabled endpoint's stopped
+        # notices resume when it is enabled again): one path for each.
+        if active and not endpoint.active:
+            endpoint_enable(endpoint_id=endpoint.pk, actor=actor)
+        elif not active and endpoint.active:
+            endpoint_disable(endpoint_id=endpoint.pk, actor=actor)
     endpoint.refresh_from_db()
     return endpoint
+
+
+def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
+    """The endpoint's receiver answered 410 Gone (Standard Webhooks: do not send again).
+
+    In the caller's transaction: the endpoint is disabled at once, with the reason and time;
+    its notices still on their way (pending or retrying) are marked ``stopped``, kept with
+    their history; every lead gets an ``endpoint.disabled`` staff e-mail. Returns the number of
+    the endpoint's stopped notices, or 0 if it was already disabled (the leads heard then).
+    """
+    endpoint = (
+        WebhookEndpoint.objects.select_for_update(of=("self",))
+        .select_related("partner")
+        .filter(pk=endpoint_id, active=True)
+        .first()
+    )
+    if endpoint is None:
+        return 0
+    reason = f"the receiver answered {detail} on {_iso(at)}"
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=at, disabled_reason=reason[:300], updated_at=at
+    )
+    Notice.objects.filter(
+        endpoint=endpoint, status__in=(NoticeStatus.PENDING, NoticeStatus.RETRYING)
+    ).update(status=NoticeStatus.STOPPED, last_error=f"endpoint gone: {reason}", queued_at=None)
+    stopped = Notice.objects.filter(endpoint=endpoint, status=NoticeStatus.STOPPED).count()
+    payload = {
+        "endpoint": endpoint.pk,
+        "url": endpoint.url,
+        "partner": endpoint.partner.code if endpoint.partner else None,
+        "reason": reason,
+        "at": _iso(at),
+        "stopped": stopped,
+        "admin_path": f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/",
+    }
+    notices_save(
+        [
+            Notice(
+                channel=Channel.STAFF,
+                event="endpoint.disabled",
+                recipient=user.email,
+                payload={**payload, "staff_name": user.get_full_name() or user.get_username()},
+            )
+            for user in leads()
+            if user.email
+        ]
+    )
+    logger.warning(
+        "webhook endpoint %s disabled: %s; %d notice(s) stopped", endpoint.pk, reason, stopped
+    )
+    return stopped
+
+
+def endpoint_enable(*, endpoint_id: Any, actor: Actor) -> tuple[WebhookEndpoint, int]:
+    """Send to a disabled endpoint again (leads); returns it and how many notices were resumed.
+
+    The notices stopped when it answered 410 Gone go out again, oldest first, as a redelivery
+    does: same id (so the same ``webhook-id``), attempts from the first of the schedule. Notices
+    that had failed before stay as they are (each can be redelivered).
+    """
+    _require_endpoint_role(actor)
+    with transaction.atomic():
+        try:
+            endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        except (WebhookEndpoint.DoesNotExist, ValueError, TypeError):
+            raise EndpointNotFound(
+                detail=f"Webhook endpoint {endpoint_id} does not exist."
+            ) from None
+        if endpoint.active:
+            return endpoint, 0
+        now = timezone.now()
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            active=True, disabled_at=None, disabled_reason="", updated_at=now
+        )
+        resumed = list(
+            Notice.objects.filter(endpoint=endpoint, status=NoticeStatus.STOPPED)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)
+        )
+        Notice.objects.filter(pk__in=resumed).update(
+            status=NoticeStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            queued_at=None,
+            locked_until=None,
+            lease=None,
+            last_error="",
+            redelivered_at=now,
+            redelivered_by=actor.label,
+        )
+        notices_dispatch_on_commit(resumed)
+        logger.info(
+            "webhook endpoint %s enabled by %s; %d stopped notice(s) resumed",
+            endpoint.pk,
+            actor.label,
+            len(resumed),
+        )
+    endpoint.refresh_from_db()
+    return endpoint, len(resumed)
 
 
 def endpoint_disable(*, endpoint_id: Any, actor: Actor) -> WebhookEndpoint:

@@ -1,7 +1,8 @@
 """Celery tasks that send notices. They take ids, and can run twice without sending twice.
 
 ``notices_enqueue`` runs after the recording transaction commits and hands the ids to the
-broker, up to ``NOTICE_SEND_BATCH`` in one ``notices_send`` message. It never raises: if the
+broker, up to ``NOTICE_SEND_BATCH`` of one lane (one webhook endpoint, or the e-mails) in one
+``notices_send`` message. It never raises: if the
 broker is down the notices stay in the outbox, a short circuit breaker stops later requests
 from waiting on the broker too, and ``notices_sweep`` (every 30 s, see ``config/schedule.py``)
 queues them once a worker runs again.
@@ -49,16 +50,21 @@ def breaker_reset() -> None:
         _broker_down_until = 0.0
 
 
-def notice_batches(ids: Sequence[str]) -> list[list[str]]:
-    """The ids split into the batches of the ``notices_send`` messages."""
+def notice_batches(rows: Sequence[tuple[str, int | None]]) -> list[list[str]]:
+    """The ids, given with their lane (the webhook endpoint, ``None`` for e-mails), split into
+    the batches of the ``notices_send`` messages: up to ``NOTICE_SEND_BATCH`` ids of one lane
+    each, so that a batch for a slow endpoint holds no notice to anyone else."""
     size = max(1, int(settings.NOTICE_SEND_BATCH))
-    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+    lanes: dict[int | None, list[str]] = {}
+    for notice_id, lane in rows:
+        lanes.setdefault(lane, []).append(notice_id)
+    return [ids[i : i + size] for ids in lanes.values() for i in range(0, len(ids), size)]
 
 
-def _publish(ids: Sequence[str]) -> list[str]:
-    """Send a task message per batch of ids until the broker fails; returns the ids sent."""
+def _publish(rows: Sequence[tuple[str, int | None]]) -> list[str]:
+    """Send a task message per batch until the broker fails; returns the ids sent."""
     sent: list[str] = []
-    for batch in notice_batches(ids):
+    for batch in notice_batches(rows):
         try:
             notices_send.delay(batch)
         except Exception as exc:  # any broker error: the outbox keeps the work
@@ -79,8 +85,12 @@ def notices_enqueue(ids: Sequence[Any]) -> None:
     try:
         now = timezone.now()
         Notice.objects.filter(pk__in=keys, queued_at__isnull=True).update(queued_at=now)
-        sent = _publish(keys)
-        unsent = keys[len(sent) :]
+        lanes = {
+            str(pk): lane
+            for pk, lane in Notice.objects.filter(pk__in=keys).values_list("pk", "endpoint_id")
+        }
+        sent = set(_publish([(key, lanes[key]) for key in keys if key in lanes]))
+        unsent = [key for key in keys if key not in sent]
         if unsent:
             Notice.objects.filter(pk__in=unsent, queued_at=now).update(queued_at=None)
     except Exception:  # runs after commit: the change stands, the sweep retries
@@ -118,15 +128,16 @@ def notices_sweep() -> int:
     queued = 0
     batch = int(settings.NOTICE_SWEEP_BATCH)
     while True:
-        ids = notices_due_claim(limit=batch)
-        if not ids:
+        rows = notices_due_claim(limit=batch)
+        if not rows:
             break
-        sent = _publish(ids)
+        sent = set(_publish(rows))
         queued += len(sent)
-        if len(sent) < len(ids):
-            Notice.objects.filter(pk__in=ids[len(sent) :]).update(queued_at=None)
+        if len(sent) < len(rows):
+            unsent = [notice_id for notice_id, _ in rows if notice_id not in sent]
+            Notice.objects.filter(pk__in=unsent).update(queued_at=None)
             break
-        if len(ids) < batch:
+        if len(rows) < batch:
             break
     if queued:
         logger.info("outbox sweep queued %d notice(s)", queued)

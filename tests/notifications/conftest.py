@@ -4,6 +4,7 @@ runs delivery attempts the way a worker would (calling the task function directl
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -115,6 +116,87 @@ def receiver() -> Iterator[Receiver]:
 def other_receiver() -> Iterator[Receiver]:
     with serving() as rec:
         yield rec
+
+
+@dataclass
+class Trickle:
+    """One request to a ``Trickler``: when it came, the bytes of the answer sent, and when the
+    client hung up (``None`` if it read the whole answer)."""
+
+    at: float
+    sent: int = 0
+    hung_up_at: float | None = None
+
+
+class Trickler:
+    """A receiver that answers 200 at once, then trickles its body: one byte every ``every``
+    seconds, ``length`` bytes in all (raw sockets on loopback, one thread per connection)."""
+
+    def __init__(self, length: int = 40, every: float = 1.0) -> None:
+        self.length, self.every = length, every
+        self.requests: list[Trickle] = []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hooks"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client: socket.socket) -> None:
+        with client:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                part = client.recv(65536)
+                if not part:
+                    return
+                data += part
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(body) < length:
+                body += client.recv(65536)
+            trickle = Trickle(at=time.monotonic())
+            with self.lock:
+                self.requests.append(trickle)
+            try:
+                client.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+                    + f"content-length: {self.length}\r\n\r\n".encode()
+                )
+                for _ in range(self.length):
+                    if self._stop.wait(self.every):
+                        return
+                    client.sendall(b".")
+                    trickle.sent += 1
+            except OSError:
+                trickle.hung_up_at = time.monotonic()
+                return
+            # The client may hang up after the last byte; the answer was complete either way.
+
+
+@pytest.fixture
+def trickler() -> Iterator[Trickler]:
+    rec = Trickler()
+    yield rec
+    rec.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Partner
-from notifications.delivery import notices_claim, notices_deliver
+from notifications.delivery import lane_release, lane_take, notices_claim, notices_deliver
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 from notifications.tasks import notices_enqueue, notices_send, notices_sweep
 
@@ -169,8 +169,10 @@ def test_queries_of_a_batch_do_not_grow_with_its_size(
 
     assert queries(2) == queries(40)
     notices = webhooks(endpoint, 40)
-    # Claim: read and lock, update (in a savepoint); record: insert, update (in another).
-    with django_assert_max_num_queries(8):
+    # The lanes of the ids; the endpoint's lane taken; claim: read and lock, update (in a
+    # savepoint); record: insert, update (in another); the lane released, then its due notices
+    # looked up (none left).
+    with django_assert_max_num_queries(12):
         notices_send(ids(notices))
     assert DeliveryAttempt.objects.count() == 82
 
@@ -251,3 +253,85 @@ def test_attempt_made_after_its_lease_was_taken_is_logged_but_not_settled(
     assert kept.status == "delivered"
     assert [a.succeeded for a in taken.attempts_log.all()] == [True]  # the attempt was made
     assert kept.attempts_log.count() == 1
+
+
+def test_a_batch_holds_the_notices_of_one_lane_only(
+    partner: Partner, receiver: Receiver, other_receiver: Receiver, allow_private: None
+) -> None:
+    one, _ = make_endpoint(receiver.url, partner)
+    two, _ = make_endpoint(other_receiver.url, partner)
+    mixed = [emails(1)[0], webhooks(one, 1)[0], webhooks(two, 1)[0], emails(1)[0]]
+    mixed.append(webhooks(one, 1)[0])
+    queued_messages()
+    notices_enqueue([n.pk for n in mixed])
+    assert [args[0] for _, args in queued_messages()] == [
+        ids([mixed[0], mixed[3]]),
+        ids([mixed[1], mixed[4]]),
+        ids([mixed[2]]),
+    ]
+
+
+def test_a_batch_for_an_endpoint_another_worker_sends_to_leaves_its_notices_alone(
+    partner: Partner, receiver: Receiver, allow_private: None
+) -> None:
+    endpoint, receiver.secret = make_endpoint(receiver.url, partner)
+    notices = webhooks(endpoint, 2)
+    Notice.objects.update(queued_at=timezone.now())
+    token = lane_take(endpoint.pk)  # another worker is sending to this endpoint
+    assert token is not None
+
+    assert notices_send(ids(notices)) == {}
+
+    assert receiver.ids() == []
+    assert DeliveryAttempt.objects.exists() is False
+    assert (
+        list(Notice.objects.values_list("status", "attempts", "queued_at"))
+        == [("pending", 0, None)] * 2
+    )  # due as they were, and left for the sweep should that worker stop first
+    lane_release(endpoint.pk, token)
+    assert set(notices_send(ids(notices)).values()) == {"delivered"}
+
+
+def test_the_worker_holding_a_lane_sends_the_endpoint_s_other_due_notices(
+    partner: Partner, receiver: Receiver, other_receiver: Receiver, allow_private: None
+) -> None:
+    endpoint, receiver.secret = make_endpoint(receiver.url, partner)
+    other, _ = make_endpoint(other_receiver.url, partner)
+    notices = webhooks(endpoint, 3)
+    elsewhere = webhooks(other, 1)
+
+    statuses = notices_send(ids(notices[:1]))  # the others' messages were left to this worker
+
+    assert statuses == dict.fromkeys(ids(notices), "delivered")
+    assert sorted(receiver.ids()) == sorted(n.webhook_id for n in notices)
+    assert other_receiver.ids() == []  # another lane: its own message sends it
+    assert Notice.objects.get(pk=elsewhere[0].pk).status == "pending"
+    assert WebhookEndpoint.objects.filter(lane__isnull=False).exists() is False
+
+
+def test_notices_not_tried_within_the_batch_time_go_back_to_the_outbox(
+    partner: Partner, receiver: Receiver, allow_private: None, settings: Any
+) -> None:
+    endpoint, receiver.secret = make_endpoint(receiver.url, partner)
+    settings.NOTICE_BATCH_SECONDS = 0
+    notices = webhooks(endpoint, 3)
+    Notice.objects.update(queued_at=timezone.now())
+    retried = notices[2]
+    Notice.objects.filter(pk=retried.pk).update(status="retrying", attempts=2)
+
+    assert notices_send(ids(notices)) == {}
+
+    assert receiver.ids() == []
+    assert DeliveryAttempt.objects.exists() is False
+    rows = dict(
+        (pk, (status, attempts, lease, queued_at))
+        for pk, status, attempts, lease, queued_at in Notice.objects.values_list(
+            "pk", "status", "attempts", "lease", "queued_at"
+        )
+    )
+    assert rows == {
+        notices[0].pk: ("pending", 0, None, None),
+        notices[1].pk: ("pending", 0, None, None),
+        retried.pk: ("retrying", 2, None, None),
+    }
+    assert notices_sweep() == 3  # due as before, so the sweep queues them again

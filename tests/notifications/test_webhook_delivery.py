@@ -14,8 +14,9 @@ from cases.services import case_open, case_transition
 from notifications.delivery import retry_delay
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 from notifications.services import notice_redeliver
+from notifications.tasks import notice_send
 
-from .conftest import Receiver, drain, make_endpoint
+from .conftest import Receiver, Trickler, drain, make_endpoint
 
 
 @pytest.fixture
@@ -192,3 +193,28 @@ def test_redelivery_resends_with_the_same_webhook_id(
     assert receiver.ids() == [notice.webhook_id, notice.webhook_id]
     assert all(d.verified for d in receiver.deliveries)
     assert notice.attempts_log.count() == 2
+
+
+def test_receiver_that_trickles_its_answer_is_cut_at_the_attempt_deadline(
+    partner: Partner, trickler: Trickler, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 5  # one byte a second never trips a per-read timeout
+    settings.WEBHOOK_DEADLINE_SECONDS = 1.5
+    endpoint, _ = make_endpoint(trickler.url, partner)
+    notice = Notice.objects.create(
+        channel="webhook",
+        event="case.transitioned",
+        recipient=endpoint.url,
+        endpoint=endpoint,
+        body_text=json.dumps({"type": "case.transitioned", "data": {}}),
+    )
+
+    assert notice_send(str(notice.pk)) == "retrying"
+
+    attempt = notice.attempts_log.get()
+    assert attempt.succeeded is False
+    assert attempt.error.startswith("deadline: no complete answer within 1.5 s")
+    assert attempt.latency_ms is not None and 1500 <= attempt.latency_ms < 3500
+    [request] = trickler.requests
+    assert 0 < request.sent < trickler.length  # it had begun answering, and was not waited for

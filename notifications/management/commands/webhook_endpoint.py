@@ -1,4 +1,4 @@
-"""``manage.py webhook_endpoint add|list|disable``: manage partners' webhook endpoints.
+"""``manage.py webhook_endpoint add|list|disable|enable``: manage partners' webhook endpoints.
 
 ``add URL --partner CODE --event TYPE [--event TYPE ...]`` prints the new endpoint's
 ``whsec_`` secret once; only its ciphertext is stored. Bad input exits non-zero with one line
@@ -17,11 +17,11 @@ from cases.actors import Actor
 from cases.errors import CaseError
 from notifications.choices import WebhookEvent
 from notifications.models import WebhookEndpoint
-from notifications.services import endpoint_create, endpoint_disable
+from notifications.services import endpoint_create, endpoint_disable, endpoint_enable
 
 
 class Command(BaseCommand):
-    help = "Add, list or disable webhook endpoints."
+    help = "Add, list, disable or enable webhook endpoints."
 
     def run_from_argv(self, argv: list[str]) -> None:
         try:
@@ -49,6 +49,10 @@ class Command(BaseCommand):
         sub.add_parser("list", help="List endpoints (never their secrets).")
         disable = sub.add_parser("disable", help="Stop sending to an endpoint.")
         disable.add_argument("id")
+        enable = sub.add_parser(
+            "enable", help="Send to a disabled endpoint again, and resend its stopped notices."
+        )
+        enable.add_argument("id")
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor.system("manage.py webhook_endpoint")
@@ -72,6 +76,12 @@ class Command(BaseCommand):
                         f"{e.partner.code if e.partner else '-'}\t{e.url}\t"
                         f"{','.join(e.event_types)}"
                     )
+            elif options["action"] == "enable":
+                endpoint, resumed = endpoint_enable(endpoint_id=options["id"], actor=actor)
+                self.stdout.write(
+                    f"endpoint {endpoint.pk} enabled: {endpoint.url}; "
+                    f"{resumed} stopped notice(s) sent again"
+                )
             else:
                 endpoint = endpoint_disable(endpoint_id=options["id"], actor=actor)
                 self.stdout.write(f"endpoint {endpoint.pk} disabled: {endpoint.url}")
