@@ -20,7 +20,7 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0003_sent_notice_guards"),
+        ("notifications", "0005_endpoint_gone_and_stopped_notices"),
         ("cases", "0006_append_only_notes_evidence_and_hash_version"),
     ]
 
