@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -35,6 +36,8 @@ from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# Visible ASCII, spaces inside but not at either end (HTTP servers trim them off anyway).
+KEY_PATTERN = rf"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 DEFAULT_TTL = timedelta(hours=24)
 # An in-flight claim older than this belongs to a request that died; it may be taken over.
 DEFAULT_STALE_CLAIM = timedelta(minutes=5)
@@ -43,7 +46,9 @@ DEFAULT_STALE_CLAIM = timedelta(minutes=5)
 class InvalidIdempotencyKey(exceptions.APIException):
     status_code = 400
     default_code = "invalid_idempotency_key"
-    default_detail = f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
+    default_detail = (
+        f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces inside)."
+    )
 
 
 class IdempotencyKeyReused(exceptions.APIException):
@@ -143,7 +148,7 @@ def idempotent(handler: Handler) -> Handler:
         if raw is None:
             return handler(view, request, *args, **kwargs)
         key = raw.strip()
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not re.fullmatch(KEY_PATTERN, key):
             raise InvalidIdempotencyKey()
         method = request.method or "POST"
         row, replay = idempotency_claim(

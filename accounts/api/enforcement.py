@@ -234,9 +234,11 @@ class EnforcementCheckApi(APIView):
         accounts = data.get("accounts") if isinstance(data, dict) else None
         # Fast path for the common, well-formed body; the serializer explains anything else.
         if not (
-            isinstance(accounts, list)
+            isinstance(data, dict)
+            and len(data) == 1
+            and isinstance(accounts, list)
             and 0 < len(accounts) <= 1000
-            and all(isinstance(a, str) and 0 < len(a) <= 128 for a in accounts)
+            and all(isinstance(a, str) and 0 < len(a) <= 128 and a.strip() for a in accounts)
         ):
             serializer = EnforcementCheckRequestSerializer(data=data)
             serializer.is_valid(raise_exception=True)

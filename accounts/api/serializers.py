@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from accounts.choices import EnforcementStatus, PartnerKind, Tier
 from accounts.models import Account, Partner
-from config.api import StrictCharField
+from config.api import SlugTextField, StrictSerializer, TextField
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
@@ -23,21 +23,21 @@ class PartnerSerializer(serializers.ModelSerializer[Partner]):
         read_only_fields = fields
 
 
-class PartnerPutSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
+class PartnerPutSerializer(StrictSerializer):
+    name = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices, default=PartnerKind.CLOUD)
 
 
-class AccountPutSerializer(serializers.Serializer[Any]):
+class AccountPutSerializer(StrictSerializer):
     """Fields left out keep their current value (their default for a new account)."""
 
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = TextField(max_length=200, required=False, allow_blank=True)
     tier = serializers.ChoiceField(choices=Tier.choices, required=False)
     contacts = serializers.ListField(
         child=serializers.EmailField(max_length=254), required=False, max_length=MAX_CONTACTS
     )
     channels = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
+        child=SlugTextField(max_length=64),
         required=False,
         max_length=MAX_CHANNELS,
         help_text='Partner codes, and "direct" for direct access. Replaces the current list.',
@@ -113,9 +113,9 @@ class EnforcementSerializer(serializers.Serializer[Any]):
     )
 
 
-class EnforcementCheckRequestSerializer(serializers.Serializer[Any]):
+class EnforcementCheckRequestSerializer(StrictSerializer):
     accounts = serializers.ListField(
-        child=StrictCharField(max_length=128), min_length=1, max_length=MAX_CHECK
+        child=TextField(max_length=128), min_length=1, max_length=MAX_CHECK
     )
 
 
