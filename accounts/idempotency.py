@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import PROBLEM_CONTENT_TYPE
+from config.times import ContractJSONEncoder
 
 from .api.permissions import request_owner
 from .models import IdempotencyKey
@@ -109,8 +110,10 @@ def idempotency_claim(
 
 
 def idempotency_complete(*, row: IdempotencyKey, status: int, body: Any) -> None:
+    # The body as the client got it (times as config.times writes them), so a replay matches.
+    stored = json.loads(json.dumps(body, cls=ContractJSONEncoder))
     IdempotencyKey.objects.filter(pk=row.pk).update(
-        response_status=status, response_body=body, completed_at=timezone.now()
+        response_status=status, response_body=stored, completed_at=timezone.now()
     )
 
 

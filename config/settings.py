@@ -247,7 +247,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.ContractJSONRenderer"],
+    # Serializers hand datetimes to the renderer, which writes them all one way (config.times).
+    "DATETIME_FORMAT": None,
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["config.api.ProblemFilterBackend"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ProblemContentNegotiation",

@@ -23,6 +23,7 @@ from cases.actors import Actor
 from cases.choices import CaseState, EventAction, Priority, Role
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
 from cases.workflow import role_allows
+from config.times import iso_or_none
 
 from .choices import Channel, NoticeStatus, WebhookEvent
 from .crypto import secret_encrypt, secret_generate
@@ -52,12 +53,6 @@ ENFORCEMENT_EMAILS = {
 }
 ENDPOINT_MIN_ROLE = Role.LEAD
 REDELIVER_MIN_ROLE = Role.INVESTIGATOR
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # --- who hears of what ----------------------------------------------------------------------
@@ -97,7 +92,7 @@ def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -
                 event=event_type,
                 recipient=endpoint.url,
                 endpoint=endpoint,
-                payload={"type": event_type, "timestamp": _iso(at), "data": body},
+                payload={"type": event_type, "timestamp": iso_or_none(at), "data": body},
             )
         )
     return notices
@@ -105,11 +100,11 @@ def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -
 
 def _account_base(case: Case, event: CaseEvent) -> dict[str, Any]:
     return {
-        "case": str(case.pk),
+        "case": case.pk,
         "event": event.pk,
         "account": case.account.external_id,
         "account_name": case.account.name or case.account.external_id,
-        "at": _iso(event.at),
+        "at": iso_or_none(event.at),
     }
 
 
@@ -162,14 +157,14 @@ def leads() -> Any:
 
 def _staff_base(case: Case, event: CaseEvent) -> dict[str, Any]:
     return {
-        "case": str(case.pk),
+        "case": case.pk,
         "event": event.pk,
         "account": case.account.external_id,
         "account_name": case.account.name or case.account.external_id,
         "priority": case.priority,
         "state": case.state,
         "summary": case.summary,
-        "review_deadline": _iso(case.review_deadline),
+        "review_deadline": iso_or_none(case.review_deadline),
         "actor": event.actor_label,
         "admin_path": f"/admin/cases/case/{case.pk}/change/",
     }
@@ -199,13 +194,13 @@ def notices_record_for_event(
             case,
             WebhookEvent.CASE_TRANSITIONED,
             {
-                "case": str(case.pk),
+                "case": case.pk,
                 "account": case.account.external_id,
                 "action": event.action,
                 "from": event.from_state,
                 "to": event.to_state,
                 "actor_kind": event.actor_kind,
-                "at": _iso(event.at),
+                "at": iso_or_none(event.at),
             },
             event.at,
         )
@@ -220,7 +215,7 @@ def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:
         **_account_base(case, event),
         "findings": case.findings,
         "items": list(plan.items.order_by("position").values_list("description", flat=True)),
-        "deadline": _iso(plan.deadline),
+        "deadline": iso_or_none(plan.deadline),
     }
     return _account_emails(case, "remediation_required", payload)
 
@@ -232,7 +227,7 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
         "change": change.seq,
         "status": change.status,
         "previous_status": change.previous_status,
-        "since": _iso(change.at),
+        "since": iso_or_none(change.at),
     }
     statement = None
     if change.status in ("suspended", "terminated"):
@@ -252,8 +247,8 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
             "account": case.account.external_id,
             "status": change.status,
             "previous_status": change.previous_status,
-            "since": _iso(change.at),
-            "case": str(case.pk),
+            "since": iso_or_none(change.at),
+            "case": case.pk,
             "policies": change.policies,
             "change": change.seq,
         },

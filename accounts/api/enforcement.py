@@ -15,7 +15,6 @@ import hmac
 import json
 from typing import Any, cast
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -34,6 +33,7 @@ from cases.selectors import (
     enforcement_get_with_key,
 )
 from config.problems import InvalidQuery, problem_for_exception
+from config.times import ContractJSONEncoder
 
 from .permissions import caller_may
 from .serializers import (
@@ -57,7 +57,7 @@ def _accepts_json(request: HttpRequest) -> bool:
 
 
 def _encode(row: dict[str, Any]) -> list[Any]:
-    body = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    body = json.dumps(row, cls=ContractJSONEncoder, separators=(",", ":")).encode()
     return [body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"']
 
 
