@@ -16,8 +16,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 
 def iso(value: datetime) -> str:
-    """``value`` (aware) as contract text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``value`` (aware) as contract text (four-digit years, also before 1000)."""
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z"
 
 
 def iso_or_none(value: datetime | None) -> str | None:

@@ -258,7 +258,8 @@ class EvidenceEntryField(serializers.Field):
     """A reference (``"logs://query/123"``), or ``{"reference", "description"?}``."""
 
     default_error_messages = {
-        "invalid": "Each evidence entry is a reference string or {reference, description}."
+        # Braces doubled: DRF formats the message.
+        "invalid": "Each evidence entry is a reference string or {{reference, description}}."
     }
 
     def to_internal_value(self, data: Any) -> Any:

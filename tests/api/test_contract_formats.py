@@ -29,6 +29,7 @@ def test_iso_is_utc_microseconds_and_z() -> None:
     assert iso(datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) == "2026-11-25T10:00:00.000000Z"
     east = datetime(2026, 11, 25, 11, 0, 0, 1500, tzinfo=tz(timedelta(hours=1)))
     assert iso(east) == "2026-11-25T10:00:00.001500Z"
+    assert iso(datetime(83, 12, 14, 19, 14, 28, tzinfo=UTC)) == "0083-12-14T19:14:28.000000Z"
 
 
 @pytest.fixture

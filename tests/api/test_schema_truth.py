@@ -92,8 +92,9 @@ def test_investigate_takes_a_boolean_not_its_text(api: ApiCaller, case: Case) ->
     case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
     body = {"action": "investigate", "findings": "Logs", "violation_confirmed": "true"}
     problem(api.post(f"/cases/{case.pk}/transitions", body), 422)
-    body["evidence"] = [None]  # type: ignore[assignment]
-    problem(api.post(f"/cases/{case.pk}/transitions", body), 422)
+    for evidence in ([None], [0, False, [None], {}], [{"reference": "r", "extra": 1}]):
+        body["evidence"] = evidence  # type: ignore[assignment]
+        problem(api.post(f"/cases/{case.pk}/transitions", body), 422)
     assert Case.objects.get().state == "suspended"
     ok = {**body, "violation_confirmed": False, "evidence": ["logs://q/1", {"reference": "r"}]}
     assert api.post(f"/cases/{case.pk}/transitions", ok).status_code == 200
