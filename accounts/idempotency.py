@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -29,12 +30,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import PROBLEM_CONTENT_TYPE
+from config.times import ContractJSONEncoder
 
 from .api.permissions import request_owner
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# Visible ASCII, spaces inside but not at either end (HTTP servers trim them off anyway).
+KEY_PATTERN = rf"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 DEFAULT_TTL = timedelta(hours=24)
 # An in-flight claim older than this belongs to a request that died; it may be taken over.
 DEFAULT_STALE_CLAIM = timedelta(minutes=5)
@@ -43,7 +47,9 @@ DEFAULT_STALE_CLAIM = timedelta(minutes=5)
 class InvalidIdempotencyKey(exceptions.APIException):
     status_code = 400
     default_code = "invalid_idempotency_key"
-    default_detail = f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
+    default_detail = (
+        f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces inside)."
+    )
 
 
 class IdempotencyKeyReused(exceptions.APIException):
@@ -104,8 +110,10 @@ def idempotency_claim(
 
 
 def idempotency_complete(*, row: IdempotencyKey, status: int, body: Any) -> None:
+    # The body as the client got it (times as config.times writes them), so a replay matches.
+    stored = json.loads(json.dumps(body, cls=ContractJSONEncoder))
     IdempotencyKey.objects.filter(pk=row.pk).update(
-        response_status=status, response_body=body, completed_at=timezone.now()
+        response_status=status, response_body=stored, completed_at=timezone.now()
     )
 
 
@@ -143,7 +151,7 @@ def idempotent(handler: Handler) -> Handler:
         if raw is None:
             return handler(view, request, *args, **kwargs)
         key = raw.strip()
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not re.fullmatch(KEY_PATTERN, key):
             raise InvalidIdempotencyKey()
         method = request.method or "POST"
         row, replay = idempotency_claim(

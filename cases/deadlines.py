@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince, timeuntil
 
+from config.times import iso_or_none
 from notifications.choices import Channel
 from notifications.models import Notice
 
@@ -130,10 +131,6 @@ def _render(channel: str, event: str, context: dict[str, Any]) -> dict[str, str]
     }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 class _Staff:
     """Who hears of deadlines; each list is read at most once per sweep."""
 
@@ -176,12 +173,12 @@ def _staff_notices(
     case: Case, event: str, recipients: Iterable[Any], context: dict[str, Any], kind: str
 ) -> list[Notice]:
     payload = {
-        "case": str(case.pk),
+        "case": case.pk,
         "account": case.account.external_id,
         "kind": kind,
         "state": case.state,
         "priority": case.priority,
-        "deadline": _iso(case.review_deadline),
+        "deadline": iso_or_none(case.review_deadline),
         "plan_overdue": context["plan_overdue"],
     }
     notices = []
@@ -351,9 +348,9 @@ def plan_reminders_send(*, now: datetime | None = None) -> int:
         }
         rendered = _render(Channel.EMAIL, EVENT_PLAN_REMINDER, context)
         payload = {
-            "case": str(case.pk),
+            "case": case.pk,
             "account": case.account.external_id,
-            "deadline": _iso(plan.deadline),
+            "deadline": iso_or_none(plan.deadline),
             "outstanding": [i.description for i in outstanding],
         }
         notices = [

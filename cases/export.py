@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from config.times import iso, iso_or_none
+
 from .audit import HASHED_FIELDS, LATER_HASH_FIELDS
 from .audit_verify import chain_check, state_check
 from .models import (
@@ -19,10 +21,6 @@ from .models import (
 )
 
 FORMAT = "tscase.case-export/2"
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if value is not None else None
 
 
 def case_export(*, case_id: int) -> dict[str, Any]:
@@ -42,6 +40,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
         {
             "id": e.pk,
             "seq": e.seq,
+            # The hash's own text of the time (cases.audit), so the chain can be re-computed.
             "at": e.at.isoformat(timespec="microseconds"),
             "actor_kind": e.actor_kind,
             "acted_by": e.acted_by,
@@ -78,11 +77,11 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "payload": n.payload,
             "statement": n.statement,
             "status": n.status,
-            "created_at": _iso(n.created_at),
-            "delivered_at": _iso(n.delivered_at),
+            "created_at": iso_or_none(n.created_at),
+            "delivered_at": iso_or_none(n.delivered_at),
             "deliveries": [
                 {
-                    "at": _iso(a.at),
+                    "at": iso_or_none(a.at),
                     "succeeded": a.succeeded,
                     "status_code": a.status_code,
                     "latency_ms": a.latency_ms,
@@ -97,7 +96,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
     ]
     return {
         "format": FORMAT,
-        "exported_at": timezone.now().isoformat(),
+        "exported_at": iso(timezone.now()),
         "case": {
             "id": case.pk,
             "state": case.state,
@@ -106,9 +105,9 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "findings": case.findings,
             "violation_confirmed": case.violation_confirmed,
             "assignee": case.assignee.get_username() if case.assignee else None,
-            "review_deadline": _iso(case.review_deadline),
-            "created_at": _iso(case.created_at),
-            "closed_at": _iso(case.closed_at),
+            "review_deadline": iso_or_none(case.review_deadline),
+            "created_at": iso_or_none(case.created_at),
+            "closed_at": iso_or_none(case.closed_at),
         },
         "account": {
             "external_id": account.external_id,
@@ -116,14 +115,14 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             "tier": account.tier,
             "channels": account.channel_codes,
             "enforcement_status": account.enforcement_status,
-            "enforcement_since": _iso(account.enforcement_since),
+            "enforcement_since": iso_or_none(account.enforcement_since),
         },
         "signals": [
             {
                 "id": s.pk,
                 "kind": s.kind,
                 "severity": s.severity,
-                "occurred_at": _iso(s.occurred_at),
+                "occurred_at": iso_or_none(s.occurred_at),
                 "source": s.source,
                 "dedupe_key": s.dedupe_key,
                 "automated": s.automated,
@@ -144,7 +143,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
                 "id": n.pk,
                 "author": n.author,
                 "body": n.body,
-                "created_at": _iso(n.created_at),
+                "created_at": iso(n.created_at),
                 "corrects": n.corrects_id,
             }
             for n in CaseNote.objects.filter(case=case).order_by("created_at", "id")
@@ -155,7 +154,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
                 "reference": e.reference,
                 "description": e.description,
                 "added_by": e.added_by,
-                "created_at": _iso(e.created_at),
+                "created_at": iso(e.created_at),
                 "corrects": e.corrects_id,
             }
             for e in EvidenceReference.objects.filter(case=case).order_by("created_at", "id")
@@ -165,7 +164,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
                 "seq": c.seq,
                 "status": c.status,
                 "previous_status": c.previous_status,
-                "at": _iso(c.at),
+                "at": iso_or_none(c.at),
                 "policies": c.policies,
             }
             for c in EnforcementChange.objects.filter(case=case).order_by("seq")

@@ -132,7 +132,8 @@ def enforcement_get_with_key(
 def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Statuses of many accounts in one query, in the order asked; unknown ones have no status.
 
-    Values are JSON-ready (``since`` is ISO 8601 text in UTC, to the millisecond).
+    Values are JSON-ready: ``since`` is the text ``config.times.iso`` writes (UTC, to the
+    microsecond, ``Z``), made by the database.
 
     Raw SQL (``= ANY(%s)`` on PostgreSQL): with 1,000 ids the ORM's per-parameter work would
     cost more than the read itself.
@@ -142,10 +143,10 @@ def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
     # The database writes the time as ISO 8601 text: parsing and re-formatting 1,000 datetimes
     # in Python would cost more than the query.
     since = (
-        """to_char(enforcement_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+        """to_char(enforcement_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
         if connection.vendor == "postgresql"
-        # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; cut (not round) to milliseconds.
-        else "replace(substr(enforcement_since || '.000', 1, 23), ' ', 'T') || 'Z'"
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; the fraction is always 6 digits.
+        else "replace(substr(enforcement_since || '.000000', 1, 26), ' ', 'T') || 'Z'"
     )
     columns = f"external_id, enforcement_status, {since}, enforcement_case_id"
     with connection.cursor() as cursor:

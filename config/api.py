@@ -1,42 +1,59 @@
-"""Shared pieces of the REST API: cursor pages, filters and fields that fail as problems."""
+"""Shared pieces of the REST API: cursor pages, filters that fail as problems, and the strict
+request fields and bodies whose OpenAPI schema states exactly what they accept.
+
+A request body is a :class:`StrictSerializer`: a field it does not declare is refused (422),
+and its schema says ``additionalProperties: false``. Its scalar fields take the JSON type the
+schema declares and nothing else: no number read as a string, no ``"true"`` read as a boolean.
+Text may not hold NUL characters (PostgreSQL cannot store them; the JSON parser refuses them
+with a 400 before a field sees them) and, unless it may be blank, must hold a character that is
+not white space. The patterns below say so in the schema (``config.openapi``).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from django.core.exceptions import FieldDoesNotExist
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, QuerySet
+from django.core.validators import RegexValidator
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
+from rest_framework.utils.urls import replace_query_param
 
 from .limits import TIME_RANGE_TEXT, time_problem
 from .problems import InvalidQuery
 
 INVALID_CURSOR = "Invalid cursor: pass a `next` or `previous` link's cursor unchanged."
 
+# Text without NUL. Python's ``str.strip()`` also takes U+001C..U+001F for white space, which
+# ECMA-262's ``\s`` does not: they are named so that both readings of the pattern agree.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+NONBLANK_PATTERN = r"^[^\u0000]*[^\u0000\s\u001c-\u001f][^\u0000]*$"
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+
 
 class CursorPage(CursorPagination):
     """``?cursor=`` and ``?limit=`` (1 to ``max_page_size``); answers ``{next, previous,
-    results}``. A limit that is not such a number, or a cursor this list did not hand out, is a
-    400 ``invalid_query`` naming the parameter."""
+    results}``. A limit that is not such a number is a 400 ``invalid_query``.
+
+    A cursor is ``n`` (the rows after a position) or ``p`` (the rows before it), then the
+    position (the ordering field of the row at the edge of the page; none at either end), then
+    ``~`` and an offset when rows share a position. Any text that matches ``cursor_pattern`` is
+    a valid cursor, and the schema declares that pattern; anything else is a 400.
+    """
 
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
-    ordering: str | list[str] | tuple[str, ...] = "-id"
-    _model: type[Model] | None = None
-
-    def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: Any = None
-    ) -> list[Any] | None:
-        self._model = queryset.model  # the cursor's position is checked against its field
-        return super().paginate_queryset(queryset, request, view)
+    ordering: str | tuple[str, ...] = "-id"
+    # An id: at most 18 digits, so that it stays within the database's 64-bit integers.
+    position_pattern = r"0|[1-9][0-9]{0,17}"
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param or "limit")
@@ -49,37 +66,39 @@ class CursorPage(CursorPagination):
             raise InvalidQuery({self.page_size_query_param: [detail]})
         return int(raw)
 
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        try:
-            cursor = super().decode_cursor(request)
-        except NotFound:
-            raise InvalidQuery({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        if cursor is not None and cursor.position is not None:
-            self._check_position(str(cursor.position))
-        return cursor
+    @classmethod
+    def cursor_pattern(cls) -> str:
+        return rf"^([np]({cls.position_pattern})?(~[0-9]{{1,4}})?)?$"
 
-    def _check_position(self, position: str) -> None:
-        """A cursor's position must be a value of the field the list is ordered by: anything
-        else (``p=abc`` on a list ordered by id) would fail in the query."""
-        order = self.ordering[0] if isinstance(self.ordering, list | tuple) else self.ordering
-        name = str(order).lstrip("-")
-        if self._model is None or "__" in name:
-            return
-        try:
-            field = self._model._meta.get_field(name)
-        except FieldDoesNotExist:
-            return
-        try:
-            if "\x00" in position:
-                raise DjangoValidationError("NUL")
-            value = field.to_python(position)  # type: ignore[union-attr]
-            if value is None:
-                raise DjangoValidationError("empty")
-            field.run_validators(value)  # type: ignore[union-attr]
-            if isinstance(value, datetime) and time_problem(value) is not None:
-                raise DjangoValidationError("out of range")
-        except (DjangoValidationError, ValueError, TypeError, OverflowError):
-            raise InvalidQuery({self.cursor_query_param: [INVALID_CURSOR]}) from None
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if not encoded:
+            return None
+        if not re.fullmatch(self.cursor_pattern()[1:-1], encoded):
+            raise InvalidQuery({self.cursor_query_param: [INVALID_CURSOR]})
+        head, _, offset = encoded[1:].partition("~")
+        return Cursor(
+            offset=min(int(offset or 0), self.offset_cutoff),
+            reverse=encoded[0] == "p",
+            # DRF keeps the position as text (the stubs say int).
+            position=cast(Any, self.position_from_text(head) if head else None),
+        )
+
+    def position_from_text(self, text: str) -> str:
+        """The position a cursor's text stands for, as the ordering field's filter takes it."""
+        return text
+
+    def position_to_text(self, position: str) -> str:
+        return position
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        position: str | None = cast(Any, cursor.position)
+        encoded = ("p" if cursor.reverse else "n") + (
+            self.position_to_text(position) if position is not None else ""
+        )
+        if cursor.offset:
+            encoded += f"~{cursor.offset}"
+        return str(replace_query_param(self.base_url or "", self.cursor_query_param, encoded))
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
@@ -91,6 +110,12 @@ class CursorPage(CursorPagination):
                     "maximum": int(self.max_page_size or self.page_size),
                     "default": int(self.page_size),
                 }
+            if parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "The `next` or `previous` link of an earlier page carries it; a value "
+                    "that does not match the pattern is a 400 `invalid_query`."
+                )
+                parameter["schema"] = {"type": "string", "pattern": self.cursor_pattern()}
         return parameters
 
 
@@ -113,13 +138,76 @@ class ProblemFilterBackend(DjangoFilterBackend):
         return result
 
 
-class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers and booleans instead of converting them."""
+# --- request bodies -----------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    # A request body that refuses the fields it does not declare (422 ``unknown_field``). No
+    # docstring: drf-spectacular would show it as every subclass's description.
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [ErrorDetail("Unknown field.", code="unknown_field")]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A JSON string, trimmed; never a number or a boolean read as one. Not blank unless
+    ``allow_blank``; NUL characters are refused."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        if "\x00" in data:
+            raise serializers.ValidationError(
+                "May not contain NUL characters.", code="null_characters"
+            )
         return str(super().to_internal_value(data))
+
+    @property
+    def pattern(self) -> str:
+        return NO_NUL_PATTERN if self.allow_blank else NONBLANK_PATTERN
+
+
+class SlugTextField(TextField):
+    """A code: letters, digits, ``-`` and ``_``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(
+            RegexValidator(
+                re.compile(SLUG_PATTERN), "Letters, digits, '-' and '_' only.", code="invalid"
+            )
+        )
+
+    @property
+    def pattern(self) -> str:
+        return SLUG_PATTERN
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` only, not ``"true"``, ``1`` or ``"yes"``."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only, not ``"5"``, ``5.0`` or ``true``."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
 
 
 class StrictDateTimeField(serializers.DateTimeField):

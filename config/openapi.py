@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from .api import NO_NUL_PATTERN
 from .problems import PROBLEM_CONTENT_TYPE
 
 
@@ -41,10 +46,12 @@ PROBLEM_DESCRIPTIONS = {
     "409": "Conflict: the state changed, the action is not allowed now, or the "
     "Idempotency-Key is in use.",
     "413": "The request body is too large.",
+    "414": "The request line (method, path and query) is longer than the server takes.",
     "415": "The body is not JSON.",
     "422": "The body (or the external id in the path) is not valid; `errors` names each field "
     "(and batch item).",
     "429": "Too many requests.",
+    "431": "A request header is too large, or there are too many headers.",
 }
 
 
@@ -79,7 +86,9 @@ class ProblemAutoSchema(AutoSchema):
         return operation
 
     def _problem_codes(self) -> list[str]:
+        # 414 and 431 come from the HTTP server (config/gunicorn.conf.py), before any view.
         codes = ["401", "403", "406", "429"] if self._scope() else ["406"]
+        codes += ["414", "431"]
         if "{" in self.path:
             codes.append("404")
         if "{external_id}" in self.path:
@@ -101,3 +110,53 @@ class ProblemAutoSchema(AutoSchema):
             response["description"] = PROBLEM_DESCRIPTIONS[code]
             responses[code] = response
         return responses
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """A strict request body refuses undeclared fields: ``additionalProperties: false``."""
+
+    target_class = "config.api.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        # drf-spectacular leaves out the bounds of a nested list of objects.
+        for name, field in self.target.fields.items():
+            prop = schema.get("properties", {}).get(name)
+            if isinstance(field, serializers.ListSerializer) and prop is not None:
+                bounds = (("minItems", "min_length"), ("maxItems", "max_length"))
+                for keyword, attribute in bounds:
+                    if getattr(field, attribute, None) is not None:
+                        prop[keyword] = getattr(field, attribute)
+        return schema
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    """Text fields state what they refuse: NUL, and blank text unless it is allowed."""
+
+    target_class = "config.api.TextField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema["pattern"] = self.target.pattern
+        if not self.target.allow_blank:
+            schema["minLength"] = max(1, schema.get("minLength", 0))
+        return schema
+
+
+def query_text_without_nul(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: a query parameter holding NUL is a 400
+    (``config.problems.ApiProblemMiddleware``), so free-text query parameters say so."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if (
+                    parameter.get("in") == "query"
+                    and schema.get("type") == "string"
+                    and not {"pattern", "enum", "format"} & schema.keys()
+                ):
+                    schema["pattern"] = NO_NUL_PATTERN
+    return result

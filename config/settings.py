@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.converters import IdConverter
 from config.limits import DEFAULT_MAX_BODY_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "accounts",
     "cases",
@@ -54,6 +56,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, the API docs' Swagger UI) from the process itself, in every
+    # deployment; found in the installed apps, so no collectstatic step is needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.problems.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,7 +146,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic's target; whitenoise reads it too
+WHITENOISE_USE_FINDERS = True
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
@@ -252,7 +259,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.ContractJSONRenderer"],
+    # Serializers hand datetimes to the renderer, which writes them all one way (config.times).
+    "DATETIME_FORMAT": None,
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["config.api.ProblemFilterBackend"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ProblemContentNegotiation",
@@ -271,8 +280,20 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI from drf-spectacular-sidecar (pinned in pyproject.toml), served as static
+    # files by this service: the docs page works offline and never changes under its users.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # No call to the public validator service either.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {"id": IdConverter.schema},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.query_text_without_nul",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SeverityEnum": "cases.choices.Priority",
         "EnforcementStatusEnum": "accounts.choices.EnforcementStatus",

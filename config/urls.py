@@ -1,8 +1,11 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import health
+from .converters import IdConverter
+
+register_converter(IdConverter, "id")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("accounts.api.urls")),

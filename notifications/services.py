@@ -24,6 +24,7 @@ from cases.actors import Actor
 from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority, Role
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
 from cases.workflow import role_allows
+from config.times import iso, iso_or_none
 
 from .choices import Channel, NoticeStatus, WebhookEvent
 from .crypto import secret_encrypt, secret_generate
@@ -53,12 +54,6 @@ ENFORCEMENT_EMAILS = {
 }
 ENDPOINT_MIN_ROLE = Role.LEAD
 REDELIVER_MIN_ROLE = Role.INVESTIGATOR
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # --- who hears of what ----------------------------------------------------------------------
@@ -98,7 +93,7 @@ def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -
                 event=event_type,
                 recipient=endpoint.url,
                 endpoint=endpoint,
-                payload={"type": event_type, "timestamp": _iso(at), "data": body},
+                payload={"type": event_type, "timestamp": iso_or_none(at), "data": body},
             )
         )
     return notices
@@ -106,11 +101,11 @@ def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -
 
 def _account_base(case: Case, event: CaseEvent) -> dict[str, Any]:
     return {
-        "case": str(case.pk),
+        "case": case.pk,
         "event": event.pk,
         "account": case.account.external_id,
         "account_name": case.account.name or case.account.external_id,
-        "at": _iso(event.at),
+        "at": iso_or_none(event.at),
     }
 
 
@@ -163,14 +158,14 @@ def leads() -> Any:
 
 def _staff_base(case: Case, event: CaseEvent) -> dict[str, Any]:
     return {
-        "case": str(case.pk),
+        "case": case.pk,
         "event": event.pk,
         "account": case.account.external_id,
         "account_name": case.account.name or case.account.external_id,
         "priority": case.priority,
         "state": case.state,
         "summary": case.summary,
-        "review_deadline": _iso(case.review_deadline),
+        "review_deadline": iso_or_none(case.review_deadline),
         "actor": event.actor_label,
         "admin_path": f"/admin/cases/case/{case.pk}/change/",
     }
@@ -233,13 +228,13 @@ def notices_record_for_event(
             case,
             WebhookEvent.CASE_TRANSITIONED,
             {
-                "case": str(case.pk),
+                "case": case.pk,
                 "account": case.account.external_id,
                 "action": event.action,
                 "from": event.from_state,
                 "to": event.to_state,
                 "actor_kind": event.actor_kind,
-                "at": _iso(event.at),
+                "at": iso_or_none(event.at),
             },
             event.at,
         )
@@ -254,7 +249,7 @@ def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:
         **_account_base(case, event),
         "findings": case.findings,
         "items": list(plan.items.order_by("position").values_list("description", flat=True)),
-        "deadline": _iso(plan.deadline),
+        "deadline": iso_or_none(plan.deadline),
     }
     return _account_emails(case, "remediation_required", payload)
 
@@ -266,7 +261,7 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
         "change": change.seq,
         "status": change.status,
         "previous_status": change.previous_status,
-        "since": _iso(change.at),
+        "since": iso_or_none(change.at),
     }
     statement = None
     if change.status in ("suspended", "terminated"):
@@ -286,8 +281,8 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
             "account": case.account.external_id,
             "status": change.status,
             "previous_status": change.previous_status,
-            "since": _iso(change.at),
-            "case": str(case.pk),
+            "since": iso_or_none(change.at),
+            "case": case.pk,
             "policies": change.policies,
             "change": change.seq,
         },
@@ -499,7 +494,7 @@ def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
     )
     if endpoint is None:
         return 0
-    reason = f"the receiver answered {detail} on {_iso(at)}"
+    reason = f"the receiver answered {detail} on {iso(at)}"
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         active=False, disabled_at=at, disabled_reason=reason[:300], updated_at=at
     )
@@ -512,7 +507,7 @@ def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
         "url": endpoint.url,
         "partner": endpoint.partner.code if endpoint.partner else None,
         "reason": reason,
-        "at": _iso(at),
+        "at": iso(at),
         "stopped": stopped,
         "admin_path": f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/",
     }

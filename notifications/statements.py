@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Min
 
 from cases.choices import ActedBy, ActorKind, EventAction, signal_kind_wording
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
+from config.times import iso_or_none
 
 FACTS_MAX = 5000
 ALL_ACCESS = "all API access"
@@ -25,10 +26,6 @@ EEA = (
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK"
 ).split()
 DEFAULT_APPEAL_DAYS = 183  # at least six months (DSA Art. 20)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def statement_reference_new() -> str:
@@ -185,13 +182,13 @@ def statement_build(
         "facts": facts,
         "automated_detection": automated_detection,
         "automated_decision": decided_how,
-        "start": _iso(start),
-        "end": _iso(end),
+        "start": iso_or_none(start),
+        "end": iso_or_none(end),
         "scope": {"restricted": scope_text, "territorial": "global"},
         "account_type": "business",
         "redress": {
             "contact": appeals,
-            "by": _iso(appeal_by),
+            "by": iso_or_none(appeal_by),
             "text": (
                 f"You may contest this decision by writing to {appeals} by "
                 f"{appeal_by:%Y-%m-%d}, quoting the reference {reference}. Say why you think "

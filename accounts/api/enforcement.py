@@ -15,7 +15,6 @@ import hmac
 import json
 from typing import Any, cast
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -35,6 +34,7 @@ from cases.selectors import (
     enforcement_get_with_key,
 )
 from config.problems import InvalidQuery, problem_for_exception
+from config.times import ContractJSONEncoder
 
 from .permissions import caller_may
 from .serializers import (
@@ -59,7 +59,7 @@ def _accepts_json(request: HttpRequest) -> bool:
 
 
 def _encode(row: dict[str, Any]) -> list[Any]:
-    body = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    body = json.dumps(row, cls=ContractJSONEncoder, separators=(",", ":")).encode()
     return [body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"']
 
 
@@ -230,7 +230,9 @@ class EnforcementCheckApi(APIView):
         accounts = data.get("accounts") if isinstance(data, dict) else None
         # Fast path for the common, well-formed body; the serializer explains anything else.
         if not (
-            isinstance(accounts, list)
+            isinstance(data, dict)
+            and len(data) == 1
+            and isinstance(accounts, list)
             and 0 < len(accounts) <= 1000
             and all(a.__class__ is str and is_external_id(a) for a in accounts)
         ):

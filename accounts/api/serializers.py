@@ -13,7 +13,7 @@ from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id, validate_
 from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from accounts.external_ids import RULE as EXTERNAL_ID_RULE
 from accounts.models import Account, Partner
-from config.api import StrictCharField
+from config.api import SlugTextField, StrictSerializer, TextField
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
@@ -29,7 +29,7 @@ MAX_CHECK = 1000
         "description": EXTERNAL_ID_RULE,
     }
 )
-class ExternalIdField(StrictCharField):
+class ExternalIdField(TextField):
     """An account's external id, refused unless it follows the rule (accounts/external_ids.py,
     one error whatever breaks it); the schema states the rule as its ``pattern``."""
 
@@ -69,21 +69,21 @@ class PartnerSerializer(serializers.ModelSerializer[Partner]):
         read_only_fields = fields
 
 
-class PartnerPutSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
+class PartnerPutSerializer(StrictSerializer):
+    name = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices, default=PartnerKind.CLOUD)
 
 
-class AccountPutSerializer(serializers.Serializer[Any]):
+class AccountPutSerializer(StrictSerializer):
     """Fields left out keep their current value (their default for a new account)."""
 
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = TextField(max_length=200, required=False, allow_blank=True)
     tier = serializers.ChoiceField(choices=Tier.choices, required=False)
     contacts = serializers.ListField(
         child=serializers.EmailField(max_length=254), required=False, max_length=MAX_CONTACTS
     )
     channels = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
+        child=SlugTextField(max_length=64),
         required=False,
         max_length=MAX_CHANNELS,
         help_text='Partner codes, and "direct" for direct access. Replaces the current list.',
@@ -159,7 +159,7 @@ class EnforcementSerializer(serializers.Serializer[Any]):
     )
 
 
-class EnforcementCheckRequestSerializer(serializers.Serializer[Any]):
+class EnforcementCheckRequestSerializer(StrictSerializer):
     accounts = serializers.ListField(child=ExternalIdField(), min_length=1, max_length=MAX_CHECK)
 
 

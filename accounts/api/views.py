@@ -108,6 +108,7 @@ class AccountApi(APIView):
 
 class PartnerPage(CursorPage):
     ordering = "code"
+    position_pattern = r"[-a-zA-Z0-9_]{1,64}"
 
 
 class PartnerListApi(generics.ListAPIView[Partner]):

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from accounts.models import Account
 from cases.choices import Priority, Role
 from cases.models import PolicyClause
+from config.times import iso
 
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
 TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 80})
@@ -119,7 +120,7 @@ class InvestigateForm(TransitionForm):
         if items:
             data["remediation"] = {
                 "items": items,
-                "deadline": self.cleaned_data["plan_deadline"].isoformat(),
+                "deadline": iso(self.cleaned_data["plan_deadline"]),
             }
         return data
 

@@ -4,54 +4,70 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import ExternalIdField
 from cases.choices import ActedBy, ActorKind, CaseState, Priority, Severity
+from cases.errors import MissingInput
+from cases.intake.validation import MAX_BATCH
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
 from cases.workflow import ACTIONS
-from config.api import StrictDateTimeField
-from config.limits import MAX_EVIDENCE_DEPTH, json_depth_exceeds
+from config.api import (
+    NO_NUL_PATTERN,
+    NONBLANK_PATTERN,
+    SlugTextField,
+    StrictBooleanField,
+    StrictDateTimeField,
+    StrictIntegerField,
+    StrictSerializer,
+    TextField,
+)
+from config.limits import MAX_EVIDENCE_DEPTH
 
 MAX_TEXT = 20_000
 ACTION_CHOICES = [(a, a) for a in ACTIONS]
 
 
-def contains_nul(value: Any) -> bool:
-    """Whether any string in a JSON value holds a NUL (which PostgreSQL text cannot store)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Any JSON object of at most 64 KiB encoded, nesting at most "
+        f"{MAX_EVIDENCE_DEPTH} objects and lists; numbers must be finite; no string in it, key "
+        "or value, may hold a NUL character (the body is then a 400).",
+    }
+)
+class EvidenceField(serializers.DictField):
+    """Free-form evidence of a signal (checked by ``cases.intake``)."""
 
 
 # --- signals ------------------------------------------------------------------------------------
 
 
-class SignalInSerializer(serializers.Serializer[Any]):
+class SignalInSerializer(StrictSerializer):
     """One signal in a batch (validated by ``cases.intake``; this describes it)."""
 
     account = ExternalIdField()
-    kind = serializers.CharField(max_length=64, help_text="e.g. `rate_limit_exceeded`.")
+    kind = TextField(max_length=64, help_text="e.g. `rate_limit_exceeded`.")
     severity = serializers.ChoiceField(choices=Severity.choices)
     occurred_at = StrictDateTimeField()
-    source = serializers.CharField(max_length=100)  # type: ignore[assignment]  # DRF pops fields
-    dedupe_key = serializers.CharField(max_length=200, help_text="Unique per source.")
-    policy = serializers.CharField(max_length=64, required=False, allow_null=True)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
-    evidence = serializers.DictField(
-        required=False,
-        help_text=f"Any JSON object of at most 64 KiB, nesting at most {MAX_EVIDENCE_DEPTH} "
-        "objects and lists; numbers must be finite.",
+    source = TextField(max_length=100)  # type: ignore[assignment]  # DRF pops fields
+    dedupe_key = TextField(max_length=200, help_text="Unique per source.")
+    policy = TextField(
+        max_length=64, required=False, allow_null=True, help_text="A known policy's code."
     )
+    summary = TextField(required=False, allow_blank=True, max_length=MAX_TEXT)
+    evidence = EvidenceField(required=False)
 
 
-class SignalBatchSerializer(serializers.Serializer[Any]):
-    signals = SignalInSerializer(many=True, help_text="1 to 1,000 signals.")
+class SignalBatchSerializer(StrictSerializer):
+    signals = SignalInSerializer(
+        many=True,
+        min_length=1,  # type: ignore[call-arg]  # ListSerializer takes them; the stubs lag
+        max_length=MAX_BATCH,
+        help_text="1 to 1,000 signals.",
+    )
 
 
 class SignalResultSerializer(serializers.Serializer[Any]):
@@ -206,72 +222,178 @@ class CaseDetailSerializer(CaseSerializer):
         return list(self.context.get("allowed_actions", []))
 
 
-class CaseOpenSerializer(serializers.Serializer[Any]):
+class CaseOpenSerializer(StrictSerializer):
     account = ExternalIdField(help_text="External id of a known account.")
-    summary = serializers.CharField(max_length=MAX_TEXT)
+    summary = TextField(max_length=MAX_TEXT)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.MEDIUM)
     policies = serializers.ListField(
-        child=serializers.SlugField(max_length=64), required=False, max_length=50
+        child=SlugTextField(max_length=64), required=False, max_length=50
     )
-    report = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
+    report = TextField(required=False, allow_blank=True, max_length=MAX_TEXT)
 
 
-class RemediationInSerializer(serializers.Serializer[Any]):
+class RemediationInSerializer(StrictSerializer):
     items = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_TEXT), min_length=1, max_length=100
+        child=TextField(max_length=MAX_TEXT), min_length=1, max_length=100
     )
-    deadline = StrictDateTimeField(required=False)
-    deadline_days = serializers.IntegerField(required=False, min_value=1, max_value=365)
+    deadline = StrictDateTimeField(
+        required=False, help_text="In the future; or give `deadline_days`."
+    )
+    deadline_days = StrictIntegerField(required=False, min_value=1, max_value=365)
 
 
-class TransitionSerializer(serializers.Serializer[Any]):
-    """The action and the input it requires (workflow.md); other fields are ignored."""
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "pattern": NONBLANK_PATTERN},
+            {
+                "type": "object",
+                "properties": {
+                    "reference": {"type": "string", "minLength": 1, "pattern": NONBLANK_PATTERN},
+                    "description": {"type": "string", "pattern": NO_NUL_PATTERN},
+                },
+                "required": ["reference"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class EvidenceEntryField(serializers.Field):
+    """A reference (``"logs://query/123"``), or ``{"reference", "description"?}``."""
 
-    action = serializers.ChoiceField(choices=ACTION_CHOICES)
+    default_error_messages = {
+        # Braces doubled: DRF formats the message.
+        "invalid": "Each evidence entry is a reference string or {{reference, description}}."
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and data.strip():
+            return data
+        if (
+            isinstance(data, dict)
+            and data.keys() <= {"reference", "description"}
+            and isinstance(data.get("reference"), str)
+            and data["reference"].strip()
+            and isinstance(data.get("description", ""), str)
+        ):
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TransitionBodySerializer(StrictSerializer):
+    # What every action's body may carry besides its own input.
+
     expected_state = serializers.ChoiceField(
         choices=CaseState.choices,
         required=False,
         help_text="If the case is no longer in this state: 409 `stale_state`.",
     )
-    reason = serializers.CharField(
-        required=False, max_length=MAX_TEXT, help_text="suspend, dismiss"
-    )
-    policies = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
-        required=False,
-        max_length=50,
-        help_text="suspend (required), terminate (optional): policy codes.",
-    )
-    scope = serializers.CharField(required=False, max_length=200, help_text="suspend")
-    findings = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="investigate")
-    violation_confirmed = serializers.BooleanField(required=False, help_text="investigate")
-    evidence = serializers.ListField(
-        child=serializers.JSONField(),
-        required=False,
-        max_length=100,
-        help_text=f"investigate: references, each nesting at most {MAX_EVIDENCE_DEPTH} objects "
-        "and lists.",
-    )
-    remediation = RemediationInSerializer(required=False, help_text="investigate")
-    verification_note = serializers.CharField(
-        required=False, max_length=MAX_TEXT, help_text="remediate"
-    )
-    override_reason = serializers.CharField(
-        required=False, max_length=MAX_TEXT, help_text="remediate (leads): skip unverified items"
-    )
-    rationale = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="terminate")
 
-    def validate_evidence(self, value: list[Any]) -> list[Any]:
-        deep = {
-            str(index): [f"May nest at most {MAX_EVIDENCE_DEPTH} objects and lists."]
-            for index, item in enumerate(value)
-            if json_depth_exceeds(item, MAX_EVIDENCE_DEPTH)
-        }
-        if deep:
-            raise serializers.ValidationError(deep)
-        if contains_nul(value):
-            raise serializers.ValidationError("May not contain NUL characters.")
-        return value
+
+def _action(name: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=[(name, name)])
+
+
+class SuspendSerializer(TransitionBodySerializer):
+    """Suspend the account's API access: `flagged` to `suspended`."""
+
+    action = _action("suspend")
+    reason = TextField(max_length=MAX_TEXT)
+    policies = serializers.ListField(
+        child=SlugTextField(max_length=64),
+        min_length=1,
+        max_length=50,
+        help_text="Codes of the policies breached (each must exist).",
+    )
+    scope = TextField(max_length=200, required=False, help_text='Default "all API access".')
+
+
+class InvestigateSerializer(TransitionBodySerializer):
+    """Record the investigation's findings: `suspended` to `investigated`."""
+
+    action = _action("investigate")
+    findings = TextField(max_length=MAX_TEXT)
+    violation_confirmed = StrictBooleanField()
+    evidence = serializers.ListField(child=EvidenceEntryField(), required=False, max_length=100)
+    remediation = RemediationInSerializer(
+        required=False,
+        help_text="Required changes and their deadline; needs a confirmed violation.",
+    )
+
+
+class RemediateSerializer(TransitionBodySerializer):
+    """Reinstate once the required changes are verified: `investigated` to `remediated`."""
+
+    action = _action("remediate")
+    verification_note = TextField(max_length=MAX_TEXT)
+    override_reason = TextField(
+        max_length=MAX_TEXT,
+        required=False,
+        allow_blank=True,
+        help_text="Leads: remediate although plan items are unverified.",
+    )
+
+
+class TerminateSerializer(TransitionBodySerializer):
+    """Terminate the account (leads): `investigated` to `terminated`."""
+
+    action = _action("terminate")
+    rationale = TextField(max_length=MAX_TEXT)
+    policies = serializers.ListField(
+        child=SlugTextField(max_length=64), required=False, max_length=50
+    )
+
+
+class DismissSerializer(TransitionBodySerializer):
+    """Close without enforcement: `flagged` or `investigated` to `dismissed`."""
+
+    action = _action("dismiss")
+    reason = TextField(max_length=MAX_TEXT)
+
+
+TRANSITION_BODIES: dict[str, type[TransitionBodySerializer]] = {
+    "suspend": SuspendSerializer,
+    "investigate": InvestigateSerializer,
+    "remediate": RemediateSerializer,
+    "terminate": TerminateSerializer,
+    "dismiss": DismissSerializer,
+}
+assert set(TRANSITION_BODIES) == set(ACTIONS)  # noqa: S101 -- one body per action
+
+TransitionSerializer = PolymorphicProxySerializer(
+    component_name="Transition",
+    serializers=dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]](
+        TRANSITION_BODIES
+    ),
+    resource_type_field_name="action",
+)
+
+
+def transition_body(data: Any) -> dict[str, Any]:
+    """The validated body of a transition, by its ``action``; raises ``MissingInput`` naming
+    the action's required input that is absent or blank, else a 422 naming each bad field."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["The body must be an object."]})
+    action = data.get("action")
+    body_class = TRANSITION_BODIES.get(action) if isinstance(action, str) else None
+    if body_class is None:
+        raise serializers.ValidationError(
+            {"action": [f"Must be one of {', '.join(ACTIONS)}."]}, code="invalid_choice"
+        )
+    body = body_class(data=data)
+    missing = [
+        name
+        for name, field in body.fields.items()
+        if field.required
+        and (data.get(name) is None or (isinstance(data[name], str) and not data[name].strip()))
+    ]
+    if missing:
+        raise MissingInput(missing=missing)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
 
 
 class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
@@ -314,7 +436,7 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
         return {"kind": event.actor_kind, "label": event.actor_label, "acted_by": event.acted_by}
 
 
-class PlanItemVerifySerializer(serializers.Serializer[Any]):
-    note = serializers.CharField(
+class PlanItemVerifySerializer(StrictSerializer):
+    note = TextField(
         max_length=5000, allow_blank=True, required=False, help_text="What was checked."
     )

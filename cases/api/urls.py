@@ -5,17 +5,17 @@ from . import views
 urlpatterns = [
     path("signals", views.SignalBatchApi.as_view(), name="signals"),
     path("cases", views.CaseListApi.as_view(), name="cases-list"),
-    path("cases/<int:case_id>", views.CaseDetailApi.as_view(), name="cases-detail"),
+    path("cases/<id:case_id>", views.CaseDetailApi.as_view(), name="cases-detail"),
     path(
-        "cases/<int:case_id>/transitions",
+        "cases/<id:case_id>/transitions",
         views.CaseTransitionApi.as_view(),
         name="cases-transitions",
     ),
-    path("cases/<int:case_id>/events", views.CaseEventsApi.as_view(), name="cases-events"),
+    path("cases/<id:case_id>/events", views.CaseEventsApi.as_view(), name="cases-events"),
     path(
-        "cases/<int:case_id>/plan/items/<int:item_id>/verify",
+        "cases/<id:case_id>/plan/items/<id:item_id>/verify",
         views.PlanItemVerifyApi.as_view(),
         name="cases-plan-item-verify",
     ),
-    path("cases/<int:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
+    path("cases/<id:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
 ]

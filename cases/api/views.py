@@ -15,12 +15,12 @@ from rest_framework.views import APIView
 
 from accounts.api.permissions import ACTING_USER_HEADER, acting_user, request_actor
 from accounts.choices import Scope
-from accounts.idempotency import idempotent
+from accounts.idempotency import HEADER, KEY_PATTERN, idempotent
 from accounts.models import Account, ApiClient
 from cases.actors import role_weaker, user_role
 from cases.choices import CaseState, Priority, Role
 from cases.export import case_export
-from cases.intake import signals_ingest
+from cases.intake import signal_batch, signals_ingest
 from cases.models import Case, CaseEvent, RemediationItem
 from cases.selectors import (
     case_events,
@@ -43,16 +43,18 @@ from .serializers import (
     SignalBatchResultSerializer,
     SignalBatchSerializer,
     TransitionSerializer,
+    transition_body,
 )
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
+    HEADER,
+    {"type": "string", "pattern": KEY_PATTERN},
     OpenApiParameter.HEADER,
     required=False,
     description=(
         "Retry safely: the same key with the same body answers the first response again; "
-        "with another body 422; while the first still runs 409. Kept 24 hours."
+        "with another body 422; while the first still runs 409. Kept 24 hours. 1 to 255 "
+        "visible ASCII characters (spaces inside); any other key is a 400."
     ),
 )
 
@@ -126,8 +128,7 @@ class SignalBatchApi(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = request.data
-        batch = data.get("signals") if isinstance(data, dict) else data
+        batch = signal_batch(request.data)
         results = signals_ingest(batch=batch, actor=request_actor(request))
         stored = sum(1 for r in results if r["status"] == "stored")
         return Response(
@@ -246,10 +247,12 @@ class CaseTransitionApi(APIView):
         operation_id="cases_transition",
         summary="Move a case along the workflow",
         description=(
-            "Each action needs its input (workflow.md): suspend `reason` + `policies`; "
-            "investigate `findings` + `violation_confirmed` (+ `evidence`, `remediation`); "
-            "remediate `verification_note`; terminate `rationale`; dismiss `reason`. "
-            "Not allowed from the current state, or `expected_state` no longer true: 409."
+            "The body is the action's own (workflow.md), chosen by `action`: suspend `reason` + "
+            "`policies`; investigate `findings` + `violation_confirmed` (+ `evidence`, "
+            "`remediation`); remediate `verification_note`; terminate `rationale`; dismiss "
+            "`reason`. Required input absent or blank: 422 `missing_input`; a field the action "
+            "does not take: 422. Not allowed from the current state, or `expected_state` no "
+            "longer true: 409."
         ),
         request=TransitionSerializer,
         responses={200: CaseDetailSerializer},
@@ -282,9 +285,7 @@ class CaseTransitionApi(APIView):
     )
     @idempotent
     def post(self, request: Request, case_id: int) -> Response:
-        serializer = TransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = transition_body(request.data)
         action = data.pop("action")
         expected = data.pop("expected_state", None)
         case = case_transition(

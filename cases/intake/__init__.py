@@ -24,9 +24,16 @@ from cases.services import incident_route
 
 from .rules import rules_evaluate
 from .storage import BATCH_TABLE, batch_store, batch_validate_reading_ahead
-from .validation import MAX_BATCH, Item, SignalBatchInvalid, signals_validate
+from .validation import MAX_BATCH, Item, SignalBatchInvalid, signal_batch, signals_validate
 
-__all__ = ["BATCH_TABLE", "MAX_BATCH", "SignalBatchInvalid", "signals_ingest", "signals_validate"]
+__all__ = [
+    "BATCH_TABLE",
+    "MAX_BATCH",
+    "SignalBatchInvalid",
+    "signal_batch",
+    "signals_ingest",
+    "signals_validate",
+]
 
 
 def _results(

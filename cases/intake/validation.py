@@ -294,6 +294,25 @@ def _plain_items(batch: list[Any]) -> ValidBatch | None:
     return ValidBatch(items, evidence_json)
 
 
+def signal_batch(body: Any) -> Any:
+    """The ``signals`` of a request body, which is an object with that one field."""
+    if not isinstance(body, dict):
+        detail = 'The body must be an object: {"signals": [...]}.'
+        raise SignalBatchInvalid(detail=detail, errors=[_error(None, "", detail, "not_an_object")])
+    unknown = sorted(str(name) for name in body if name != "signals")
+    if unknown:
+        raise SignalBatchInvalid(
+            detail=f"Unknown field(s): {', '.join(unknown)}.",
+            errors=[_error(None, name, "Unknown field.", "unknown_field") for name in unknown],
+        )
+    if "signals" not in body:
+        detail = "This field is required."
+        raise SignalBatchInvalid(
+            detail=f"signals: {detail}", errors=[_error(None, "signals", detail, "required")]
+        )
+    return body["signals"]
+
+
 def batch_validate(batch: Any) -> ValidBatch:
     """Every item of the batch, checked; raises ``SignalBatchInvalid`` naming each bad one."""
     if not isinstance(batch, list):

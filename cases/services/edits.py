@@ -11,6 +11,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.times import iso_or_none
+
 from ..actors import Actor
 from ..choices import EventAction, Priority
 from ..errors import CaseNotFound, Forbidden, InvalidInput
@@ -109,7 +111,7 @@ def case_priority_set(*, case: Case | int, priority: str, actor: Actor, reason: 
             data={
                 "from": locked.priority,
                 "to": priority,
-                "review_deadline": deadline.isoformat() if deadline else None,
+                "review_deadline": iso_or_none(deadline),
             },
         )
         locked.refresh_from_db()

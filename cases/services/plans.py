@@ -7,6 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.times import iso, iso_or_none
+
 from ..actors import Actor
 from ..choices import CaseState, EventAction
 from ..errors import CaseNotFound, InvalidInput
@@ -96,9 +98,9 @@ def plan_deadline_set(
             at=now,
             reason=reason,
             data={
-                "from": plan.deadline.isoformat(),
-                "to": new_deadline.isoformat(),
-                "review_deadline": review_deadline.isoformat() if review_deadline else None,
+                "from": iso(plan.deadline),
+                "to": iso(new_deadline),
+                "review_deadline": iso_or_none(review_deadline),
             },
         )
         plan.refresh_from_db()

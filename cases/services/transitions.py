@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.cache import enforcement_invalidate_on_commit
 from accounts.choices import EnforcementStatus
 from accounts.models import Account
+from config.times import iso, iso_or_none
 
 from ..actors import Actor
 from ..audit import HASH_VERSION, event_hash
@@ -417,7 +418,7 @@ def case_incident_attach(*, case: Case | int, incident: Incident, actor: Actor) 
                 start=locked.state_entered_at,
                 plan_deadline=_plan_deadline(locked),
             )
-            data["review_deadline"] = deadline.isoformat() if deadline else None
+            data["review_deadline"] = iso_or_none(deadline)
             Case.objects.filter(pk=locked.pk).update(
                 priority=incident.severity, review_deadline=deadline, updated_at=now
             )
@@ -618,7 +619,7 @@ def _apply_investigate(
             RemediationItem(plan=created, position=i, description=text)
             for i, text in enumerate(items)
         )
-        result["remediation"] = {"items": items, "deadline": deadline.isoformat()}
+        result["remediation"] = {"items": items, "deadline": iso(deadline)}
         result["_plan_deadline"] = deadline
     return result
 

@@ -5,5 +5,5 @@ from .views import CaseNoticesListApi
 app_name = "notifications"
 
 urlpatterns = [
-    path("cases/<int:case_id>/notices", CaseNoticesListApi.as_view(), name="case-notices"),
+    path("cases/<id:case_id>/notices", CaseNoticesListApi.as_view(), name="case-notices"),
 ]

@@ -8,6 +8,7 @@ classes so that the project-wide permission class reads it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -25,12 +26,27 @@ from notifications.selectors import case_notices_list
 
 from .serializers import NoticeSerializer
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 class NoticeCursorPagination(CursorPage):
+    """Oldest first. The position in a cursor is the edge notice's ``created_at`` as
+    microseconds since the epoch (at most 17 digits: within the years a datetime holds)."""
+
     page_size = 100
     max_page_size = 500
-    page_size_query_param = "limit"
     ordering = ("created_at", "id")
+    position_pattern = r"0|[1-9][0-9]{0,16}"
+
+    def _get_position_from_instance(self, instance: Any, ordering: Any) -> str:
+        created: datetime = instance.created_at
+        return created.astimezone(UTC).isoformat()
+
+    def position_from_text(self, text: str) -> str:
+        return (EPOCH + timedelta(microseconds=int(text))).isoformat()
+
+    def position_to_text(self, position: str) -> str:
+        return str((datetime.fromisoformat(position) - EPOCH) // timedelta(microseconds=1))
 
 
 class CaseNoticesListApi(ListAPIView[Notice]):

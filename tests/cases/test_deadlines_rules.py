@@ -11,6 +11,7 @@ from cases.choices import EventAction
 from cases.errors import Forbidden, InvalidInput
 from cases.models import CaseEvent, Incident, RemediationPlan, ReviewDeadlineRule
 from cases.services import case_priority_set, case_transition, incident_route, plan_deadline_set
+from config.times import iso
 from tests.cases.deadline_helpers import T0, frozen, investigate, open_case, suspend
 
 # The table of workflow.md, written out again so that the seeded rules are checked against it.
@@ -113,7 +114,7 @@ def test_changing_priority_moves_the_deadline_and_the_timeline_says_so(
     event = CaseEvent.objects.filter(case=case).order_by("-seq").first()
     assert event is not None
     assert event.action == EventAction.PRIORITY
-    assert event.data["review_deadline"] == (T0 + timedelta(hours=4)).isoformat()
+    assert event.data["review_deadline"] == iso(T0 + timedelta(hours=4))
     assert event.data["from"] == "low"
     assert event.data["to"] == "critical"
 
@@ -140,9 +141,9 @@ def test_moving_the_plan_deadline_moves_the_case_deadline_and_the_timeline_says_
     assert event.action == EventAction.PLAN_DEADLINE
     assert event.reason == "Asked for"
     assert event.data == {
-        "from": old.isoformat(),
-        "to": new.isoformat(),
-        "review_deadline": new.isoformat(),
+        "from": iso(old),
+        "to": iso(new),
+        "review_deadline": iso(new),
     }
 
 
@@ -201,4 +202,4 @@ def test_a_worse_incident_raises_priority_and_the_timeline_gives_the_new_deadlin
     assert event is not None
     assert event.action == EventAction.INCIDENT
     assert event.data["priority"] == {"from": "low", "to": "critical"}
-    assert event.data["review_deadline"] == (T0 + timedelta(hours=4)).isoformat()
+    assert event.data["review_deadline"] == iso(T0 + timedelta(hours=4))

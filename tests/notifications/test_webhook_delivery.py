@@ -63,7 +63,7 @@ def test_delivery_is_signed_and_verified_by_the_reference_library(
         "status": "suspended",
         "previous_status": "active",
         "since": body["timestamp"],
-        "case": str(notice.case_id),
+        "case": notice.case_id,
         "policies": [{"code": "rate-limit-evasion", "version": 2}],
         "change": body["data"]["change"],
         "channel": "cloudco",

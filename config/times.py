@@ -1,0 +1,34 @@
+"""The one way a time is written in every contract: API responses, the change feed, webhook
+payloads and the machine-readable parts of e-mails.
+
+UTC, ISO 8601 with ``Z``, always to the microsecond: ``2026-11-25T10:00:00.000000Z``. The
+database keeps microseconds, so a time read in one place (the lookup's ``since``) equals the same
+time read in another (the feed's ``at``) character for character, and fixed-width text sorts as
+the times do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+
+def iso(value: datetime) -> str:
+    """``value`` (aware) as contract text (four-digit years, also before 1000)."""
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z"
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+class ContractJSONEncoder(DjangoJSONEncoder):
+    """JSON with every datetime written by :func:`iso` (the API's renderer and lean views)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return iso(o)
+        return super().default(o)
