@@ -236,3 +236,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 ),
                 append=False,
             )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that commits (a transactional test) restores the migrated rows when it ends.
+
+    A transactional test is followed by a flush of every table; without the serialized rollback
+    the flush re-creates content types and permissions with new ids, and the next test that
+    reloads the migrated rows (``serialized_rollback=True``, as the browser test does) collides
+    with them. Restoring after each one keeps every test on the same migrated rows, whatever the
+    order the suite runs in."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        fixtures = getattr(item, "fixturenames", None)
+        if fixtures is None:
+            continue
+        transactional = "transactional_db" in fixtures or "live_server" in fixtures
+        if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
+            transactional = True
+        if transactional and "django_db_serialized_rollback" not in fixtures:
+            fixtures.append("django_db_serialized_rollback")
