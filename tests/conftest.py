@@ -221,25 +221,9 @@ def celery_memory_broker() -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every transactional test restores the migrated data (groups, deadline rules, flag rules)
-    after its flush, so tests that follow see the same database whatever the order."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is None:
-            continue
-        wants_transaction = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
-        if wants_transaction and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(
-                pytest.mark.django_db(
-                    *marker.args[1:],
-                    **{**marker.kwargs, "transaction": True, "serialized_rollback": True},
-                ),
-                append=False,
-            )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that commits (a transactional test) restores the migrated rows when it ends.
+    """Every test that commits (a transactional test, by marker or by the ``transactional_db``
+    or ``live_server`` fixture) restores the migrated rows (groups, deadline and flag rules,
+    content types) when it ends.
 
     A transactional test is followed by a flush of every table; without the serialized rollback
     the flush re-creates content types and permissions with new ids, and the next test that
