@@ -75,6 +75,12 @@ BATCH_COLUMNS = (
 )
 
 
+# The signal's key columns compare bytes on PostgreSQL (cases migration 0006); the scratch table's
+# copies of them compare the same way, so that the statement can probe the unique index.
+KEY_COLUMNS = frozenset({"source", "dedupe_key"})
+KEY_COLLATION = ' COLLATE "C"'
+
+
 def log_query(sql: str, started: float) -> None:
     """Record a statement that bypassed Django's cursor wrapper (COPY, pipeline mode) in
     ``connection.queries`` when queries are logged, as ``execute()`` would."""
@@ -239,7 +245,10 @@ def _store_postgres(
     ``nested``: the batch is part of a larger transaction, so the scratch table is emptied here
     rather than at commit (a later batch of that transaction must not see these rows).
     """
-    columns = ", ".join(f"{name} {kind}" for name, kind in BATCH_COLUMNS)
+    columns = ", ".join(
+        f"{name} {kind}{KEY_COLLATION if name in KEY_COLUMNS else ''}"
+        for name, kind in BATCH_COLUMNS
+    )
     names = ", ".join(name for name, _ in BATCH_COLUMNS)
     copy_sql = f"COPY {BATCH_TABLE} ({names}) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor:
