@@ -75,7 +75,7 @@ BATCH_COLUMNS = (
 )
 
 
-# The signal's key columns compare bytes on PostgreSQL (cases migration 0006); the scratch table's
+# The signal's key columns compare bytes on PostgreSQL (cases migration 0008); the scratch table's
 # copies of them compare the same way, so that the statement can probe the unique index.
 KEY_COLUMNS = frozenset({"source", "dedupe_key"})
 KEY_COLLATION = ' COLLATE "C"'

@@ -35,6 +35,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0005_signal_dedupe_per_client")]
+    dependencies = [("cases", "0007_signal_dedupe_per_client")]
 
     operations = [migrations.RunPython(forwards, backwards)]
