@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.guards import audit_guard_lifted
+from cases.guards import audit_guard_lifted, truncate_guards_disabled
 
 ACCOUNT_COLUMNS = (
     "external_id",
@@ -83,8 +83,13 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def reset() -> None:
-    """Empty the tables the benchmarks fill (the audit guard is lifted, as for ``flush``)."""
-    with audit_guard_lifted(), transaction.atomic(), connection.cursor() as cursor:
+    """Empty the tables the benchmarks fill (the audit guards are lifted, as for ``flush``)."""
+    with (
+        audit_guard_lifted(),
+        truncate_guards_disabled(connection),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
         else:

@@ -109,6 +109,17 @@ class Signal(AppendOnlyModel):
     received_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=100)
     dedupe_key = models.CharField(max_length=200)
+    # The API client that posted it; none when staff or the service did (and for signals stored
+    # before signals recorded their client). Duplicates are found within one client only.
+    # Indexed by signal_dedupe_client_unique, whose first column it is.
+    client = models.ForeignKey(
+        ApiClient,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     automated = models.BooleanField(default=True)
     policy = models.ForeignKey(
         PolicyClause,
@@ -124,7 +135,14 @@ class Signal(AppendOnlyModel):
     class Meta:
         ordering = ["-occurred_at"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "dedupe_key"], name="signal_dedupe_unique")
+            models.UniqueConstraint(
+                fields=["client", "source", "dedupe_key"], name="signal_dedupe_client_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["source", "dedupe_key"],
+                condition=Q(client__isnull=True),
+                name="signal_dedupe_no_client_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "kind", "occurred_at"], name="signal_account_kind_idx"),

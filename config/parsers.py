@@ -7,6 +7,12 @@
 - A number that is not finite (``1e400``, which overflows to infinity, and the ``NaN``,
   ``Infinity`` and ``-Infinity`` that Python's ``json.dumps`` writes) cannot be stored in a JSON
   column: it is a 422 whose ``errors`` point at each such number.
+
+orjson reads the body (docs/adr/0008), but ``json`` reads it instead, and its answer (the value,
+or the error) stands, for a body that orjson refuses (malformed, nested past 1,024, ``NaN`` and
+numbers that are not finite, lone surrogates) and for one with a run of 19 digits or more, which
+may be an integer beyond 64 bits that orjson would read as a float. Otherwise orjson accepts
+nothing that ``json`` refuses and reads what both accept as the same value.
 """
 
 from __future__ import annotations
@@ -16,12 +22,27 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+import orjson
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 from .limits import MAX_JSON_DEPTH, json_depth_exceeds
 
 NOT_FINITE = "Numbers must be finite: NaN, Infinity and numbers beyond ±1.8e308 are refused."
+# Digits to "0", anything else to " ": a run of 19 digits becomes a run of 19 zeros.
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+_LONG_NUMBER = b"0" * 19
+_REREAD = object()  # what ``_quick`` answers for a body that ``json`` must read
+
+
+def _quick(raw: bytes) -> Any:
+    """orjson's reading of the body, or ``_REREAD``."""
+    if raw.translate(_DIGITS).find(_LONG_NUMBER) >= 0:
+        return _REREAD
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _REREAD
 
 
 def _clean(value: Any) -> bool:
@@ -95,14 +116,17 @@ class StrictJSONParser(JSONParser):
                 infinite = True
             return value
 
-        try:
-            data = json.loads(text, parse_constant=constant, parse_float=number)
-        except RecursionError:
-            data = None
-            deep = True
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-        else:
+        deep = False
+        data = _quick(raw)
+        if data is _REREAD:
+            try:
+                data = json.loads(text, parse_constant=constant, parse_float=number)
+            except RecursionError:
+                data = None
+                deep = True
+            except ValueError as exc:
+                raise ParseError(f"JSON parse error - {exc}") from None
+        if not deep:
             deep = json_depth_exceeds(data, MAX_JSON_DEPTH)
         if deep:
             raise ParseError(f"JSON may nest at most {MAX_JSON_DEPTH} lists and objects.")

@@ -30,8 +30,17 @@ from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAd
 
 @admin.register(Signal)
 class SignalAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "account", "kind", "severity", "source", "policy", "automated")
-    list_select_related = ("account", "policy")
+    list_display = (
+        "occurred_at",
+        "account",
+        "kind",
+        "severity",
+        "source",
+        "client",
+        "policy",
+        "automated",
+    )
+    list_select_related = ("account", "policy", "client")
     list_filter = ("severity", "automated")
     search_fields = ("=account__external_id",)
     search_help_text = "Exact account external id."

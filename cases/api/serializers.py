@@ -53,7 +53,11 @@ class SignalInSerializer(StrictSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     occurred_at = StrictDateTimeField()
     source = TextField(max_length=100)  # type: ignore[assignment]  # DRF pops fields
-    dedupe_key = TextField(max_length=200, help_text="Unique per source.")
+    dedupe_key = TextField(
+        max_length=200,
+        help_text="Unique per source among your API client's signals: posting it again answers "
+        "`duplicate`. Other clients' keys are never matched.",
+    )
     policy = TextField(
         max_length=64, required=False, allow_null=True, help_text="A known policy's code."
     )

@@ -97,8 +97,9 @@ class SignalBatchApi(APIView):
         description=(
             "All or nothing: if any signal is invalid the answer is 422 with one error per bad "
             "item (`index`, `field`) and nothing is stored. Otherwise 202 with a result per "
-            "signal: `stored`, or `duplicate` when its `source` + `dedupe_key` was seen before, "
-            "and the incidents and case it joined. Unknown accounts are created."
+            "signal: `stored`, or `duplicate` when the same API client posted its `source` + "
+            "`dedupe_key` before, and the incidents and case it joined. Each client's keys are "
+            "its own: another client's signals are never matched. Unknown accounts are created."
         ),
         request=SignalBatchSerializer,
         responses={202: SignalBatchResultSerializer},

@@ -4,10 +4,11 @@
 rejects the batch with one error per bad item (its index and field), storing nothing. A valid
 batch is stored in a fixed number of statements whatever its size (``storage``): its accounts
 are read while it is validated, unknown ones created in one statement, the signals inserted
-with ``ON CONFLICT (source, dedupe_key) DO NOTHING`` so that a signal seen before is reported
-``duplicate`` with the incidents and case it joined. The flag rules are then evaluated once per
-rule over the batch, not per signal (``rules``); the incidents they produce or extend are routed
-to cases by ``cases.services.incident_route``.
+with ``ON CONFLICT DO NOTHING`` so that a signal the same API client posted before (same
+``source`` and ``dedupe_key``) is reported ``duplicate`` with the incidents and case it joined;
+another client's signals are never seen (``storage.Scope``). The flag rules are then evaluated
+once per rule over the batch, not per signal (``rules``); the incidents they produce or extend
+are routed to cases by ``cases.services.incident_route``.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def signals_ingest(*, batch: Any, actor: Actor) -> list[dict[str, Any]]:
         )
         for item in items:
             item.account_id = account_ids[item.account]
-        batch_store(valid, automated=not actor.is_person, nested=nested)
+        client_id = actor.client.pk if actor.client is not None else None
+        batch_store(valid, automated=not actor.is_person, client_id=client_id, nested=nested)
         names = {pk: external_id for external_id, pk in account_ids.items()}
         incidents, links = rules_evaluate(items, names, rules=ahead.rules if ahead else None)
         for incident in incidents:

@@ -1,10 +1,15 @@
 """Storing a valid batch: accounts, signals, duplicates, in a fixed number of statements.
 
+A signal is a duplicate of one stored before by the same API client (or, for staff and the
+service, which post without one, by a caller without one) with the same ``source`` and
+``dedupe_key``: each client has a key space of its own, so no client can find out about another's
+signals or make the service drop them by posting their keys first (``Scope``).
+
 PostgreSQL: the batch's accounts are looked up in pipeline mode while the batch is validated;
 the batch is copied (binary COPY) into a session's scratch table; one statement inserts the new
-signals from it (``ON CONFLICT (source, dedupe_key) DO NOTHING``) and reads back the ids of the
-others, with the incidents and cases they already joined. Elsewhere (SQLite) plain multi-row
-``INSERT ... ON CONFLICT ... RETURNING`` statements, then a lookup of the duplicates.
+signals from it (``ON CONFLICT (client_id, source, dedupe_key) DO NOTHING``) and reads back the
+ids of the others, with the incidents and cases they already joined. Elsewhere (SQLite) plain
+multi-row ``INSERT ... ON CONFLICT ... RETURNING`` statements, then a lookup of the duplicates.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ COLUMNS = (
     "received_at",
     "source",
     "dedupe_key",
+    "client_id",
     "automated",
     "policy_id",
     "summary",
@@ -67,6 +73,12 @@ BATCH_COLUMNS = (
     ("policy_id", "int8"),
     ("summary", "text"),
 )
+
+
+# The signal's key columns compare bytes on PostgreSQL (cases migration 0008); the scratch table's
+# copies of them compare the same way, so that the statement can probe the unique index.
+KEY_COLUMNS = frozenset({"source", "dedupe_key"})
+KEY_COLLATION = ' COLLATE "C"'
 
 
 def log_query(sql: str, started: float) -> None:
@@ -136,6 +148,30 @@ def batch_validate_reading_ahead(batch: Any) -> tuple[ValidBatch, ReadAhead | No
     return valid, ReadAhead(found, active)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose key space a batch's keys are in: its API client's, or (``None``) that of callers
+    without a client. Each matches one of the signals' two unique indexes."""
+
+    client_id: int | None
+
+    @property
+    def conflict(self) -> str:
+        """The ``ON CONFLICT`` target: the unique index of this scope."""
+        if self.client_id is None:
+            return "(source, dedupe_key) WHERE client_id IS NULL"
+        return "(client_id, source, dedupe_key)"
+
+    @property
+    def match(self) -> str:
+        """The condition on ``client_id`` of a signal in this scope (one parameter, or none)."""
+        return "client_id IS NULL" if self.client_id is None else "client_id = %s"
+
+    @property
+    def params(self) -> list[int]:
+        return [] if self.client_id is None else [self.client_id]
+
+
 def _row(ordinal: int, item: Item) -> tuple[Any, ...]:
     return (
         ordinal,
@@ -151,27 +187,28 @@ def _row(ordinal: int, item: Item) -> tuple[Any, ...]:
     )
 
 
-def _store_sql() -> str:
+def _store_sql(scope: Scope) -> str:
     """One statement: insert the batch's new signals and read back the ids of all of them.
 
-    Rows inserted report ``stored``; the others are read from the snapshot the statement
-    started with, which excludes the rows it inserts, with the incidents they already joined
-    and those incidents' cases. Parameters: ``received_at``, ``automated``, the evidence array.
+    Rows inserted report ``stored``; the others are read, in the batch's scope only, from the
+    snapshot the statement started with, which excludes the rows it inserts, with the incidents
+    they already joined and those incidents' cases. Parameters: ``received_at``, ``client_id``,
+    ``automated``, the evidence array, then ``scope.params``.
     """
     links = IncidentSignal._meta.db_table
     incidents = Incident._meta.db_table
     signals = Signal._meta.db_table
-    # LIMIT 1 keeps the lateral lookup a nested loop over the unique (source, dedupe_key) index.
+    # LIMIT 1 keeps the lateral lookup a nested loop over the scope's unique index.
     return f"""
         WITH stored AS (
             INSERT INTO {signals} ({", ".join(COLUMNS)})
             SELECT b.account_id, b.kind, b.severity, b.occurred_at, %s, b.source, b.dedupe_key,
-                   %s, b.policy_id, b.summary, e.evidence
+                   %s, %s, b.policy_id, b.summary, e.evidence
             FROM {BATCH_TABLE} AS b
             JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(evidence, n)
               ON e.n = b.batch_index + 1
             ORDER BY b.ordinal
-            ON CONFLICT (source, dedupe_key) DO NOTHING
+            ON CONFLICT {scope.conflict} DO NOTHING
             RETURNING id, source, dedupe_key
         )
         SELECT id, source, dedupe_key, true, NULL::bigint[], NULL::bigint[] FROM stored
@@ -183,7 +220,7 @@ def _store_sql() -> str:
         ) AS k
         CROSS JOIN LATERAL (
             SELECT id FROM {signals}
-            WHERE source = k.source AND dedupe_key = k.dedupe_key LIMIT 1
+            WHERE {scope.match} AND source = k.source AND dedupe_key = k.dedupe_key LIMIT 1
         ) AS s
         LEFT JOIN LATERAL (
             SELECT array_agg(l.incident_id ORDER BY l.incident_id) AS incidents,
@@ -199,6 +236,7 @@ def _store_postgres(
     evidence_json: str,
     received: datetime,
     automated: bool,
+    scope: Scope,
     *,
     nested: bool,
 ) -> list[Any]:
@@ -207,7 +245,10 @@ def _store_postgres(
     ``nested``: the batch is part of a larger transaction, so the scratch table is emptied here
     rather than at commit (a later batch of that transaction must not see these rows).
     """
-    columns = ", ".join(f"{name} {kind}" for name, kind in BATCH_COLUMNS)
+    columns = ", ".join(
+        f"{name} {kind}{KEY_COLLATION if name in KEY_COLUMNS else ''}"
+        for name, kind in BATCH_COLUMNS
+    )
     names = ", ".join(name for name, _ in BATCH_COLUMNS)
     copy_sql = f"COPY {BATCH_TABLE} ({names}) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor:
@@ -220,23 +261,26 @@ def _store_postgres(
             for ordinal, item in enumerate(ordered):
                 copy.write_row(_row(ordinal, item))
         log_query(copy_sql, started)
-        cursor.execute(_store_sql(), [received, automated, evidence_json])
+        params = [received, scope.client_id, automated, evidence_json, *scope.params]
+        cursor.execute(_store_sql(scope), params)
         rows = list(cursor.fetchall())
         if nested:
             cursor.execute(f"DELETE FROM {BATCH_TABLE}")  # noqa: S608 -- a constant name
         return rows
 
 
-def _insert_generic(items: Sequence[Item], received: datetime, automated: bool) -> list[Any]:
+def _insert_generic(
+    items: Sequence[Item], received: datetime, automated: bool, scope: Scope
+) -> list[Any]:
     table = Signal._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     rows: list[Any] = []
     for start in range(0, len(items), SQLITE_CHUNK):
         chunk = items[start : start + SQLITE_CHUNK]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        values = ", ".join([f"({', '.join(['%s'] * len(COLUMNS))})"] * len(chunk))
         sql = (
             f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {values} "  # noqa: S608
-            "ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key"
+            f"ON CONFLICT {scope.conflict} DO NOTHING RETURNING id, source, dedupe_key"
         )
         params: list[Any] = []
         for i in chunk:
@@ -248,6 +292,7 @@ def _insert_generic(items: Sequence[Item], received: datetime, automated: bool) 
                 adapt(received),
                 i.source,
                 i.dedupe_key,
+                scope.client_id,
                 automated,
                 i.policy_id,
                 i.summary,
@@ -273,19 +318,23 @@ def _prior_links(signal_ids: set[int]) -> dict[int, list[tuple[int, int | None]]
     return prior
 
 
-def batch_store(valid: ValidBatch, automated: bool, *, nested: bool) -> None:
-    """Insert the batch; mark each item stored (first of its key) or duplicate, with its id.
+def batch_store(valid: ValidBatch, automated: bool, client_id: int | None, *, nested: bool) -> None:
+    """Insert the batch; mark each item stored (first of its key in the scope of ``client_id``)
+    or duplicate, with its id.
 
     A duplicate also carries the incidents its signal joined before (``Item.prior``).
     """
+    scope = Scope(client_id)
     items = valid.items
     received = timezone.now()
     # One key order for every batch: two batches sharing keys wait on each other, never deadlock.
     ordered = sorted(items, key=attrgetter("source", "dedupe_key"))
     if connection.vendor == "postgresql":
-        rows = _store_postgres(ordered, valid.evidence_json, received, automated, nested=nested)
+        rows = _store_postgres(
+            ordered, valid.evidence_json, received, automated, scope, nested=nested
+        )
     else:
-        rows = _insert_generic(ordered, received, automated)
+        rows = _insert_generic(ordered, received, automated, scope)
     inserted: dict[tuple[str, str], int] = {}
     existing: dict[tuple[str, str], int] = {}
     prior: dict[int, list[tuple[int, int | None]]] = {}
@@ -316,7 +365,9 @@ def batch_store(valid: ValidBatch, automated: bool, *, nested: bool) -> None:
         found = {
             (s, d): pk
             for s, d, pk in Signal.objects.filter(
-                source__in={s for s, _ in wanted}, dedupe_key__in={d for _, d in wanted}
+                client_id=client_id,
+                source__in={s for s, _ in wanted},
+                dedupe_key__in={d for _, d in wanted},
             ).values_list("source", "dedupe_key", "id")
             if (s, d) in wanted
         }

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 
 from accounts.services import api_client_create
@@ -50,3 +51,33 @@ def test_overlapping_batches_store_each_signal_once_and_open_one_case_per_accoun
     assert sorted(Case.objects.values_list("account__external_id", flat=True)) == [
         f"acct-{n}" for n in range(5)
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clients_posting_the_same_keys_at_once_each_store_their_own(
+    require_postgres: None,
+) -> None:
+    keys = [api_client_create(name=n, scopes=["signals:write"])[1] for n in ("first", "second")]
+    shared = [signal(n, account=f"acct-{n % 5}") for n in range(50)]
+
+    def post(seed: int) -> tuple[int, int]:
+        try:
+            batch = list(shared)
+            random.Random(seed).shuffle(batch)
+            response = Client(raise_request_exception=False).post(
+                f"{API}/signals",
+                {"signals": batch},
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {keys[seed % 2]}"},
+            )
+            return response.status_code, int(response.json().get("stored", 0))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        outcomes = list(pool.map(post, range(THREADS)))
+
+    assert {status for status, _ in outcomes} == {202}, outcomes
+    assert sum(stored for _, stored in outcomes) == 100
+    counts = Signal.objects.values_list("client__name").annotate(n=Count("id")).order_by()
+    assert dict(counts) == {"first": 50, "second": 50}

@@ -239,3 +239,95 @@ def test_staff_roles_for_signals(
     assert response.status_code == status
     if status == 202:
         assert Signal.objects.get().automated is False
+
+
+# Each API client de-duplicates in a key space of its own: another pipeline that uses the same
+# `source` and `dedupe_key` neither reads the first one's signals nor suppresses them.
+
+
+def test_another_client_replaying_a_key_stores_its_own_signal_and_learns_nothing(
+    make_caller: Callable[..., ApiCaller], account: Account
+) -> None:
+    # Given the first pipeline's critical signal, which opened a case
+    first = make_caller("signals:write", name="pipeline")
+    mine = first.post("/signals", {"signals": [signal(1, severity="critical")]}).json()
+    (stored,) = mine["results"]
+    assert stored["case"] == Case.objects.get().pk
+
+    # When a second pipeline posts the same source and dedupe key (about another account)
+    second = make_caller("signals:write", name="intruder")
+    replay = second.post("/signals", {"signals": [signal(1, account="elsewhere")]}).json()
+
+    # Then it is a new signal of the second pipeline's, with none of the first one's ids
+    (result,) = replay["results"]
+    assert (replay["stored"], replay["duplicates"]) == (1, 0)
+    assert result["status"] == "stored"
+    assert result["signal"] != stored["signal"]
+    assert (result["incidents"], result["case"]) == ([], None)
+    ours = Signal.objects.get(pk=result["signal"])
+    assert (ours.client.name, ours.account.external_id) == ("intruder", "elsewhere")
+    assert Signal.objects.get(pk=stored["signal"]).client.name == "pipeline"
+    assert Incident.objects.count() == Case.objects.count() == 1
+
+
+def test_a_key_posted_first_by_another_client_does_not_drop_the_real_signal(
+    make_caller: Callable[..., ApiCaller], account: Account
+) -> None:
+    # Given another client that posted, ahead of time, a key the pipeline uses later
+    intruder = make_caller("signals:write", name="intruder")
+    planted = signal(1, severity="low", account="decoy")
+    assert intruder.post("/signals", {"signals": [planted]}).json()["stored"] == 1
+
+    # When the pipeline posts its real critical signal under that key
+    pipeline = make_caller("signals:write", name="pipeline")
+    body = pipeline.post("/signals", {"signals": [signal(1, severity="critical")]}).json()
+
+    # Then it is stored and acted on: an incident and a critical case on the account
+    (result,) = body["results"]
+    assert result["status"] == "stored"
+    case = Case.objects.get()
+    assert (case.account_id, case.priority) == (account.pk, "critical")
+    assert result["case"] == case.pk
+    assert result["incidents"] == [Incident.objects.get().pk]
+    assert Signal.objects.get(pk=result["signal"]).client.name == "pipeline"
+
+    # And the pipeline's own retry is still a duplicate of its own signal
+    again = pipeline.post("/signals", {"signals": [signal(1, severity="critical")]}).json()
+    assert again["results"] == [{**result, "status": "duplicate"}]
+    assert Signal.objects.count() == 2
+
+
+def test_staff_share_one_key_space_apart_from_every_client(
+    make_caller: Callable[..., ApiCaller], staff: Callable[[str], ApiCaller], account: Account
+) -> None:
+    pipeline = make_caller("signals:write", name="pipeline")
+    theirs = pipeline.post("/signals", {"signals": [signal(1)]}).json()["results"][0]
+    analyst, lead = staff("analyst"), staff("lead")
+    first = analyst.post("/signals", {"signals": [signal(1)]}).json()["results"][0]
+    again = lead.post("/signals", {"signals": [signal(1)]}).json()["results"][0]
+    assert first["status"] == "stored"
+    assert first["signal"] != theirs["signal"]
+    assert again == {**first, "status": "duplicate"}
+    assert Signal.objects.get(pk=first["signal"]).client is None
+
+
+def test_a_signal_stored_without_a_client_is_no_duplicate_for_a_client(
+    make_caller: Callable[..., ApiCaller], staff: Callable[[str], ApiCaller], account: Account
+) -> None:
+    # Given a signal that records no client (posted by staff, or stored before signals recorded
+    # their client)
+    old = Signal.objects.create(
+        account=account,
+        kind="rate_limit_exceeded",
+        severity="medium",
+        occurred_at="2026-11-25T10:00:00Z",
+        source="ratelimiter",
+        dedupe_key="rl-1",
+    )
+    # Then a client posting its key stores a signal of its own; staff find the old one
+    pipeline = make_caller("signals:write", name="pipeline")
+    result = pipeline.post("/signals", {"signals": [signal(1)]}).json()["results"][0]
+    assert result["status"] == "stored"
+    assert result["signal"] != old.pk
+    by_staff = staff("analyst").post("/signals", {"signals": [signal(1)]}).json()["results"][0]
+    assert (by_staff["status"], by_staff["signal"]) == ("duplicate", old.pk)
