@@ -5,7 +5,7 @@ A request body is a :class:`StrictSerializer`: a field it does not declare is re
 and its schema says ``additionalProperties: false``. Its scalar fields take the JSON type the
 schema declares and nothing else: no number read as a string, no ``"true"`` read as a boolean.
 Text may not hold NUL characters (PostgreSQL cannot store them; the JSON parser refuses them
-with a 400 before a field sees them) and, unless it may be blank, must hold a character that is
+with a 422 before a field sees them) and, unless it may be blank, must hold a character that is
 not white space. The patterns below say so in the schema (``config.openapi``).
 """
 
@@ -19,6 +19,7 @@ from typing import Any, cast
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
+from django_filters import ChoiceFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -132,6 +133,15 @@ class ProblemFilterBackend(DjangoFilterBackend):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
+        # django-filter reads an empty value as "no filter"; for a filter whose values are a
+        # list (the schema's ``enum``), an empty one is none of them.
+        empty = {
+            name: ["Must be one of the listed values, not empty."]
+            for name, field in filterset.filters.items()
+            if isinstance(field, ChoiceFilter) and request.query_params.get(name) == ""
+        }
+        if empty:
+            raise InvalidQuery(empty)
         if not filterset.is_valid():
             raise InvalidQuery(filterset.errors)
         result: QuerySet[Any] = filterset.qs
@@ -206,6 +216,22 @@ class StrictIntegerField(serializers.IntegerField):
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter: ASCII digits (a ``-`` before them where negative values are
+    allowed), present and not empty. DRF's own field reads ``?limit=`` as absent and takes
+    ``+5``, `` 5`` or ``5.0``; the schema says integer."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if getattr(dictionary, "get", None) and dictionary.get(self.field_name) == "":
+            return ""  # given, and empty: refused below, not replaced by the default
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> int:
+        if not (isinstance(data, str) and re.fullmatch(r"-?[0-9]{1,20}", data)):
             self.fail("invalid")
         return int(super().to_internal_value(data))
 

@@ -1,7 +1,9 @@
 """A JSON parser that refuses what the database cannot store or the service cannot walk.
 
 - PostgreSQL text cannot hold NUL characters and UTF-8 cannot encode a lone surrogate (which
-  ``json`` accepts as ``"\\ud800"``): both are malformed JSON here (400).
+  ``json`` accepts as ``"\\ud800"``): a body holding either is well-formed JSON that cannot be
+  stored, a 422 whose ``errors`` point at each such string (at the object, for a key), without
+  repeating the text.
 - A body nested deeper than ``MAX_JSON_DEPTH`` lists and objects is malformed too (400), found
   without recursion, before any view, serializer or fingerprint walks it.
 - A number that is not finite (``1e400``, which overflows to infinity, and the ``NaN``,
@@ -23,11 +25,12 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 import orjson
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 from .limits import MAX_JSON_DEPTH, json_depth_exceeds
 
+UNSTORABLE = "Text may not contain NUL characters or lone surrogates."
 NOT_FINITE = "Numbers must be finite: NaN, Infinity and numbers beyond ±1.8e308 are refused."
 # Digits to "0", anything else to " ": a run of 19 digits becomes a run of 19 zeros.
 _DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
@@ -45,24 +48,31 @@ def _quick(raw: bytes) -> Any:
         return _REREAD
 
 
-def _clean(value: Any) -> bool:
-    """Whether every string in ``value`` is storable text."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return False
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
+
+
+def _unstorable(value: Any) -> Iterator[list[str | int]]:
+    """The path of each string in ``value`` that is not storable text, in document order; for a
+    key, the path of its object (the key itself is not repeated, nor what it holds walked)."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not _storable(item):
+                yield path
+        elif isinstance(item, dict):
+            if not all(_storable(k) for k in item):
+                yield path
+            stack.extend((v, [*path, k]) for k, v in reversed(item.items()) if _storable(k))
+        elif isinstance(item, list):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(item))))
 
 
 def _not_finite(value: Any) -> Iterator[list[str | int]]:
@@ -79,15 +89,36 @@ def _not_finite(value: Any) -> Iterator[list[str | int]]:
             stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(item))))
 
 
-def _errors_at(paths: Iterator[list[str | int]], detail: str) -> dict[Any, Any]:
+def _errors_at(
+    paths: Iterator[list[str | int]], detail: str, code: str = "invalid"
+) -> dict[Any, Any]:
     """DRF's nested error detail for ``paths`` (``config.problems`` turns it into pointers)."""
     tree: dict[Any, Any] = {}
     for path in paths:
-        node = tree
-        for part in path[:-1]:
+        node: Any = tree
+        for part in path:
             node = node.setdefault(part, {})
-        node[path[-1] if path else "non_field_errors"] = [detail]
-    return tree
+            if not isinstance(node, dict):
+                break  # an error of the object that holds it says enough
+        else:
+            node.setdefault("non_field_errors", [ErrorDetail(detail, code=code)])
+    return _flatten_leaves(tree)
+
+
+def _flatten_leaves(tree: dict[Any, Any]) -> dict[Any, Any]:
+    """``{"a": {"non_field_errors": [e]}}`` as ``{"a": [e]}``: DRF's shape of a field's error
+    (the pointer names the field); an object that has errors of its own and of its members
+    keeps both."""
+    flat: dict[Any, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            if list(value) == ["non_field_errors"] and key != "non_field_errors":
+                flat[key] = value["non_field_errors"]
+            else:
+                flat[key] = _flatten_leaves(value)
+        else:
+            flat[key] = value
+    return flat
 
 
 class StrictJSONParser(JSONParser):
@@ -130,8 +161,10 @@ class StrictJSONParser(JSONParser):
             deep = json_depth_exceeds(data, MAX_JSON_DEPTH)
         if deep:
             raise ParseError(f"JSON may nest at most {MAX_JSON_DEPTH} lists and objects.")
-        if ("\\u" in text or "\x00" in text) and not _clean(data):
-            raise ParseError("JSON strings may not contain NUL characters or lone surrogates.")
+        if "\\u" in text or "\x00" in text:
+            unstorable = _errors_at(_unstorable(data), UNSTORABLE, "unstorable_text")
+            if unstorable:
+                raise ValidationError(unstorable)
         if infinite:
             raise ValidationError(_errors_at(_not_finite(data), NOT_FINITE))
         return data

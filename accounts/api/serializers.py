@@ -13,7 +13,7 @@ from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id, validate_
 from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from accounts.external_ids import RULE as EXTERNAL_ID_RULE
 from accounts.models import Account, Partner
-from config.api import SlugTextField, StrictSerializer, TextField
+from config.api import QueryIntegerField, SlugTextField, StrictSerializer, TextField
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
@@ -192,5 +192,5 @@ class EnforcementChangesSerializer(serializers.Serializer[Any]):
 
 
 class EnforcementChangesQuerySerializer(serializers.Serializer[Any]):
-    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, required=False)
+    after = QueryIntegerField(min_value=0, max_value=2**63 - 1, default=0, required=False)
+    limit = QueryIntegerField(min_value=1, max_value=1000, default=100, required=False)

@@ -35,7 +35,7 @@ ACTION_CHOICES = [(a, a) for a in ACTIONS]
         "additionalProperties": True,
         "description": "Any JSON object of at most 64 KiB encoded, nesting at most "
         f"{MAX_EVIDENCE_DEPTH} objects and lists; numbers must be finite; no string in it, key "
-        "or value, may hold a NUL character (the body is then a 400).",
+        "or value, may hold a NUL character (the body is then a 422).",
     }
 )
 class EvidenceField(serializers.DictField):

@@ -389,3 +389,38 @@ def test_docs_state_the_limits_the_code_applies() -> None:
         assert f"`{end.isoformat().replace('+00:00', 'Z')}`" in docs
     assert "1 to 128 ASCII letters, digits and `- . _ ~ : @`" in docs
     assert RULE.startswith("An external id is 1 to 128 ASCII letters, digits and - . _ ~ : @")
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/cases", {"state": ""}),
+        ("/cases", {"priority": ""}),
+        ("/cases", {"overdue": ""}),
+        ("/accounts", {"status": ""}),
+        ("/accounts", {"tier": ""}),
+    ],
+)
+def test_an_empty_value_of_a_listed_filter_is_400(
+    api: ApiCaller, account: Account, path: str, query: dict[str, str]
+) -> None:
+    """The schema gives the filter's values as an ``enum``; empty is none of them (django-filter
+    alone would drop the filter and answer the whole list)."""
+    body = problem(api.get(path, **query), 400, "invalid_query")
+    assert [e["pointer"] for e in body["errors"]] == list(query)
+
+
+@pytest.mark.parametrize("value", ["", "+5", " 5", "5.0", "1e2", "-1", "0"])
+def test_the_change_feed_takes_only_a_whole_limit(
+    api: ApiCaller, account: Account, value: str
+) -> None:
+    body = problem(api.get("/enforcement/changes", limit=value), 400)
+    assert [e["pointer"] for e in body["errors"]] == ["limit"]
+
+
+@pytest.mark.parametrize("value", ["", "+1", "1.0"])
+def test_the_change_feed_takes_only_a_whole_position(
+    api: ApiCaller, account: Account, value: str
+) -> None:
+    body = problem(api.get("/enforcement/changes", after=value), 400)
+    assert [e["pointer"] for e in body["errors"]] == ["after"]

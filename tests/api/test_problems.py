@@ -8,6 +8,7 @@ import pytest
 from django.test import Client, override_settings
 from rest_framework.exceptions import Throttled
 
+from cases.models import Signal
 from config.problems import exception_handler
 
 from .conftest import API, ApiCaller, problem
@@ -142,11 +143,37 @@ def test_admin_pages_stay_html(db: Any) -> None:
         '{"signals": [{"account": "\\ud800"}]}',
     ],
 )
-def test_unstorable_json_is_400(api: ApiCaller, raw: str) -> None:
+def test_unstorable_json_is_422_at_the_string(api: ApiCaller, raw: str) -> None:
     response = api.client.post(
         f"{API}/signals", raw, content_type="application/json", headers=api.headers
     )
-    problem(response, 400, "malformed_request")
+    body = problem(response, 422)
+    assert [(e["pointer"], e["code"]) for e in body["errors"]] == [
+        ("/signals/0/account", "unstorable_text")
+    ]
+
+
+def test_an_unstorable_key_is_named_by_its_object_without_its_text(
+    api: ApiCaller, account: Any
+) -> None:
+    """Free-form evidence: the key cannot be repeated (the answer could not be encoded); its
+    object is named, and each unstorable value beside it."""
+    raw = (
+        '{"signals": [{"account": "acme-ai", "kind": "k", "severity": "low", '
+        '"occurred_at": "2026-11-25T10:00:00Z", "source": "s", "dedupe_key": "d", '
+        '"evidence": {"k\\ud800": {"x": "\\u0000"}, "ok": "a\\u0000"}}]}'
+    )
+    before = Signal.objects.count()
+    response = api.client.post(
+        f"{API}/signals", raw, content_type="application/json", headers=api.headers
+    )
+    body = problem(response, 422)
+    assert sorted((e["pointer"], e["code"]) for e in body["errors"]) == [
+        ("/signals/0/evidence", "unstorable_text"),
+        ("/signals/0/evidence/ok", "unstorable_text"),
+    ]
+    assert "\\ud800" not in response.content.decode()
+    assert Signal.objects.count() == before
 
 
 def test_paired_surrogates_are_fine(api: ApiCaller, account: Any) -> None:
