@@ -341,19 +341,7 @@ def notice_redeliver(*, notice_id: Any, actor: Actor) -> Notice:
             raise NoticeNotFound(detail=f"Notice {notice_id} does not exist.") from None
         if notice.status not in (NoticeStatus.DELIVERED, NoticeStatus.FAILED):
             raise RedeliveryNotAllowed(status=notice.status)
-        now = timezone.now()
-        Notice.objects.filter(pk=notice.pk).update(
-            status=NoticeStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            queued_at=None,
-            locked_until=None,
-            lease=None,
-            last_error="",
-            redelivered_at=now,
-            redelivered_by=actor.label,
-        )
-        notices_dispatch_on_commit([notice.pk])
+        _send_again([notice.pk], actor=actor)
         logger.info("notice %s redelivery requested by %s", notice.pk, actor.label)
     notice.refresh_from_db()
     return notice
@@ -529,6 +517,24 @@ def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
     return stopped
 
 
+def _send_again(notice_ids: list[Any], *, actor: Actor) -> None:
+    """The notices go out again as they were (same id, so the same ``webhook-id``), their
+    attempts counted from the first of the schedule; recorded as a redelivery by ``actor``."""
+    now = timezone.now()
+    Notice.objects.filter(pk__in=notice_ids).update(
+        status=NoticeStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        queued_at=None,
+        locked_until=None,
+        lease=None,
+        last_error="",
+        redelivered_at=now,
+        redelivered_by=actor.label,
+    )
+    notices_dispatch_on_commit(notice_ids)
+
+
 def endpoint_enable(*, endpoint_id: Any, actor: Actor) -> tuple[WebhookEndpoint, int]:
     """Send to a disabled endpoint again (leads); returns it and how many notices were resumed.
 
@@ -555,18 +561,7 @@ def endpoint_enable(*, endpoint_id: Any, actor: Actor) -> tuple[WebhookEndpoint,
             .order_by("created_at", "id")
             .values_list("pk", flat=True)
         )
-        Notice.objects.filter(pk__in=resumed).update(
-            status=NoticeStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            queued_at=None,
-            locked_until=None,
-            lease=None,
-            last_error="",
-            redelivered_at=now,
-            redelivered_by=actor.label,
-        )
-        notices_dispatch_on_commit(resumed)
+        _send_again(resumed, actor=actor)
         logger.info(
             "webhook endpoint %s enabled by %s; %d stopped notice(s) resumed",
             endpoint.pk,
