@@ -129,10 +129,6 @@ class StrictJSONParser(JSONParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         raw = stream.read() if stream is not None else b""
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("The body is not UTF-8.") from None
         infinite = False
 
         def constant(name: str) -> float:
@@ -150,6 +146,11 @@ class StrictJSONParser(JSONParser):
         deep = False
         data = _quick(raw)
         if data is _REREAD:
+            # Only here is the body decoded: orjson checks UTF-8 itself, and refuses what is not.
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ParseError("The body is not UTF-8.") from None
             try:
                 data = json.loads(text, parse_constant=constant, parse_float=number)
             except RecursionError:
@@ -161,7 +162,7 @@ class StrictJSONParser(JSONParser):
             deep = json_depth_exceeds(data, MAX_JSON_DEPTH)
         if deep:
             raise ParseError(f"JSON may nest at most {MAX_JSON_DEPTH} lists and objects.")
-        if "\\u" in text or "\x00" in text:
+        if b"\\u" in raw or b"\x00" in raw:
             unstorable = _errors_at(_unstorable(data), UNSTORABLE, "unstorable_text")
             if unstorable:
                 raise ValidationError(unstorable)
