@@ -16,9 +16,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cases.admin.base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 from cases.choices import OPEN_STATES
 from cases.models import Case
+from core.admin import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 
 from .models import Account, ApiClient, Channel, Partner
 from .services import DIRECT, account_upsert, partner_upsert

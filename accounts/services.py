@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from cases.choices import Role
-from cases.errors import InvalidInput
 from config.lookups import among
+from core.errors import InvalidInput
+from core.roles import Role
 
 from .authentication import key_generate
 from .cache import api_key_invalidate_on_commit

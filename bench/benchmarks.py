@@ -400,7 +400,7 @@ def webhook_delivery(quick: bool) -> Line:
     from django.test.utils import override_settings
     from django.utils import timezone
 
-    from cases.actors import Actor
+    from core.actors import Actor
     from notifications.crypto import secret_decrypt
     from notifications.delivery import webhook_headers
     from notifications.models import Notice, WebhookEndpoint

@@ -28,19 +28,6 @@ PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Pri
 Severity = Priority
 
 
-class Role(models.TextChoices):
-    ANALYST = "analyst", "Analyst"
-    INVESTIGATOR = "investigator", "Investigator"
-    LEAD = "lead", "Lead"
-    AUDITOR = "auditor", "Auditor"
-
-
-class ActorKind(models.TextChoices):
-    STAFF = "staff", "Staff"
-    API_CLIENT = "api_client", "API client"
-    SYSTEM = "system", "System"
-
-
 class SignalKind(models.TextChoices):
     """Signal kinds the detection systems send, each with the words a statement of reasons uses
     for it: what the account holder did, never how we detect it.
@@ -72,19 +59,6 @@ def signal_kind_wording(kind: str) -> str:
         return str(SignalKind(kind).label)
     words = " ".join(kind.replace("_", " ").replace("-", " ").split())
     return words[:1].upper() + words[1:] if words else "Other activity"
-
-
-class ActedBy(models.TextChoices):
-    """Who took an action, as a statement of reasons must tell it: a person or an automation.
-
-    ``ActorKind`` says which credential acted (a staff session, an API key, the system itself);
-    this says whether a person stood behind it. An API key acts as an automation unless it is a
-    staff tool that names the person using it.
-    """
-
-    PERSON = "person", "A person (in the admin, or with their own session)"
-    PERSON_VIA_TOOL = "person_via_tool", "A person, through a staff tool that names them"
-    AUTOMATION = "automation", "An automation (an API client on its own, or the system)"
 
 
 class FlagRuleKind(models.TextChoices):

@@ -38,10 +38,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince, timeuntil
 
 from config.times import iso_or_none
+from core.roles import Role
 from notifications.choices import Channel
 from notifications.models import Notice
 
-from .choices import OPEN_STATES, CaseState, Role
+from .choices import OPEN_STATES, CaseState
 from .models import Case, RemediationItem, Reminder
 
 logger = logging.getLogger(__name__)

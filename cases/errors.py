@@ -1,38 +1,21 @@
-"""Typed domain errors. Each has a stable ``code`` and the HTTP status the API answers with."""
+"""Typed errors of cases, on the domain errors of ``core.errors``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.errors import Conflict, DomainError, NotFound
 
-class CaseError(Exception):
+
+class CaseError(DomainError):
+    """A case operation failed for a reason no more specific error names."""
+
     code = "case_error"
-    status = 400
     title = "Case error"
 
-    def __init__(self, detail: str | None = None, **fields: Any) -> None:
-        self.detail = detail or self.default_detail(**fields)
-        self.fields = fields
-        super().__init__(self.detail)
 
-    def default_detail(self, **fields: Any) -> str:
-        return self.title
-
-
-class CaseNotFound(CaseError):
+class CaseNotFound(NotFound):
     """The case (or a record of it) named by the caller does not exist."""
-
-    code = "not_found"
-    status = 404
-    title = "Not found"
-
-
-class Conflict(CaseError):
-    """The case is not in a state where this can happen (HTTP 409)."""
-
-    code = "conflict"
-    status = 409
-    title = "Conflict"
 
 
 class TransitionNotAllowed(Conflict):
@@ -71,24 +54,3 @@ class PlanNotVerified(Conflict):
             f"{fields.get('unverified')} remediation item(s) are not verified; a lead may "
             "override with a reason."
         )
-
-
-class MissingInput(CaseError):
-    code = "missing_input"
-    status = 422
-    title = "Missing input"
-
-    def default_detail(self, **fields: Any) -> str:
-        return "Required input missing: " + ", ".join(fields.get("missing", []))
-
-
-class InvalidInput(CaseError):
-    code = "invalid_input"
-    status = 422
-    title = "Invalid input"
-
-
-class Forbidden(CaseError):
-    code = "forbidden"
-    status = 403
-    title = "Forbidden"

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from accounts.choices import EnforcementStatus
 from accounts.models import Account, ApiClient
+from core.actors import ActedBy, ActorKind
 
 from .audit import HASH_VERSION
-from .choices import OPEN_STATES, ActedBy, ActorKind, CaseState, FlagRuleKind, Priority, Severity
+from .choices import OPEN_STATES, CaseState, FlagRuleKind, Priority, Severity
 
 
 class AppendOnlyError(Exception):

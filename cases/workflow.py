@@ -7,27 +7,12 @@ No database access here: the table and its lookups can be read and tested on the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
-from .choices import CaseState, Role
-from .errors import Forbidden, TransitionNotAllowed
+from core.errors import Forbidden
+from core.roles import Role, role_allows
 
-
-class RoleRank(IntEnum):
-    """Staff roles ordered by what they may do; the auditor may do nothing."""
-
-    AUDITOR = 0
-    ANALYST = 1
-    INVESTIGATOR = 2
-    LEAD = 3
-
-
-ROLE_RANK: dict[str, RoleRank] = {
-    Role.AUDITOR: RoleRank.AUDITOR,
-    Role.ANALYST: RoleRank.ANALYST,
-    Role.INVESTIGATOR: RoleRank.INVESTIGATOR,
-    Role.LEAD: RoleRank.LEAD,
-}
+from .choices import CaseState
+from .errors import TransitionNotAllowed
 
 
 @dataclass(frozen=True)
@@ -84,12 +69,6 @@ PRIORITY_MIN_ROLE = Role.LEAD
 PLAN_VERIFY_MIN_ROLE = Role.INVESTIGATOR
 PLAN_DEADLINE_MIN_ROLE = Role.INVESTIGATOR
 PLAN_OVERRIDE_MIN_ROLE = Role.LEAD
-
-
-def role_allows(role: str | None, min_role: str) -> bool:
-    if role is None:
-        return False
-    return ROLE_RANK.get(role, RoleRank.AUDITOR) >= ROLE_RANK[min_role]
 
 
 def transition_for(state: str, action: str) -> Transition:

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from cases.errors import CaseError
+from core.errors import DomainError
 
 from .limits import DEFAULT_MAX_BODY_BYTES
 
@@ -150,7 +150,7 @@ def _flatten(detail: Any, path: list[str | int], query: bool) -> list[dict[str, 
     return [entry]
 
 
-def _case_error_fields(exc: CaseError) -> list[dict[str, Any]]:
+def _domain_error_fields(exc: DomainError) -> list[dict[str, Any]]:
     fields = exc.fields
     if isinstance(fields.get("errors"), list):
         return list(fields["errors"])
@@ -173,7 +173,7 @@ def _case_error_fields(exc: CaseError) -> list[dict[str, Any]]:
 
 def problem_for_exception(exc: Exception, request: HttpRequest | None) -> HttpResponse | None:
     """The problem response for a known error, or ``None`` for an unexpected one."""
-    if isinstance(exc, CaseError):
+    if isinstance(exc, DomainError):
         extra = {}
         if exc.code == "stale_state" and exc.fields.get("actual"):
             extra["current_state"] = exc.fields["actual"]
@@ -183,7 +183,7 @@ def problem_for_exception(exc: Exception, request: HttpRequest | None) -> HttpRe
             title=exc.title,
             detail=exc.detail,
             request=request,
-            errors=_case_error_fields(exc),
+            errors=_domain_error_fields(exc),
             extra=extra or None,
         )
     if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
@@ -237,7 +237,7 @@ def problem_for_exception(exc: Exception, request: HttpRequest | None) -> HttpRe
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: typed domain errors and DRF's own, as problem details."""
     request = context.get("request")
-    base = drf_exception_handler(exc, context) if not isinstance(exc, CaseError) else None
+    base = drf_exception_handler(exc, context) if not isinstance(exc, DomainError) else None
     problem = problem_for_exception(exc, request._request if request is not None else None)
     if problem is None:
         return None

@@ -60,7 +60,6 @@ def seed() -> tuple[str, str, int]:
     from django.utils import timezone
 
     from accounts.models import Account, Channel, Partner
-    from cases.actors import Actor
     from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
     from cases.services import (
         case_assign,
@@ -69,6 +68,7 @@ def seed() -> tuple[str, str, int]:
         case_transition,
         incident_route,
     )
+    from core.actors import Actor
     from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 
     people = {}

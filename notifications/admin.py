@@ -16,8 +16,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from cases.actors import Actor
-from cases.admin.base import (
+from core.actors import Actor
+from core.admin import (
     LeadEditsAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
@@ -25,9 +25,8 @@ from cases.admin.base import (
     choices_filter,
     request_role,
 )
-from cases.choices import Role
-from cases.errors import CaseError
-from cases.workflow import role_allows
+from core.errors import DomainError
+from core.roles import Role, role_allows
 
 from . import services
 from .choices import WebhookEvent
@@ -81,7 +80,7 @@ class WebhookEndpointForm(forms.ModelForm):
                 partner=data.get("partner"),
                 description=data.get("description") or "",
             )
-        except CaseError as exc:
+        except DomainError as exc:
             field = exc.fields.get("field")
             self.add_error(field if field in self.fields else None, exc.detail)
         return data
@@ -116,7 +115,7 @@ class WebhookEndpointAdmin(ServiceWritesAdmin, LeadEditsAdmin):
         for endpoint in queryset.filter(active=False).order_by("pk"):
             try:
                 _, resumed = services.endpoint_enable(endpoint_id=endpoint.pk, actor=actor)
-            except CaseError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{endpoint.url}: {exc.detail}")
             else:
                 messages.success(
@@ -201,7 +200,7 @@ class NoticeAdmin(ReadOnlyAdmin):
         for notice in queryset.order_by("created_at"):
             try:
                 services.notice_redeliver(notice_id=notice.pk, actor=actor)
-            except CaseError as exc:  # report each refusal, then go on with the rest
+            except DomainError as exc:  # report each refusal, then go on with the rest
                 logger.info("redelivery of notice %s refused: %s", notice.pk, exc.detail)
                 refused.append(f"{notice.webhook_id} ({notice.event}): {exc.detail}")
             else:

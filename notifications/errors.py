@@ -1,17 +1,15 @@
-"""Typed errors of notices and webhook endpoints, on the same base as the case errors so that
-the API's one exception handler maps them to problem details."""
+"""Typed errors of notices and webhook endpoints, on the domain errors of ``core.errors`` so
+that the API's one exception handler maps them to problem details."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cases.errors import CaseError, Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 
 
-class NoticeNotFound(CaseError):
-    code = "not_found"
-    status = 404
-    title = "Not found"
+class NoticeNotFound(NotFound):
+    """The notice named by the caller does not exist."""
 
 
 class EndpointNotFound(NoticeNotFound):
@@ -35,13 +33,3 @@ class RedeliveryNotAllowed(Conflict):
 
     def default_detail(self, **fields: Any) -> str:
         return f"The notice is {fields.get('status')}; only delivered or failed notices are resent."
-
-
-__all__ = [
-    "EndpointNotFound",
-    "Forbidden",
-    "InvalidInput",
-    "NoticeNotFound",
-    "RedeliveryNotAllowed",
-    "WebhookUrlRefused",
-]

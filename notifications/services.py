@@ -20,21 +20,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Partner
-from cases.actors import Actor
-from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority, Role
+from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
-from cases.workflow import role_allows
 from config.times import iso, iso_or_none
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.roles import Role, role_allows
 
 from .choices import Channel, NoticeStatus, WebhookEvent
 from .crypto import secret_encrypt, secret_generate
-from .errors import (
-    EndpointNotFound,
-    Forbidden,
-    InvalidInput,
-    NoticeNotFound,
-    RedeliveryNotAllowed,
-)
+from .errors import EndpointNotFound, NoticeNotFound, RedeliveryNotAllowed
 from .models import Notice, WebhookEndpoint
 from .rendering import notice_render
 from .statements import statement_build, statement_reference_new

@@ -15,9 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Max, Min
 
-from cases.choices import ActedBy, ActorKind, EventAction, signal_kind_wording
+from cases.choices import EventAction, signal_kind_wording
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyVersion, Signal
 from config.times import iso_or_none
+from core.actors import ActedBy, ActorKind
 
 FACTS_MAX = 5000
 ALL_ACCESS = "all API access"

@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.models import PolicyClause, PolicyVersion
+from core.actors import Actor
 
 ROLES = ("analyst", "investigator", "lead", "auditor")
 

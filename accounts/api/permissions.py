@@ -20,9 +20,8 @@ from rest_framework.request import Request
 
 from accounts.choices import Scope
 from accounts.models import ApiClient
-from cases.actors import Actor, user_role
-from cases.choices import Role
-from cases.workflow import role_allows
+from core.actors import Actor, user_role
+from core.roles import Role, role_allows
 
 ACTING_USER_HEADER = "Acting-User"
 USERNAME_MAX = 150
@@ -128,14 +127,21 @@ class HasScope(permissions.BasePermission):
         )
 
 
+def client_role(client: ApiClient) -> str | None:
+    """The role an API client acts with: its stored role, if it may write cases at all."""
+    return client.role if Scope.CASES_WRITE in (client.scopes or []) else None
+
+
 def request_actor(request: Request) -> Actor:
     """The actor the case services see for this request: a staff member, a staff tool's named
     person, or an API client acting on its own (an automation)."""
     if isinstance(request.auth, ApiClient):
         person = acting_user(request)
+        client = request.auth
+        role = client_role(client)
         if person is not None:
-            return Actor.for_tool(request.auth, person)
-        return Actor.for_client(request.auth)
+            return Actor.for_tool(client, person, name=client.name, role=role)
+        return Actor.for_client(client, name=client.name, role=role)
     acting_user(request)  # refuses an Acting-User header sent with a session
     return Actor.for_user(request.user)
 

@@ -26,9 +26,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
-from cases.actors import Actor
 from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
-from cases.errors import CaseError, StaleState
+from cases.errors import StaleState
 from cases.models import (
     Case,
     CaseEvent,
@@ -58,11 +57,13 @@ from cases.workflow import (
     PRIORITY_MIN_ROLE,
     REASSIGN_MIN_ROLE,
     allowed_actions,
-    role_allows,
 )
+from core.actors import Actor
+from core.admin import FastAdmin, is_lead, may_act, request_role
+from core.errors import DomainError
+from core.roles import role_allows
 from notifications.models import Notice
 
-from .base import FastAdmin, is_lead, may_act, request_role
 from .forms import (
     TRANSITION_FORMS,
     BulkAssignForm,
@@ -485,7 +486,7 @@ class CaseAdmin(FastAdmin):
         return reverse("admin:cases_case_change", args=[pk])
 
     @staticmethod
-    def _error(request: HttpRequest, exc: CaseError) -> None:
+    def _error(request: HttpRequest, exc: DomainError) -> None:
         if isinstance(exc, StaleState):
             messages.error(request, f"{exc.detail} Nothing was applied.")
         else:
@@ -537,7 +538,7 @@ class CaseAdmin(FastAdmin):
                 except StaleState as exc:
                     self._error(request, exc)
                     return back
-                except CaseError as exc:
+                except DomainError as exc:
                     if exc.status == 422 or exc.code == "plan_not_verified":
                         form.add_error(None, exc.detail)
                     else:
@@ -586,7 +587,7 @@ class CaseAdmin(FastAdmin):
             return back
         try:
             done = apply(case, actor, form.cleaned_data)
-        except CaseError as exc:
+        except DomainError as exc:
             self._error(request, exc)
         else:
             messages.success(request, done)
@@ -694,7 +695,7 @@ class CaseAdmin(FastAdmin):
                         policies=[p.code for p in form.cleaned_data["policies"]],
                         actor=actor,
                     )
-                except CaseError as exc:
+                except DomainError as exc:
                     form.add_error(None, exc.detail)
                 else:
                     messages.success(request, f"Case #{case.pk} opened.")
@@ -727,7 +728,7 @@ class CaseAdmin(FastAdmin):
             for case in queryset.order_by("pk"):
                 try:
                     apply(case, actor, form.cleaned_data)
-                except CaseError as exc:
+                except DomainError as exc:
                     refused.append((case, exc.detail))
                 else:
                     done.append(case)

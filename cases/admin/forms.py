@@ -9,9 +9,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from accounts.models import Account
-from cases.choices import Priority, Role
+from cases.choices import Priority
 from cases.models import PolicyClause
 from config.times import iso
+from core.roles import Role
 
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
 TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 80})

@@ -9,11 +9,10 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from cases.actors import Actor
 from cases.models import PolicyClause, PolicyVersion
 from cases.services import policy_revise
-
-from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
+from core.actors import Actor
+from core.admin import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 
 
 class PolicyClauseForm(forms.ModelForm):

@@ -7,8 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from cases.actors import Actor
-from cases.choices import ActedBy, EventAction
+from cases.choices import EventAction
 from cases.models import (
     CaseEvent,
     CaseNote,
@@ -24,8 +23,14 @@ from cases.models import (
     Signal,
 )
 from cases.services import flag_rule_delete, flag_rule_save, review_deadline_rule_save
-
-from .base import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin, choices_filter
+from core.actors import ActedBy, Actor
+from core.admin import (
+    LeadEditsAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceWritesAdmin,
+    choices_filter,
+)
 
 
 @admin.register(Signal)

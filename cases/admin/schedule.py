@@ -3,7 +3,7 @@
 django-celery-beat's own admins offer *Enable*, *Disable*, *Toggle* and *Run* to anyone who may
 see the list, whatever their permissions. Here the same admins are registered again with every
 write (the actions, add, change and delete) open to leads only (a superuser counts as a lead),
-on top of the model permissions their group holds (``cases.roles``). Stopping a periodic task
+on top of the model permissions their group holds (``core.roles``). Stopping a periodic task
 stops reminders, escalations or the outbox sweep, so it is a lead's decision.
 """
 
@@ -23,7 +23,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from .base import is_lead
+from core.admin import is_lead
 
 
 class LeadSchedulesMixin:

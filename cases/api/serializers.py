@@ -8,8 +8,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from accounts.api.serializers import ExternalIdField
-from cases.choices import ActedBy, ActorKind, CaseState, Priority, Severity
-from cases.errors import MissingInput
+from cases.choices import CaseState, Priority, Severity
 from cases.intake.validation import MAX_BATCH
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
 from cases.workflow import ACTIONS
@@ -24,6 +23,8 @@ from config.api import (
     TextField,
 )
 from config.limits import MAX_EVIDENCE_DEPTH
+from core.actors import ActedBy, ActorKind
+from core.errors import MissingInput
 
 MAX_TEXT = 20_000
 ACTION_CHOICES = [(a, a) for a in ACTIONS]

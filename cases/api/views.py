@@ -17,8 +17,7 @@ from accounts.api.permissions import ACTING_USER_HEADER, acting_user, request_ac
 from accounts.choices import Scope
 from accounts.idempotency import HEADER, KEY_PATTERN, idempotent
 from accounts.models import Account, ApiClient
-from cases.actors import role_weaker, user_role
-from cases.choices import CaseState, Priority, Role
+from cases.choices import CaseState, Priority
 from cases.export import case_export
 from cases.intake import signal_batch, signals_ingest
 from cases.models import Case, CaseEvent, RemediationItem
@@ -33,6 +32,8 @@ from cases.selectors import (
 from cases.services import case_open, case_transition, plan_item_verify
 from cases.workflow import allowed_actions
 from config.api import CursorPage, OldestFirstCursorPage
+from core.actors import user_role
+from core.roles import Role, role_weaker
 
 from .serializers import (
     CaseDetailSerializer,

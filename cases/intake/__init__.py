@@ -19,9 +19,9 @@ from typing import Any
 from django.db import connection, transaction
 
 from accounts.services import accounts_ensure
-from cases.actors import Actor
 from cases.models import IncidentSignal
 from cases.services import incident_route
+from core.actors import Actor
 
 from .rules import rules_evaluate
 from .storage import BATCH_TABLE, batch_store, batch_validate_reading_ahead

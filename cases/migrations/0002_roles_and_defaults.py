@@ -21,7 +21,7 @@ DEADLINES = {
 
 
 def install(apps, schema_editor):
-    from cases.roles import role_permissions
+    from core.roles import role_permissions
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True

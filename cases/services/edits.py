@@ -12,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.times import iso_or_none
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.roles import role_allows
 
-from ..actors import Actor
 from ..choices import EventAction, Priority
-from ..errors import CaseNotFound, Forbidden, InvalidInput
+from ..errors import CaseNotFound
 from ..models import Case, CaseNote, EvidenceReference
 from ..workflow import (
     ASSIGN_SELF_MIN_ROLE,
@@ -23,7 +25,6 @@ from ..workflow import (
     NOTE_MIN_ROLE,
     PRIORITY_MIN_ROLE,
     REASSIGN_MIN_ROLE,
-    role_allows,
 )
 from .transitions import (
     _append_event,
@@ -52,7 +53,7 @@ def case_assign(*, case: Case | int, assignee: Any, actor: Actor, reason: str = 
         else:
             _require_role(actor, REASSIGN_MIN_ROLE, "reassign cases")
         if assignee is not None:
-            from ..actors import user_role
+            from core.actors import user_role
 
             if user_role(assignee) not in ("analyst", "investigator", "lead"):
                 raise InvalidInput(

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.times import iso, iso_or_none
+from core.actors import Actor
+from core.errors import InvalidInput
 
-from ..actors import Actor
 from ..choices import CaseState, EventAction
-from ..errors import CaseNotFound, InvalidInput
+from ..errors import CaseNotFound
 from ..models import Case, RemediationItem, RemediationPlan
 from ..workflow import PLAN_DEADLINE_MIN_ROLE, PLAN_VERIFY_MIN_ROLE
 from .transitions import (

@@ -6,11 +6,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..actors import Actor
-from ..choices import Role
-from ..errors import Forbidden, InvalidInput
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.roles import Role, role_allows
+
 from ..models import PolicyClause, PolicyVersion
-from ..workflow import role_allows
 
 POLICY_MIN_ROLE = Role.LEAD
 

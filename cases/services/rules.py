@@ -10,8 +10,9 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..actors import Actor
-from ..errors import InvalidInput
+from core.actors import Actor
+from core.errors import InvalidInput
+
 from ..models import FlagRule, ReviewDeadlineRule
 from .policies import _require_lead
 

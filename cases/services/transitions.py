@@ -16,8 +16,10 @@ from accounts.cache import enforcement_invalidate_on_commit
 from accounts.choices import EnforcementStatus
 from accounts.models import Account
 from config.times import iso, iso_or_none
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput, MissingInput
+from core.roles import role_allows
 
-from ..actors import Actor
 from ..audit import HASH_VERSION, event_hash
 from ..choices import (
     OPEN_STATES,
@@ -27,16 +29,7 @@ from ..choices import (
     EventAction,
     Priority,
 )
-from ..errors import (
-    CaseAlreadyOpen,
-    CaseError,
-    CaseNotFound,
-    Forbidden,
-    InvalidInput,
-    MissingInput,
-    PlanNotVerified,
-    StaleState,
-)
+from ..errors import CaseAlreadyOpen, CaseError, CaseNotFound, PlanNotVerified, StaleState
 from ..models import (
     Case,
     CaseEvent,
@@ -56,7 +49,6 @@ from ..workflow import (
     Transition,
     check_transition,
     missing_inputs,
-    role_allows,
 )
 
 FEED = "enforcement"
@@ -177,6 +169,7 @@ def _append_event(
     seq = (last["seq"] + 1) if last else 1
     prev_hash = last["hash"] if last else ""
     user = actor.user if actor.user is not None and actor.user.pk else None
+    client_id = actor.client.pk if actor.client is not None else None
     content = {
         "case_id": case.pk,
         "seq": seq,
@@ -185,7 +178,7 @@ def _append_event(
         "acted_by": actor.acted_by,
         "actor_label": actor.label,
         "actor_user_id": user.pk if user is not None else None,
-        "actor_client_id": actor.client.pk if actor.client is not None else None,
+        "actor_client_id": client_id,
         "action": action,
         "from_state": from_state,
         "to_state": to_state,
@@ -201,7 +194,7 @@ def _append_event(
         actor_kind=actor.kind,
         acted_by=actor.acted_by,
         actor_user=user,
-        actor_client=actor.client,
+        actor_client_id=client_id,
         actor_label=actor.label,
         action=action,
         from_state=from_state,

@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 POLICY = "competing-model-development"
 

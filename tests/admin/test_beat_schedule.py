@@ -35,7 +35,7 @@ SCHEDULE_MODELS: list[type[models.Model]] = [
     SolarSchedule,
     ClockedSchedule,
 ]
-# What a lead's group may do here (cases.roles); a superuser may do everything.
+# What a lead's group may do here (core.roles); a superuser may do everything.
 LEAD_MAY = {
     ("periodictask", "add"),
     ("periodictask", "change"),
@@ -144,7 +144,7 @@ def test_every_action_is_for_leads_only(
         follow=True,
     )
 
-    # Leads may change periodic tasks but delete nothing (cases.roles); superusers anything.
+    # Leads may change periodic tasks but delete nothing (core.roles); superusers anything.
     may = role == "superuser" or (role == "lead" and action != "delete_selected")
     shown = f'value="{action}"'.encode() in offered.content
     assert shown is may

@@ -9,9 +9,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.actors import Actor
 from cases.models import Case
 from cases.services import case_assign
+from core.actors import Actor
 from tests.admin.conftest import MakeCase
 
 

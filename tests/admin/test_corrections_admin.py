@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.actors import Actor
 from cases.models import CaseEvent, CaseNote, EvidenceReference
 from cases.services import case_evidence_add, case_note_add
+from core.actors import Actor
 from tests.admin.conftest import MakeCase, change_url, messages_of
 
 

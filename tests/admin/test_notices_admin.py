@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cases.actors import Actor
-from cases.errors import Conflict
+from core.actors import Actor
+from core.errors import Conflict
 from notifications import services
 from notifications.models import DeliveryAttempt, Notice
 from tests.admin.conftest import MakeCase, messages_of

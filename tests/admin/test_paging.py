@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cases.admin import base
-from cases.admin.base import EstimatedCountPaginator
 from cases.models import Case
+from core import admin as core_admin
+from core.admin import EstimatedCountPaginator
 from tests.admin.conftest import MakeCase
 
 
@@ -30,7 +30,7 @@ def test_unfiltered_huge_list_uses_the_planner_estimate(
         make_case("flagged")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE cases_case")
-    monkeypatch.setattr(base, "ESTIMATE_ABOVE", 1)
+    monkeypatch.setattr(core_admin, "ESTIMATE_ABOVE", 1)
     captured: list[Any] = []
 
     with CaptureQueriesContext(connection) as queries:

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.models import Case, Incident, IncidentSignal, Signal
 from cases.services import case_assign, case_note_add, case_transition, incident_route
+from core.actors import Actor
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 from tests.admin.conftest import MakeCase, change_url
 

@@ -13,10 +13,10 @@ from django.test import Client
 from accounts import admin as accounts_admin
 from accounts import services as accounts_services
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
-from cases.errors import Forbidden
 from cases.models import FlagRule, PolicyClause, PolicyVersion, ReviewDeadlineRule
 from cases.services import flag_rule_save, policy_revise, review_deadline_rule_save
+from core.actors import Actor
+from core.errors import Forbidden
 from notifications import services as notification_services
 from notifications.crypto import secret_encrypt
 from notifications.models import WebhookEndpoint

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.services import case_open
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem
 

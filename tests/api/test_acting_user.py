@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 
 from accounts.models import Account
 from accounts.services import api_client_create
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, Signal
 from cases.services import case_open
+from core.actors import Actor
 from notifications.models import Notice
 
 from .conftest import ApiCaller, problem, signal

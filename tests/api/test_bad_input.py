@@ -15,7 +15,6 @@ from django.test import Client
 
 from accounts.external_ids import RULE
 from accounts.models import Account, Partner
-from cases.actors import Actor
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from config.limits import (
@@ -25,6 +24,7 @@ from config.limits import (
     MAX_EVIDENCE_DEPTH,
     MAX_JSON_DEPTH,
 )
+from core.actors import Actor
 
 from .conftest import API, ApiCaller, problem, signal
 

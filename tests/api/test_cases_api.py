@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, PolicyClause
 from cases.services import case_assign, case_open, case_transition
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem, signal
 

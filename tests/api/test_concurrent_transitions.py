@@ -12,9 +12,9 @@ from django.db import connection
 
 from accounts.models import Account, Channel, Partner
 from accounts.services import api_client_create
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, EnforcementChange
 from cases.services import case_open
+from core.actors import Actor
 from tests.conftest import make_policy
 
 from .conftest import API

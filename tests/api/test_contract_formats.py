@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from config.times import iso
+from core.actors import Actor
 from notifications.models import Notice
 from tests.notifications.conftest import make_endpoint
 

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 from .conftest import API, ApiCaller, problem
 

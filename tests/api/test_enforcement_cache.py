@@ -15,9 +15,9 @@ import pytest
 from accounts.cache import cache_fill, cache_get, enforcement_invalidate, enforcement_key
 from accounts.models import Account, ApiClient
 from accounts.services import api_client_revoke
-from cases.actors import Actor
 from cases.models import PolicyClause
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from tests.conftest import TEST_REDIS_URL, redis_cache_use, redis_keys_delete
 
 from .conftest import ApiCaller, problem

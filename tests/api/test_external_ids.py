@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from accounts.external_ids import EXTERNAL_ID_REGEX, is_external_id
 from accounts.models import Account
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem, signal
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.idempotency import idempotency_keys_purge
 from accounts.models import Account, IdempotencyKey
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, PolicyClause, Signal
 from cases.services import case_open
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem, signal
 

@@ -25,8 +25,8 @@ from schemathesis.generation import GenerationMode
 
 from accounts.models import Account, Channel, Partner
 from accounts.services import api_client_create
-from cases.actors import Actor
 from cases.services import case_open
+from core.actors import Actor
 from tests.conftest import make_policy
 
 SCHEMA_PATH = "/api/v1/schema?format=json"

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case
 from cases.services import case_open
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem, signal
 

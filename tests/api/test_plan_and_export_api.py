@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import CaseEvent, RemediationItem
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem
 

@@ -13,10 +13,10 @@ from django.test import Client
 
 from accounts.idempotency import KEY_PATTERN
 from accounts.models import Account, Channel, IdempotencyKey, Partner
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, PolicyClause, Signal
 from cases.services import case_open, case_transition
 from config.api import NO_NUL_PATTERN, NONBLANK_PATTERN
+from core.actors import Actor
 
 from .conftest import ApiCaller, problem
 

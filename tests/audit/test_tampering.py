@@ -17,11 +17,11 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.audit import EVENT_HASH_FIELDS, event_hash
 from cases.guards import TRUNCATE_GUARDED_TABLES
 from cases.models import CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
 from cases.services import case_evidence_add, case_note_add, case_transition
+from core.actors import Actor
 from notifications.models import DeliveryAttempt, Notice
 
 from ..cases.services.helpers import case_in_state

@@ -9,9 +9,9 @@ from typing import Any
 from unittest import mock
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from cases.deadlines import deadlines_sweep, plan_reminders_send
-from cases.errors import Forbidden, PlanNotVerified
+from cases.errors import PlanNotVerified
 from cases.models import Case, CaseEvent, RemediationItem, RemediationPlan, Reminder
 from cases.services import case_transition, plan_deadline_set, plan_item_verify
+from core.errors import Forbidden
 from notifications.models import Notice
 from tests.cases.deadline_helpers import T0, frozen, investigate, open_case, suspend
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from cases.choices import EventAction
-from cases.errors import Forbidden, InvalidInput
 from cases.models import CaseEvent, Incident, RemediationPlan, ReviewDeadlineRule
 from cases.services import case_priority_set, case_transition, incident_route, plan_deadline_set
 from config.times import iso
+from core.errors import Forbidden, InvalidInput
 from tests.cases.deadline_helpers import T0, frozen, investigate, open_case, suspend
 
 # The table of workflow.md, written out again so that the seeded rules are checked against it.

@@ -282,7 +282,7 @@ def test_postgres_reads_due_cases_through_the_partial_deadline_index(
 def test_two_sweeps_at_once_send_each_reminder_once(require_postgres: None) -> None:
     analyst = make_user("analyst", "racer")
     lead = make_user("lead", "boss")
-    from cases.actors import Actor
+    from core.actors import Actor
 
     actor = Actor.for_user(analyst)
     with frozen(T0):

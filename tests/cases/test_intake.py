@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.intake import BATCH_TABLE, SignalBatchInvalid, signals_ingest, signals_validate
 from cases.models import Incident, Signal
+from core.actors import Actor
 
 SYSTEM = Actor.system("detector")
 

@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.choices import OPEN_STATES, CaseState
-from cases.errors import CaseAlreadyOpen, CaseError
+from cases.errors import CaseAlreadyOpen
 from cases.models import Case, CaseEvent, EnforcementChange, PolicyClause, PolicyVersion
 from cases.services import case_open, case_transition
-from cases.workflow import ACTIONS, TABLE, role_allows
+from cases.workflow import ACTIONS, TABLE
+from core.actors import Actor
+from core.errors import DomainError
+from core.roles import role_allows
 
 from .services.helpers import VALID_INPUT
 
@@ -61,7 +63,7 @@ class WorkflowProperties(TestCase):
                     case_open(account=account, summary="s", actor=actor)
                 except CaseAlreadyOpen:
                     assert any(c.state in OPEN_STATES for c in cases)
-                except CaseError:
+                except DomainError:
                     assert not role_allows(role, "analyst")
                 continue
             if not cases:
@@ -72,7 +74,7 @@ class WorkflowProperties(TestCase):
                 moved = case_transition(
                     case=case, action=action, actor=actor, data=VALID_INPUT[action]
                 )
-            except CaseError:
+            except DomainError:
                 case.refresh_from_db()
                 assert case.state == before
                 assert CaseEvent.objects.count() == events_before

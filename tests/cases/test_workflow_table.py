@@ -3,8 +3,9 @@
 import pytest
 
 from cases.choices import CaseState
-from cases.errors import Forbidden, TransitionNotAllowed
+from cases.errors import TransitionNotAllowed
 from cases.workflow import ACTIONS, TABLE, allowed_actions, check_transition, transition_for
+from core.errors import Forbidden
 
 EXPECTED = {
     ("flagged", "suspend"): ("suspended", "analyst"),

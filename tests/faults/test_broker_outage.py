@@ -26,8 +26,8 @@ from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 from tests.conftest import celery_use_broker
 from tests.notifications.conftest import Receiver, make_endpoint, serving

@@ -22,9 +22,9 @@ from django.test import Client
 
 from accounts.models import Account
 from accounts.services import api_client_create
-from cases.actors import Actor
 from cases.models import Case, CaseEvent, EnforcementChange
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 from tests.conftest import redis_cache_use
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import DeliveryAttempt, Notice
 from tests.conftest import celery_use_broker
 from tests.notifications.conftest import Receiver, Trickler, make_endpoint, serving

@@ -18,7 +18,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.models import Partner
-from cases.actors import Actor
+from core.actors import Actor
 from notifications.choices import NoticeStatus, WebhookEvent
 from notifications.models import Notice, WebhookEndpoint
 from notifications.services import endpoint_create

@@ -11,9 +11,9 @@ from typing import Any
 from django.db import connection
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.services import case_open, case_transition
 from config.schedule import PERIODIC_TASKS
+from core.actors import Actor
 from notifications.delivery import notice_claim, notices_due_claim
 from notifications.models import Notice
 from notifications.tasks import notices_enqueue

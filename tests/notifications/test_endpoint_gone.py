@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from accounts.models import Partner
-from cases.actors import Actor
-from cases.errors import Forbidden
+from core.actors import Actor
+from core.errors import Forbidden
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 from notifications.services import endpoint_enable
 from notifications.tasks import notices_send, notices_sweep

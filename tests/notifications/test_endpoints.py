@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Partner
-from cases.actors import Actor
-from cases.errors import Forbidden, InvalidInput
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
 from notifications.crypto import SecretUnreadable, secret_decrypt
 from notifications.errors import EndpointNotFound, WebhookUrlRefused
 from notifications.models import WebhookEndpoint

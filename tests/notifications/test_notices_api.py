@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 from notifications.selectors import case_notices_list
 from notifications.tasks import notice_send

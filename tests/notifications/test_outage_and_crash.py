@@ -24,8 +24,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 from notifications.tasks import breaker_reset, notices_sweep
 from tests.conftest import celery_use_broker

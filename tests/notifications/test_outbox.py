@@ -12,9 +12,9 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Account
-from cases.actors import Actor
-from cases.errors import Forbidden
 from cases.services import case_open, case_transition
+from core.actors import Actor
+from core.errors import Forbidden
 from notifications.errors import RedeliveryNotAllowed
 from notifications.models import DeliveryAttempt, Notice
 from notifications.services import notice_redeliver

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import api_client_create
-from cases.actors import Actor
 from cases.audit_verify import audit_verify
 from cases.choices import signal_kind_wording
 from cases.intake import signals_ingest
@@ -26,6 +25,7 @@ from cases.models import (
     Signal,
 )
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 from notifications.tasks import notice_send
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from accounts.models import Account, Partner
-from cases.actors import Actor
 from cases.services import case_open, case_transition
+from core.actors import Actor
 from notifications.delivery import retry_delay
 from notifications.models import DeliveryAttempt, Notice, WebhookEndpoint
 from notifications.services import notice_redeliver

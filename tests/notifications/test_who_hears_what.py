@@ -10,8 +10,6 @@ import pytest
 from django.core import mail
 
 from accounts.models import Account, Partner
-from cases.actors import Actor
-from cases.errors import CaseError
 from cases.intake import signals_ingest
 from cases.models import Case
 from cases.services import (
@@ -21,6 +19,8 @@ from cases.services import (
     case_transition,
     plan_item_verify,
 )
+from core.actors import Actor
+from core.errors import DomainError
 from notifications.models import Notice, WebhookEndpoint
 from notifications.tasks import notice_send
 
@@ -375,7 +375,7 @@ def test_a_refused_priority_change_tells_nobody(
     account: Account, actors: dict[str, Actor], endpoints: Any
 ) -> None:
     case = opened(account, actors)
-    with pytest.raises(CaseError):
+    with pytest.raises(DomainError):
         case_priority_set(case=case, priority="critical", actor=actors["analyst"])
     assert Case.objects.get(pk=case.pk).priority == "medium"
     assert Notice.objects.filter(case=case).exists() is False

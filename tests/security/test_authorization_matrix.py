@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from accounts.models import Account, Partner
 from accounts.services import api_client_create, api_client_revoke
-from cases.actors import Actor
 from cases.models import Case, CaseNote, EvidenceReference, RemediationItem, ReviewDeadlineRule
 from cases.services import case_assign, case_open, case_transition
+from core.actors import Actor
 from notifications.models import Notice
 
 from .authorization_matrix import ADMIN, API, PRINCIPALS, PUBLIC, SCOPES

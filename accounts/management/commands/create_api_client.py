@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.choices import Scope
 from accounts.services import ApiClientError, api_client_create, api_client_revoke
-from cases.choices import Role
+from core.roles import Role
 
 
 class Command(BaseCommand):

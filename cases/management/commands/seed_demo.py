@@ -19,7 +19,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
-from cases.actors import Actor
 from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
 from cases.services import (
     case_assign,
@@ -28,6 +27,7 @@ from cases.services import (
     incident_route,
     plan_item_verify,
 )
+from core.actors import Actor
 
 POLICIES = [
     (

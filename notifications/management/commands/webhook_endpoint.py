@@ -13,8 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from cases.actors import Actor
-from cases.errors import CaseError
+from core.actors import Actor
+from core.errors import DomainError
 from notifications.choices import WebhookEvent
 from notifications.models import WebhookEndpoint
 from notifications.services import endpoint_create, endpoint_disable, endpoint_enable
@@ -85,5 +85,5 @@ class Command(BaseCommand):
             else:
                 endpoint = endpoint_disable(endpoint_id=options["id"], actor=actor)
                 self.stdout.write(f"endpoint {endpoint.pk} disabled: {endpoint.url}")
-        except CaseError as exc:
+        except DomainError as exc:
             raise CommandError(exc.detail) from None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.models import Case
 from cases.services import case_open, case_transition
+from core.actors import Actor
 
 VALID_INPUT: dict[str, dict[str, Any]] = {
     "suspend": {"reason": "Burst of rate-limit evasion", "policies": ["rate-limit-evasion"]},

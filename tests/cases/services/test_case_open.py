@@ -6,10 +6,11 @@ import pytest
 from django.contrib.auth.models import User
 
 from accounts.models import Account
-from cases.actors import Actor
-from cases.errors import CaseAlreadyOpen, Forbidden, InvalidInput, MissingInput
+from cases.errors import CaseAlreadyOpen
 from cases.models import Case, CaseEvent, Incident
 from cases.services import case_assign, case_open, case_priority_set
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput, MissingInput
 
 from .helpers import case_in_state
 

@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 
 from accounts.models import Account
-from cases.actors import Actor
 from cases.choices import CaseState
-from cases.errors import Forbidden, MissingInput, StaleState, TransitionNotAllowed
+from cases.errors import StaleState, TransitionNotAllowed
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
 from cases.services import case_transition
-from cases.workflow import ACTIONS, TABLE, role_allows
+from cases.workflow import ACTIONS, TABLE
+from core.actors import Actor
+from core.errors import Forbidden, MissingInput
+from core.roles import role_allows
 from notifications.models import Notice
 
 from .helpers import VALID_INPUT, case_in_state
@@ -193,7 +195,7 @@ def test_case_changed_behind_the_services_back_is_stale(
 def test_unknown_policy_code_is_refused_and_changes_nothing(
     account: Account, policies: Any, actors: dict[str, Actor]
 ) -> None:
-    from cases.errors import InvalidInput
+    from core.errors import InvalidInput
 
     case = case_in_state(account, "flagged")
     before = snapshot(case)

@@ -12,10 +12,11 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import Account
-from cases.actors import Actor
-from cases.errors import CaseAlreadyOpen, Conflict
+from cases.errors import CaseAlreadyOpen
 from cases.models import Case, CaseEvent, EnforcementChange, Incident
 from cases.services import case_open, case_transition, incident_route
+from core.actors import Actor
+from core.errors import Conflict
 
 from .helpers import VALID_INPUT, case_in_state
 

@@ -9,8 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Account
-from cases.actors import Actor
-from cases.errors import CaseNotFound, Forbidden, InvalidInput, MissingInput
+from cases.errors import CaseNotFound
 from cases.models import CaseEvent, CaseNote, EvidenceReference
 from cases.selectors import case_records_current
 from cases.services import (
@@ -19,6 +18,8 @@ from cases.services import (
     case_note_add,
     case_note_correct,
 )
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput, MissingInput
 
 from .helpers import case_in_state
 

@@ -1,24 +1,39 @@
 """Who is acting: a staff member, an API client (on its own, or a staff tool naming the person
-using it) or the system itself; with which role; and whether a person stood behind it."""
+using it) or the system itself; with which role; and whether a person stood behind it.
+
+An API client's role comes from its credential (``accounts.api.permissions.client_role``), which
+the caller passes in: this module knows roles, not how a client is stored.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts.choices import Scope
-from accounts.models import ApiClient
+from django.db import models
 
-from .choices import ActedBy, ActorKind, Role
-from .workflow import ROLE_RANK
+from .roles import ROLE_GROUPS, ROLE_RANK, Role, role_weaker
 
-ROLE_GROUPS = (Role.LEAD, Role.INVESTIGATOR, Role.ANALYST, Role.AUDITOR)
 LABEL_MAX = 200  # CaseEvent.actor_label
 
 
-def client_role(client: ApiClient) -> str | None:
-    """The role an API client acts with: its stored role, if it may write cases at all."""
-    return client.role if Scope.CASES_WRITE in (client.scopes or []) else None
+class ActorKind(models.TextChoices):
+    STAFF = "staff", "Staff"
+    API_CLIENT = "api_client", "API client"
+    SYSTEM = "system", "System"
+
+
+class ActedBy(models.TextChoices):
+    """Who took an action, as a statement of reasons must tell it: a person or an automation.
+
+    ``ActorKind`` says which credential acted (a staff session, an API key, the system itself);
+    this says whether a person stood behind it. An API key acts as an automation unless it is a
+    staff tool that names the person using it.
+    """
+
+    PERSON = "person", "A person (in the admin, or with their own session)"
+    PERSON_VIA_TOOL = "person_via_tool", "A person, through a staff tool that names them"
+    AUTOMATION = "automation", "An automation (an API client on its own, or the system)"
 
 
 def user_role(user: Any) -> str | None:
@@ -41,24 +56,17 @@ def user_role(user: Any) -> str | None:
     return role
 
 
-def role_weaker(first: str | None, second: str | None) -> str | None:
-    """The weaker of two roles; ``None`` (no role) if either is."""
-    if first is None or second is None:
-        return None
-    return min(first, second, key=lambda r: ROLE_RANK[r])
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who acts on a case. ``kind`` is the credential (``ActorKind``); ``acted_by`` whether a
     person stood behind it (``ActedBy``), which the timeline records and a statement of reasons
-    states (``automated_decision``)."""
+    states (``automated_decision``). ``client`` is the API client's row, if one acted."""
 
     kind: str
     label: str
     role: str | None
     user: Any = None
-    client: ApiClient | None = None
+    client: models.Model | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     acted_by: str = ActedBy.AUTOMATION
 
@@ -73,24 +81,24 @@ class Actor:
         )
 
     @classmethod
-    def for_client(cls, client: ApiClient) -> Actor:
-        """An API client acting on its own: an automation."""
+    def for_client(cls, client: models.Model, *, name: str, role: str | None) -> Actor:
+        """An API client acting on its own, with the role its credential gives: an automation."""
         return cls(
             kind=ActorKind.API_CLIENT,
-            label=f"api:{client.name}",
-            role=client_role(client),
+            label=f"api:{name}",
+            role=role,
             client=client,
             acted_by=ActedBy.AUTOMATION,
         )
 
     @classmethod
-    def for_tool(cls, client: ApiClient, user: Any) -> Actor:
+    def for_tool(cls, client: models.Model, user: Any, *, name: str, role: str | None) -> Actor:
         """A staff member acting through a staff tool's key: both bound what may be done (the
         weaker of the client's role and the person's), and the person is who acted."""
         return cls(
             kind=ActorKind.API_CLIENT,
-            label=f"{user.get_username()} via api:{client.name}"[:LABEL_MAX],
-            role=role_weaker(client_role(client), user_role(user)),
+            label=f"{user.get_username()} via api:{name}"[:LABEL_MAX],
+            role=role_weaker(role, user_role(user)),
             user=user,
             client=client,
             acted_by=ActedBy.PERSON_VIA_TOOL,

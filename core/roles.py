@@ -1,10 +1,58 @@
-"""The staff roles and the Django permissions each group holds (see docs/workflow.md).
+"""The staff roles: who may do what, and the Django permissions each role's group holds (see
+docs/workflow.md).
 
-Model permissions drive what the admin shows; workflow actions are checked by the services
-from the role itself, so a permission can never grant a transition the table does not allow.
+A staff user's role is the strongest role group they belong to (``core.actors.user_role``); an API
+client's is its stored ``role``. Model permissions drive what the admin shows; workflow actions
+are checked by the services from the role itself (``role_allows``), so a permission can never
+grant a transition the table does not allow.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ANALYST = "analyst", "Analyst"
+    INVESTIGATOR = "investigator", "Investigator"
+    LEAD = "lead", "Lead"
+    AUDITOR = "auditor", "Auditor"
+
+
+class RoleRank(IntEnum):
+    """Staff roles ordered by what they may do; the auditor may do nothing."""
+
+    AUDITOR = 0
+    ANALYST = 1
+    INVESTIGATOR = 2
+    LEAD = 3
+
+
+ROLE_RANK: dict[str, RoleRank] = {
+    Role.AUDITOR: RoleRank.AUDITOR,
+    Role.ANALYST: RoleRank.ANALYST,
+    Role.INVESTIGATOR: RoleRank.INVESTIGATOR,
+    Role.LEAD: RoleRank.LEAD,
+}
+
+# The role groups, strongest first.
+ROLE_GROUPS = (Role.LEAD, Role.INVESTIGATOR, Role.ANALYST, Role.AUDITOR)
+
+
+def role_allows(role: str | None, min_role: str) -> bool:
+    if role is None:
+        return False
+    return ROLE_RANK.get(role, RoleRank.AUDITOR) >= ROLE_RANK[min_role]
+
+
+def role_weaker(first: str | None, second: str | None) -> str | None:
+    """The weaker of two roles; ``None`` (no role) if either is."""
+    if first is None or second is None:
+        return None
+    return min(first, second, key=lambda r: ROLE_RANK[r])
+
 
 VIEW_MODELS = {
     "accounts": ["account", "partner", "channel"],

@@ -1,4 +1,5 @@
-"""Pieces shared by the admins of every app: role checks, read-only admins and cheap paging."""
+"""Pieces shared by the admins of every app: role checks, read-only admins, admins that write
+through services, and cheap paging. ``core`` registers no model of its own."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.functional import cached_property
 
-from cases.actors import user_role
-from cases.choices import Role
-from cases.errors import CaseError
-from cases.workflow import role_allows
+from .actors import user_role
+from .errors import DomainError
+from .roles import Role, role_allows
 
 # Above this many rows (by the planner's estimate) an unfiltered list shows the estimate
 # instead of counting every row.
@@ -118,7 +118,7 @@ class ServiceWritesAdmin(FastAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
-    def _refused(self, request: HttpRequest, exc: CaseError) -> HttpResponse:
+    def _refused(self, request: HttpRequest, exc: DomainError) -> HttpResponse:
         self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
 
@@ -131,7 +131,7 @@ class ServiceWritesAdmin(FastAdmin):
     ) -> HttpResponse:
         try:  # the admin's transaction is rolled back before this handler runs
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except CaseError as exc:
+        except DomainError as exc:
             return self._refused(request, exc)
 
     def delete_view(
@@ -139,7 +139,7 @@ class ServiceWritesAdmin(FastAdmin):
     ) -> HttpResponse:
         try:
             return super().delete_view(request, object_id, extra_context)
-        except CaseError as exc:
+        except DomainError as exc:
             return self._refused(request, exc)
 
     def changelist_view(
@@ -147,7 +147,7 @@ class ServiceWritesAdmin(FastAdmin):
     ) -> HttpResponse:
         try:
             return super().changelist_view(request, extra_context)
-        except CaseError as exc:
+        except DomainError as exc:
             return self._refused(request, exc)
 
 
