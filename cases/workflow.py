@@ -20,37 +20,20 @@ class Transition:
     action: str
     source: CaseState
     target: CaseState
-    required: tuple[str, ...]
     min_role: Role
 
 
 ACTIONS = ("suspend", "investigate", "remediate", "terminate", "dismiss")
 
+# What each action takes as input is its type in ``cases.actions``; the table says only where
+# it goes and who may take it.
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(
-        "suspend", CaseState.FLAGGED, CaseState.SUSPENDED, ("reason", "policies"), Role.ANALYST
-    ),
-    Transition(
-        "investigate",
-        CaseState.SUSPENDED,
-        CaseState.INVESTIGATED,
-        ("findings", "violation_confirmed"),
-        Role.INVESTIGATOR,
-    ),
-    Transition(
-        "remediate",
-        CaseState.INVESTIGATED,
-        CaseState.REMEDIATED,
-        ("verification_note",),
-        Role.INVESTIGATOR,
-    ),
-    Transition(
-        "terminate", CaseState.INVESTIGATED, CaseState.TERMINATED, ("rationale",), Role.LEAD
-    ),
-    Transition("dismiss", CaseState.FLAGGED, CaseState.DISMISSED, ("reason",), Role.ANALYST),
-    Transition(
-        "dismiss", CaseState.INVESTIGATED, CaseState.DISMISSED, ("reason",), Role.INVESTIGATOR
-    ),
+    Transition("suspend", CaseState.FLAGGED, CaseState.SUSPENDED, Role.ANALYST),
+    Transition("investigate", CaseState.SUSPENDED, CaseState.INVESTIGATED, Role.INVESTIGATOR),
+    Transition("remediate", CaseState.INVESTIGATED, CaseState.REMEDIATED, Role.INVESTIGATOR),
+    Transition("terminate", CaseState.INVESTIGATED, CaseState.TERMINATED, Role.LEAD),
+    Transition("dismiss", CaseState.FLAGGED, CaseState.DISMISSED, Role.ANALYST),
+    Transition("dismiss", CaseState.INVESTIGATED, CaseState.DISMISSED, Role.INVESTIGATOR),
 )
 
 # state -> {action: transition}
@@ -95,15 +78,3 @@ def check_transition(state: str, action: str, role: str | None) -> Transition:
 def allowed_actions(state: str, role: str | None) -> list[str]:
     """The actions that ``role`` may take from ``state``, in table order."""
     return [a for a, t in TABLE.get(state, {}).items() if role_allows(role, t.min_role)]
-
-
-def missing_inputs(transition: Transition, data: dict[str, object]) -> list[str]:
-    """Required inputs that are absent or blank."""
-    missing = []
-    for name in transition.required:
-        value = data.get(name)
-        if value is None or (isinstance(value, str | list | tuple) and len(value) == 0):
-            missing.append(name)
-        elif isinstance(value, str) and not value.strip():
-            missing.append(name)
-    return missing

@@ -22,6 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cases.actions import Dismiss, Evidence, Investigate, RemediationPlan, Suspend
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "img"
 PORT = int(os.environ.get("SCREENSHOT_PORT", "8771"))
@@ -157,37 +159,32 @@ def seed() -> tuple[str, str, int]:
     )
     suspended = case_transition(
         case=cases["northwind-labs"],
-        action="suspend",
+        command=Suspend(reason="Key rotation to evade limits", policies=["rate-limit-evasion"]),
         actor=analyst,
-        data={"reason": "Key rotation to evade limits", "policies": ["rate-limit-evasion"]},
     )
     investigated = case_transition(
         case=case_transition(
             case=cases["umbrella-ml"],
-            action="suspend",
+            command=Suspend(
+                reason="Training data harvesting", policies=["competing-model-development"]
+            ),
             actor=analyst,
-            data={
-                "reason": "Training data harvesting",
-                "policies": ["competing-model-development"],
-            },
         ),
-        action="investigate",
+        command=Investigate(
+            findings="Outputs used to fine-tune a competing model.",
+            violation_confirmed=True,
+            evidence=[Evidence(reference="ticket://TS-4411")],
+            remediation=RemediationPlan(
+                items=["Delete the derived dataset", "Name a compliance contact"],
+                deadline_days=14,
+            ),
+        ),
         actor=investigator,
-        data={
-            "findings": "Outputs used to fine-tune a competing model.",
-            "violation_confirmed": True,
-            "evidence": ["ticket://TS-4411"],
-            "remediation": {
-                "items": ["Delete the derived dataset", "Name a compliance contact"],
-                "deadline_days": 14,
-            },
-        },
     )
     case_transition(
         case=cases["wayne-analytics"],
-        action="dismiss",
+        command=Dismiss(reason="Shared office network, not key resale."),
         actor=analyst,
-        data={"reason": "Shared office network, not key resale."},
     )
     for notice in Notice.objects.filter(channel="webhook"):
         DeliveryAttempt.objects.create(notice=notice, status_code=503, error="upstream timeout")

@@ -67,7 +67,7 @@ from notifications.models import Notice
 from .forms import (
     TRANSITION_FORMS,
     BulkAssignForm,
-    BulkReasonForm,
+    BulkDismissForm,
     BulkSuspendForm,
     CaseOpenForm,
     EvidenceCorrectForm,
@@ -89,13 +89,7 @@ PRIORITY_ORDER = DbCase(
     output_field=IntegerField(),
 )
 
-ACTION_LABELS = {
-    "suspend": "Suspend",
-    "investigate": "Record investigation",
-    "remediate": "Remediated: reinstate",
-    "terminate": "Terminate account",
-    "dismiss": "Dismiss",
-}
+ACTION_LABELS = {action: form.label for action, form in TRANSITION_FORMS.items()}
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -530,9 +524,8 @@ class CaseAdmin(FastAdmin):
                 try:
                     updated = case_transition(
                         case=case.pk,
-                        action=action,
+                        command=form.to_command(),
                         actor=actor,
-                        data=form.service_data(),
                         expected_state=form.cleaned_data["expected_state"],
                     )
                 except StaleState as exc:
@@ -753,27 +746,22 @@ class CaseAdmin(FastAdmin):
 
     @admin.action(description="Suspend selected cases (one shared reason)")
     def bulk_suspend(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
-        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
-            return case_transition(
-                case=case.pk,
-                action="suspend",
-                actor=actor,
-                data={"reason": data["reason"], "policies": [p.code for p in data["policies"]]},
-            )
-
         form = BulkSuspendForm(request.POST if "apply" in request.POST else None)
+
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
+            return case_transition(case=case.pk, command=form.to_command(), actor=actor)
+
         return self._bulk(
             request, queryset, name="suspend", verb="Suspended", form=form, apply=apply
         )
 
     @admin.action(description="Dismiss selected cases (one shared reason)")
     def bulk_dismiss(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
-        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
-            return case_transition(
-                case=case.pk, action="dismiss", actor=actor, data={"reason": data["reason"]}
-            )
+        form = BulkDismissForm(request.POST if "apply" in request.POST else None)
 
-        form = BulkReasonForm(request.POST if "apply" in request.POST else None)
+        def apply(case: Case, actor: Actor, data: dict[str, Any]) -> Any:
+            return case_transition(case=case.pk, command=form.to_command(), actor=actor)
+
         return self._bulk(
             request, queryset, name="dismiss", verb="Dismissed", form=form, apply=apply
         )

@@ -3,15 +3,25 @@ write anything themselves."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
 
 from accounts.models import Account
+from cases.actions import (
+    Command,
+    Dismiss,
+    Evidence,
+    Investigate,
+    Remediate,
+    RemediationPlan,
+    Suspend,
+    Terminate,
+    input_names,
+)
 from cases.choices import Priority
 from cases.models import PolicyClause
-from config.times import iso
 from core.roles import Role
 
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
@@ -42,41 +52,51 @@ def assignable_users() -> Any:
 
 
 class TransitionForm(forms.Form):
-    """The inputs of one workflow action, plus the state the person saw when they chose it."""
+    """The inputs of one workflow action, plus the state the person saw when they chose it.
 
-    action = ""
+    Each subclass names its input type (``command``), the label staff see, and ends in
+    ``to_command``: the same value the API's body becomes.
+    """
+
+    command: ClassVar[type[Command]]
+    label: ClassVar[str]
     expected_state = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.role = role
 
-    def service_data(self) -> dict[str, Any]:
-        """The action's input for ``case_transition``: every field given, as entered. Forms whose
-        fields need translating (policies to codes, lines to lists) say so themselves."""
-        return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if name != "expected_state" and value not in ("", None)
-        }
+    def to_command(self) -> Command:
+        """The action's input: each of its fields the form has, as cleaned. Forms whose fields
+        need translating (policies to codes, lines to lists) say so themselves."""
+        names = set(input_names(self.command))
+        return self.command(
+            **{
+                name: value
+                for name, value in self.cleaned_data.items()
+                if name in names and value is not None
+            }
+        )
 
 
 class SuspendForm(TransitionForm):
-    action = "suspend"
+    command = Suspend
+    label = "Suspend"
     reason = forms.CharField(
         widget=TEXTAREA, help_text="Why access is suspended; sent to the account."
     )
     policies = policy_choices_field(required=True)
 
-    def service_data(self) -> dict[str, Any]:
-        return {
-            "reason": self.cleaned_data["reason"],
-            "policies": [p.code for p in self.cleaned_data["policies"]],
-        }
+    def to_command(self) -> Suspend:
+        return Suspend(
+            reason=self.cleaned_data["reason"],
+            policies=[p.code for p in self.cleaned_data["policies"]],
+        )
 
 
 class InvestigateForm(TransitionForm):
-    action = "investigate"
+    command = Investigate
+    label = "Record investigation"
     findings = forms.CharField(widget=TEXTAREA)
     violation_confirmed = forms.TypedChoiceField(
         choices=[("yes", "Yes: a violation is confirmed"), ("no", "No violation found")],
@@ -111,23 +131,25 @@ class InvestigateForm(TransitionForm):
             self.add_error("plan_items", "A deadline needs at least one required change.")
         return cleaned
 
-    def service_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "findings": self.cleaned_data["findings"],
-            "violation_confirmed": self.cleaned_data["violation_confirmed"],
-            "evidence": _lines(self.cleaned_data.get("evidence") or ""),
-        }
+    def to_command(self) -> Investigate:
         items = _lines(self.cleaned_data.get("plan_items") or "")
-        if items:
-            data["remediation"] = {
-                "items": items,
-                "deadline": iso(self.cleaned_data["plan_deadline"]),
-            }
-        return data
+        return Investigate(
+            findings=self.cleaned_data["findings"],
+            violation_confirmed=self.cleaned_data["violation_confirmed"],
+            evidence=[
+                Evidence(reference=line) for line in _lines(self.cleaned_data.get("evidence") or "")
+            ],
+            remediation=(
+                RemediationPlan(items=items, deadline=self.cleaned_data["plan_deadline"])
+                if items
+                else None
+            ),
+        )
 
 
 class RemediateForm(TransitionForm):
-    action = "remediate"
+    command = Remediate
+    label = "Remediated: reinstate"
     verification_note = forms.CharField(widget=TEXTAREA, help_text="What was checked.")
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
@@ -142,17 +164,19 @@ class RemediateForm(TransitionForm):
 
 
 class TerminateForm(TransitionForm):
-    action = "terminate"
+    command = Terminate
+    label = "Terminate account"
     rationale = forms.CharField(widget=TEXTAREA, help_text="The decision's rationale.")
 
 
 class DismissForm(TransitionForm):
-    action = "dismiss"
+    command = Dismiss
+    label = "Dismiss"
     reason = forms.CharField(widget=TEXTAREA)
 
 
 TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
-    form.action: form
+    form.command.action: form
     for form in (SuspendForm, InvestigateForm, RemediateForm, TerminateForm, DismissForm)
 }
 
@@ -218,8 +242,19 @@ class BulkReasonForm(forms.Form):
     reason = forms.CharField(widget=TEXTAREA)
 
 
+class BulkDismissForm(BulkReasonForm):
+    def to_command(self) -> Dismiss:
+        return Dismiss(reason=self.cleaned_data["reason"])
+
+
 class BulkSuspendForm(BulkReasonForm):
     policies = policy_choices_field(required=True)
+
+    def to_command(self) -> Suspend:
+        return Suspend(
+            reason=self.cleaned_data["reason"],
+            policies=[p.code for p in self.cleaned_data["policies"]],
+        )
 
 
 class BulkAssignForm(forms.Form):

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import ExternalIdField
+from cases.actions import (
+    DEFAULT_SCOPE,
+    MAX_TEXT,
+    Command,
+    Dismiss,
+    Evidence,
+    Investigate,
+    Remediate,
+    RemediationPlan,
+    Suspend,
+    Terminate,
+    input_names,
+    required_inputs,
+)
 from cases.choices import CaseState, Priority, Severity
 from cases.intake.validation import MAX_BATCH
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
@@ -26,7 +40,6 @@ from config.limits import MAX_EVIDENCE_DEPTH
 from core.actors import ActedBy, ActorKind
 from core.errors import MissingInput
 
-MAX_TEXT = 20_000
 ACTION_CHOICES = [(a, a) for a in ACTIONS]
 
 
@@ -246,6 +259,9 @@ class RemediationInSerializer(StrictSerializer):
     )
     deadline_days = StrictIntegerField(required=False, min_value=1, max_value=365)
 
+    def as_input(self, value: dict[str, Any]) -> RemediationPlan:
+        return RemediationPlan(**value)
+
 
 @extend_schema_field(
     {
@@ -287,9 +303,24 @@ class EvidenceEntryField(serializers.Field):
     def to_representation(self, value: Any) -> Any:
         return value
 
+    def as_input(self, value: str | dict[str, str]) -> Evidence:
+        return Evidence(reference=value) if isinstance(value, str) else Evidence(**value)
+
+
+def _as_input(field: Any, value: Any) -> Any:
+    """A validated value as the input type's part: a nested body or list entry that knows its
+    input type (``as_input``) becomes it; anything else is passed as it is."""
+    if isinstance(field, serializers.ListField):
+        return [_as_input(field.child, v) for v in value]
+    as_input = getattr(field, "as_input", None)
+    return as_input(value) if as_input is not None else value
+
 
 class TransitionBodySerializer(StrictSerializer):
-    # What every action's body may carry besides its own input.
+    """One action's body: ``action``, the action's input type's fields, and what every action
+    may carry besides. ``to_command`` makes the input type of ``cases.actions``."""
+
+    command: ClassVar[type[Command]]
 
     expected_state = serializers.ChoiceField(
         choices=CaseState.choices,
@@ -297,15 +328,36 @@ class TransitionBodySerializer(StrictSerializer):
         help_text="If the case is no longer in this state: 409 `stale_state`.",
     )
 
+    def missing_inputs(self) -> list[str]:
+        """The input type's required inputs that the body leaves absent, null or blank."""
+        data = self.initial_data
+        return [
+            name
+            for name in required_inputs(self.command)
+            if data.get(name) is None or (isinstance(data[name], str) and not data[name].strip())
+        ]
 
-def _action(name: str) -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices=[(name, name)])
+    def to_command(self) -> Command:
+        """The validated body as the action's input type (which checks the domain's rules)."""
+        names = set(input_names(self.command))
+        return self.command(
+            **{
+                name: _as_input(self.fields[name], value)
+                for name, value in self.validated_data.items()
+                if name in names
+            }
+        )
+
+
+def _action(command: type[Command]) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=[(command.action, command.action)])
 
 
 class SuspendSerializer(TransitionBodySerializer):
     """Suspend the account's API access: `flagged` to `suspended`."""
 
-    action = _action("suspend")
+    command = Suspend
+    action = _action(Suspend)
     reason = TextField(max_length=MAX_TEXT)
     policies = serializers.ListField(
         child=SlugTextField(max_length=64),
@@ -313,13 +365,14 @@ class SuspendSerializer(TransitionBodySerializer):
         max_length=50,
         help_text="Codes of the policies breached (each must exist).",
     )
-    scope = TextField(max_length=200, required=False, help_text='Default "all API access".')
+    scope = TextField(max_length=200, required=False, help_text=f'Default "{DEFAULT_SCOPE}".')
 
 
 class InvestigateSerializer(TransitionBodySerializer):
     """Record the investigation's findings: `suspended` to `investigated`."""
 
-    action = _action("investigate")
+    command = Investigate
+    action = _action(Investigate)
     findings = TextField(max_length=MAX_TEXT)
     violation_confirmed = StrictBooleanField()
     evidence = serializers.ListField(child=EvidenceEntryField(), required=False, max_length=100)
@@ -332,7 +385,8 @@ class InvestigateSerializer(TransitionBodySerializer):
 class RemediateSerializer(TransitionBodySerializer):
     """Reinstate once the required changes are verified: `investigated` to `remediated`."""
 
-    action = _action("remediate")
+    command = Remediate
+    action = _action(Remediate)
     verification_note = TextField(max_length=MAX_TEXT)
     override_reason = TextField(
         max_length=MAX_TEXT,
@@ -345,7 +399,8 @@ class RemediateSerializer(TransitionBodySerializer):
 class TerminateSerializer(TransitionBodySerializer):
     """Terminate the account (leads): `investigated` to `terminated`."""
 
-    action = _action("terminate")
+    command = Terminate
+    action = _action(Terminate)
     rationale = TextField(max_length=MAX_TEXT)
     policies = serializers.ListField(
         child=SlugTextField(max_length=64), required=False, max_length=50
@@ -355,18 +410,21 @@ class TerminateSerializer(TransitionBodySerializer):
 class DismissSerializer(TransitionBodySerializer):
     """Close without enforcement: `flagged` or `investigated` to `dismissed`."""
 
-    action = _action("dismiss")
+    command = Dismiss
+    action = _action(Dismiss)
     reason = TextField(max_length=MAX_TEXT)
 
 
 TRANSITION_BODIES: dict[str, type[TransitionBodySerializer]] = {
-    "suspend": SuspendSerializer,
-    "investigate": InvestigateSerializer,
-    "remediate": RemediateSerializer,
-    "terminate": TerminateSerializer,
-    "dismiss": DismissSerializer,
+    body.command.action: body
+    for body in (
+        SuspendSerializer,
+        InvestigateSerializer,
+        RemediateSerializer,
+        TerminateSerializer,
+        DismissSerializer,
+    )
 }
-assert set(TRANSITION_BODIES) == set(ACTIONS)  # noqa: S101 -- one body per action
 
 TransitionSerializer = PolymorphicProxySerializer(
     component_name="Transition",
@@ -377,9 +435,10 @@ TransitionSerializer = PolymorphicProxySerializer(
 )
 
 
-def transition_body(data: Any) -> dict[str, Any]:
-    """The validated body of a transition, by its ``action``; raises ``MissingInput`` naming
-    the action's required input that is absent or blank, else a 422 naming each bad field."""
+def transition_body(data: Any) -> tuple[Command, str | None]:
+    """The action's input and the ``expected_state`` of a transition body, chosen by its
+    ``action``; raises ``MissingInput`` naming each required input that is absent or blank,
+    else a 422 naming each bad field, else the input type's own refusal."""
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["The body must be an object."]})
     action = data.get("action")
@@ -389,16 +448,11 @@ def transition_body(data: Any) -> dict[str, Any]:
             {"action": [f"Must be one of {', '.join(ACTIONS)}."]}, code="invalid_choice"
         )
     body = body_class(data=data)
-    missing = [
-        name
-        for name, field in body.fields.items()
-        if field.required
-        and (data.get(name) is None or (isinstance(data[name], str) and not data[name].strip()))
-    ]
+    missing = body.missing_inputs()
     if missing:
         raise MissingInput(missing=missing)
     body.is_valid(raise_exception=True)
-    return dict(body.validated_data)
+    return body.to_command(), body.validated_data.get("expected_state")
 
 
 class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):

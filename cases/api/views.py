@@ -249,12 +249,10 @@ class CaseTransitionApi(APIView):
         operation_id="cases_transition",
         summary="Move a case along the workflow",
         description=(
-            "The body is the action's own (workflow.md), chosen by `action`: suspend `reason` + "
-            "`policies`; investigate `findings` + `violation_confirmed` (+ `evidence`, "
-            "`remediation`); remediate `verification_note`; terminate `rationale`; dismiss "
-            "`reason`. Required input absent or blank: 422 `missing_input`; a field the action "
-            "does not take: 422. Not allowed from the current state, or `expected_state` no "
-            "longer true: 409."
+            "The body is the action's own, chosen by `action`: one schema per action below "
+            "(workflow.md). Required input absent or blank: 422 `missing_input`; a field the "
+            "action does not take: 422. Not allowed from the current state, or "
+            "`expected_state` no longer true: 409."
         ),
         request=TransitionSerializer,
         responses={200: CaseDetailSerializer},
@@ -287,15 +285,9 @@ class CaseTransitionApi(APIView):
     )
     @idempotent
     def post(self, request: Request, case_id: int) -> Response:
-        data = transition_body(request.data)
-        action = data.pop("action")
-        expected = data.pop("expected_state", None)
+        command, expected = transition_body(request.data)
         case = case_transition(
-            case=case_id,
-            action=action,
-            actor=request_actor(request),
-            data=data,
-            expected_state=expected,
+            case=case_id, command=command, actor=request_actor(request), expected_state=expected
         )
         return Response(_detail(case.pk, request))
 

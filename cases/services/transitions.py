@@ -4,8 +4,9 @@ the change feed's numbering, the review deadline, the timeline event and the not
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -20,6 +21,8 @@ from core.actors import Actor
 from core.errors import Forbidden, InvalidInput, MissingInput
 from core.roles import role_allows
 
+from ..actions import MAX_TEXT, Command, Dismiss, Investigate, Remediate, Suspend, Terminate
+from ..actions import RemediationPlan as RemediationPlanInput
 from ..audit import HASH_VERSION, event_hash
 from ..choices import (
     OPEN_STATES,
@@ -46,14 +49,11 @@ from ..models import (
 from ..workflow import (
     OPEN_MIN_ROLE,
     PLAN_OVERRIDE_MIN_ROLE,
-    Transition,
     check_transition,
-    missing_inputs,
 )
 
 FEED = "enforcement"
 DEFAULT_INVESTIGATED_DEADLINE = timedelta(days=7)
-MAX_TEXT = 20_000
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -435,31 +435,38 @@ def _plan_deadline(case: Case) -> datetime | None:
 # --- transitions ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class Applied:
+    """What applying an action's input decided, for ``case_transition`` to record."""
+
+    reason: str
+    event_data: dict[str, Any] = field(default_factory=dict)  # the timeline event's ``data``
+    citations: list[dict[str, Any]] | None = None  # None: the case's policies in force
+    case_fields: dict[str, Any] = field(default_factory=dict)  # columns of the case to set
+    plan_deadline: datetime | None = None  # the remediation plan's, when one was made
+
+
 def case_transition(
     *,
     case: Case | int,
-    action: str,
+    command: Command,
     actor: Actor,
-    data: dict[str, Any] | None = None,
     expected_state: str | None = None,
 ) -> Case:
-    """Move a case along the workflow, or raise and change nothing.
+    """Move a case along the workflow by ``command`` (``cases.actions``), or raise and change
+    nothing.
 
     ``expected_state``, when given, must be the case's state now (else ``StaleState``): a
     person acting on what they saw is told if someone else moved the case first.
     """
-    data = dict(data or {})
+    action = command.action
     with transaction.atomic():
         locked = _lock_case(case)
         if expected_state is not None and locked.state != expected_state:
             raise StaleState(expected=expected_state, actual=locked.state)
         transition = check_transition(locked.state, action, actor.role)
-        missing = missing_inputs(transition, data)
-        if missing:
-            raise MissingInput(missing=missing)
         now = timezone.now()
-        applied = _APPLY[action](locked, transition, actor, data, now)
-        plan_deadline = applied.pop("_plan_deadline", None)
+        applied = _apply(locked, command, actor, now)
         changes: dict[str, Any] = {
             "state": transition.target,
             "state_entered_at": now,
@@ -468,19 +475,18 @@ def case_transition(
                 transition.target,
                 locked.priority,
                 start=now,
-                plan_deadline=plan_deadline,
+                plan_deadline=applied.plan_deadline,
             ),
-            **applied.pop("_fields", {}),
+            **applied.case_fields,
         }
         if transition.target in TERMINAL_STATES:
             changes["closed_at"] = now
         # Compare-and-swap on the state we checked: belt and braces with the row lock.
         if not Case.objects.filter(pk=locked.pk, state=transition.source).update(**changes):
             raise StaleState(expected=transition.source, actual="changed")
-        citations = applied.pop("_citations", None)
+        citations = applied.citations
         if citations is None:
             citations = _case_citations(locked)
-        reason = applied.pop("_reason", "")
         event = _append_event(
             case=locked,
             actor=actor,
@@ -488,9 +494,9 @@ def case_transition(
             at=now,
             from_state=transition.source,
             to_state=transition.target,
-            reason=reason,
+            reason=applied.reason,
             policy_versions=citations,
-            data=applied,
+            data=applied.event_data,
         )
         locked.refresh_from_db()
         change = account_enforcement_recompute(
@@ -500,163 +506,103 @@ def case_transition(
     return locked
 
 
-def _apply_suspend(
-    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    reason = _text(data, "reason")
-    versions = policies_resolve(data["policies"])
+def _apply(case: Case, command: Command, actor: Actor, now: datetime) -> Applied:
+    """Apply one action's input to the locked case: the one place each action is decided."""
+    match command:
+        case Suspend():
+            return _apply_suspend(case, command, now)
+        case Investigate():
+            return _apply_investigate(case, command, actor, now)
+        case Remediate():
+            return _apply_remediate(case, command, actor, now)
+        case Terminate():
+            return _apply_terminate(case, command)
+        case Dismiss():
+            return Applied(reason=command.reason)
+    assert_never(command)
+
+
+def _apply_suspend(case: Case, command: Suspend, now: datetime) -> Applied:
+    versions = policies_resolve(list(command.policies))
     case.policies.add(*[v.policy for v in versions])
-    scope = data.get("scope") or "all API access"
-    if not isinstance(scope, str):
-        raise InvalidInput(detail="'scope' must be text.", field="scope")
-    return {
-        "_reason": reason,
-        "_citations": [v.citation() for v in versions],
-        "policies": [v.policy.code for v in versions],
-        "scope": scope,
-    }
+    return Applied(
+        reason=command.reason,
+        citations=[v.citation() for v in versions],
+        event_data={"policies": [v.policy.code for v in versions], "scope": command.scope},
+    )
 
 
-def _evidence_list(value: Any) -> list[dict[str, Any]]:
-    if value in (None, "", []):
-        return []
-    if not isinstance(value, list):
-        raise InvalidInput(detail="'evidence' must be a list.", field="evidence")
-    items = []
-    for entry in value:
-        if isinstance(entry, str) and entry.strip():
-            items.append({"reference": entry.strip()[:500], "description": ""})
-        elif isinstance(entry, dict) and isinstance(entry.get("reference"), str):
-            items.append(
-                {
-                    "reference": entry["reference"].strip()[:500],
-                    "description": str(entry.get("description", "")),
-                }
-            )
-        else:
-            raise InvalidInput(
-                detail="Each evidence entry is a reference string or {reference, description}.",
-                field="evidence",
-            )
-    return items
-
-
-def _remediation(value: Any, now: datetime) -> tuple[list[str], datetime] | None:
-    if value in (None, {}, ""):
-        return None
-    if not isinstance(value, dict):
-        raise InvalidInput(detail="'remediation' must be an object.", field="remediation")
-    items = value.get("items")
-    if (
-        not isinstance(items, list)
-        or not items
-        or not all(isinstance(i, str) and i.strip() for i in items)
-    ):
-        raise InvalidInput(
-            detail="'remediation.items' must be a non-empty list of required changes.",
-            field="remediation.items",
-        )
-    if value.get("deadline"):
-        deadline = _datetime(value["deadline"], "remediation.deadline")
-    elif "deadline_days" in value:
-        days = value["deadline_days"]
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
-            raise InvalidInput(
-                detail="'remediation.deadline_days' must be 1 to 365.",
-                field="remediation.deadline_days",
-            )
-        deadline = now + timedelta(days=days)
+def _plan_deadline_of(plan: RemediationPlanInput, now: datetime) -> datetime:
+    if plan.deadline is not None:
+        deadline = plan.deadline
     else:
-        raise MissingInput(missing=["remediation.deadline"])
+        assert plan.deadline_days is not None  # noqa: S101 -- the input type holds one of them
+        deadline = now + timedelta(days=plan.deadline_days)
     if deadline <= now:
         raise InvalidInput(
             detail="'remediation.deadline' must be in the future.", field="remediation.deadline"
         )
-    return [i.strip() for i in items], deadline
+    return deadline
 
 
-def _apply_investigate(
-    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    findings = _text(data, "findings")
-    confirmed = data["violation_confirmed"]
-    if not isinstance(confirmed, bool):
-        raise InvalidInput(
-            detail="'violation_confirmed' must be true or false.", field="violation_confirmed"
-        )
-    evidence = _evidence_list(data.get("evidence"))
-    plan = _remediation(data.get("remediation"), now)
-    if plan is not None and not confirmed:
-        raise InvalidInput(
-            detail="A remediation plan needs a confirmed violation.", field="remediation"
-        )
-    for entry in evidence:
+def _apply_investigate(case: Case, command: Investigate, actor: Actor, now: datetime) -> Applied:
+    deadline = (
+        _plan_deadline_of(command.remediation, now) if command.remediation is not None else None
+    )
+    evidence: list[dict[str, Any]] = []
+    for entry in command.evidence:
         # The event records each reference with its id: verify_audit holds the rows to it.
-        entry["id"] = EvidenceReference.objects.create(
+        row = EvidenceReference.objects.create(
             case=case,
-            reference=entry["reference"],
-            description=entry["description"],
+            reference=entry.reference,
+            description=entry.description,
             added_by=actor.label,
             created_at=now,
-        ).pk
-    result: dict[str, Any] = {
-        "_reason": findings,
-        "_fields": {"findings": findings, "violation_confirmed": confirmed},
-        "violation_confirmed": confirmed,
+        )
+        evidence.append(
+            {"reference": entry.reference, "description": entry.description, "id": row.pk}
+        )
+    data: dict[str, Any] = {
+        "violation_confirmed": command.violation_confirmed,
         "evidence": evidence,
     }
-    if plan is not None:
-        items, deadline = plan
+    if command.remediation is not None and deadline is not None:
+        items = list(command.remediation.items)
         created = RemediationPlan.objects.create(case=case, deadline=deadline, created_at=now)
         RemediationItem.objects.bulk_create(
             RemediationItem(plan=created, position=i, description=text)
             for i, text in enumerate(items)
         )
-        result["remediation"] = {"items": items, "deadline": iso(deadline)}
-        result["_plan_deadline"] = deadline
-    return result
+        data["remediation"] = {"items": items, "deadline": iso(deadline)}
+    return Applied(
+        reason=command.findings,
+        case_fields={
+            "findings": command.findings,
+            "violation_confirmed": command.violation_confirmed,
+        },
+        event_data=data,
+        plan_deadline=deadline,
+    )
 
 
-def _apply_remediate(
-    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    note = _text(data, "verification_note")
-    override = _text(data, "override_reason", required=False)
-    result: dict[str, Any] = {"_reason": note}
+def _apply_remediate(case: Case, command: Remediate, actor: Actor, now: datetime) -> Applied:
+    data: dict[str, Any] = {}
     plan = RemediationPlan.objects.filter(case=case).first()
     if plan is not None:
         unverified = plan.items.filter(verified_at__isnull=True).count()
         if unverified:
-            if not override:
+            if not command.override_reason:
                 raise PlanNotVerified(unverified=unverified)
             _require_role(actor, PLAN_OVERRIDE_MIN_ROLE, "override an unverified remediation plan")
-            result["override_reason"] = override
-            result["unverified_items"] = unverified
-        RemediationPlan.objects.filter(pk=plan.pk).update(verified_at=now, verification_note=note)
-    return result
+            data = {"override_reason": command.override_reason, "unverified_items": unverified}
+        RemediationPlan.objects.filter(pk=plan.pk).update(
+            verified_at=now, verification_note=command.verification_note
+        )
+    return Applied(reason=command.verification_note, event_data=data)
 
 
-def _apply_terminate(
-    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    rationale = _text(data, "rationale")
-    result: dict[str, Any] = {"_reason": rationale}
-    if data.get("policies"):
-        versions = policies_resolve(data["policies"])
+def _apply_terminate(case: Case, command: Terminate) -> Applied:
+    if command.policies:
+        versions = policies_resolve(list(command.policies))
         case.policies.add(*[v.policy for v in versions])
-    return result
-
-
-def _apply_dismiss(
-    case: Case, transition: Transition, actor: Actor, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    return {"_reason": _text(data, "reason")}
-
-
-_APPLY = {
-    "suspend": _apply_suspend,
-    "investigate": _apply_investigate,
-    "remediate": _apply_remediate,
-    "terminate": _apply_terminate,
-    "dismiss": _apply_dismiss,
-}
+    return Applied(reason=command.rationale)

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Command, Dismiss, Investigate, Remediate, Suspend, Terminate
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -20,24 +21,23 @@ from core.actors import Actor
 POLICY = "competing-model-development"
 
 # The path from flagged to each state: (action, role that takes it, input).
-PATHS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+SUSPEND = Suspend(reason="abuse", policies=[POLICY])
+INVESTIGATE = Investigate(findings="it happened", violation_confirmed=True)
+PATHS: dict[str, list[tuple[Command, str]]] = {
     "flagged": [],
-    "suspended": [("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]})],
-    "investigated": [
-        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
-        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
-    ],
+    "suspended": [(SUSPEND, "analyst")],
+    "investigated": [(SUSPEND, "analyst"), (INVESTIGATE, "investigator")],
     "remediated": [
-        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
-        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
-        ("remediate", "investigator", {"verification_note": "checked"}),
+        (SUSPEND, "analyst"),
+        (INVESTIGATE, "investigator"),
+        (Remediate(verification_note="checked"), "investigator"),
     ],
     "terminated": [
-        ("suspend", "analyst", {"reason": "abuse", "policies": [POLICY]}),
-        ("investigate", "investigator", {"findings": "it happened", "violation_confirmed": True}),
-        ("terminate", "lead", {"rationale": "repeated"}),
+        (SUSPEND, "analyst"),
+        (INVESTIGATE, "investigator"),
+        (Terminate(rationale="repeated"), "lead"),
     ],
-    "dismissed": [("dismiss", "analyst", {"reason": "false alarm"})],
+    "dismissed": [(Dismiss(reason="false alarm"), "analyst")],
 }
 
 MakeCase = Callable[..., Case]
@@ -69,8 +69,8 @@ def make_case(db: Any, actors: dict[str, Actor], policies: dict[str, PolicyClaus
         case = case_open(
             account=account, summary=f"report {n}", actor=actors["analyst"], priority=priority
         )
-        for action, role, data in PATHS[state]:
-            case = case_transition(case=case, action=action, actor=actors[role], data=data)
+        for command, role in PATHS[state]:
+            case = case_transition(case=case, command=command, actor=actors[role])
         if overdue:
             # Only a test may move a deadline into the past; nothing else writes a case.
             Case.objects.filter(pk=case.pk).update(

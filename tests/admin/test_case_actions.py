@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from cases.actions import Suspend
 from cases.models import Case, CaseEvent, CaseNote, EvidenceReference, RemediationItem
 from cases.services import case_transition
 from tests.admin.conftest import POLICY, MakeCase, change_url, messages_of, transition_url
@@ -46,12 +47,7 @@ def test_case_that_changed_while_looking_is_not_applied(
     case = make_case("flagged")
     client = login("analyst")
     client.get(transition_url(case, "dismiss"))  # the analyst saw it flagged
-    case_transition(
-        case=case,
-        action="suspend",
-        actor=actors["lead"],
-        data={"reason": "x", "policies": [POLICY]},
-    )
+    case_transition(case=case, command=Suspend(reason="x", policies=[POLICY]), actor=actors["lead"])
     before = events(case)
 
     response = client.post(

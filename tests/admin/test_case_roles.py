@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
+from cases.actions import Investigate, RemediationPlan
 from cases.models import Case, CaseEvent, CaseNote, EvidenceReference
 from notifications.models import Notice
 from tests.admin.conftest import POLICY, MakeCase, change_url, messages_of, transition_url
@@ -286,13 +287,12 @@ def test_only_investigators_and_leads_verify_plan_items(
     case = make_case("suspended")
     case_transition(
         case=case,
-        action="investigate",
+        command=Investigate(
+            findings="seen",
+            violation_confirmed=True,
+            remediation=RemediationPlan(items=["Fix it"], deadline_days=5),
+        ),
         actor=actors["investigator"],
-        data={
-            "findings": "seen",
-            "violation_confirmed": True,
-            "remediation": {"items": ["Fix it"], "deadline_days": 5},
-        },
     )
     item = RemediationItem.objects.get(plan__case=case)
     before = snapshot(case)

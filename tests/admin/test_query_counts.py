@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
+from cases.actions import Evidence, Investigate, RemediationPlan, Suspend
 from cases.models import Case, Incident, IncidentSignal, Signal
 from cases.services import case_assign, case_note_add, case_transition, incident_route
 from core.actors import Actor
@@ -125,20 +126,22 @@ def test_case_page_query_count_does_not_grow_with_its_history(
         add_signals(case, n)
         case = case_transition(
             case=case,
-            action="suspend",
+            command=Suspend(
+                reason="x", policies=["competing-model-development", "rate-limit-evasion"]
+            ),
             actor=actors["analyst"],
-            data={"reason": "x", "policies": ["competing-model-development", "rate-limit-evasion"]},
         )
         case_transition(
             case=case,
-            action="investigate",
+            command=Investigate(
+                findings="seen",
+                violation_confirmed=True,
+                evidence=[Evidence(reference=f"logs://{i}") for i in range(n)],
+                remediation=RemediationPlan(
+                    items=[f"change {i}" for i in range(n)], deadline_days=5
+                ),
+            ),
             actor=actors["investigator"],
-            data={
-                "findings": "seen",
-                "violation_confirmed": True,
-                "evidence": [f"logs://{i}" for i in range(n)],
-                "remediation": {"items": [f"change {i}" for i in range(n)], "deadline_days": 5},
-            },
         )
         add_history(case, actors, n)
         return case

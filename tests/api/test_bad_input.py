@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts.external_ids import RULE
 from accounts.models import Account, Partner
+from cases.actions import Suspend
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from config.limits import (
@@ -29,6 +30,7 @@ from core.actors import Actor
 from .conftest import API, ApiCaller, problem, signal
 
 SUSPEND = {"reason": "Distilling", "policies": ["competing-model-development"]}
+SUSPEND_COMMAND = Suspend(reason="Distilling", policies=["competing-model-development"])
 
 
 def rows() -> dict[str, int]:
@@ -53,7 +55,7 @@ def case(account: Account, policies: dict[str, PolicyClause]) -> Case:
 
 @pytest.fixture
 def suspended_case(case: Case) -> Case:
-    return case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    return case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
 
 
 def investigate(deadline: Any) -> dict[str, Any]:

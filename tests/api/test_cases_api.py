@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Investigate, Suspend
 from cases.models import Case, CaseEvent, PolicyClause
 from cases.services import case_assign, case_open, case_transition
 from core.actors import Actor
@@ -18,6 +19,7 @@ from core.actors import Actor
 from .conftest import ApiCaller, problem, signal
 
 SUSPEND = {"action": "suspend", "reason": "Distilling", "policies": ["competing-model-development"]}
+SUSPEND_COMMAND = Suspend(reason="Distilling", policies=["competing-model-development"])
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def case(account: Account, policies: dict[str, PolicyClause]) -> Case:
 
 
 def suspended(case: Case) -> Case:
-    return case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    return case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
 
 
 # --- list ---------------------------------------------------------------------------------------
@@ -165,9 +167,8 @@ def test_allowed_actions_follow_the_staff_role(
     suspended(case)
     case_transition(
         case=case,
-        action="investigate",
+        command=Investigate(findings="yes", violation_confirmed=True),
         actor=Actor.system(),
-        data={"findings": "yes", "violation_confirmed": True},
     )
     assert staff(role).get(f"/cases/{case.pk}").json()["allowed_actions"] == actions
 

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from config.times import iso
@@ -41,9 +42,8 @@ def suspended(
     case = case_open(account=account, summary="Flagged", actor=Actor.system())
     return case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Distilling", policies=["competing-model-development"]),
         actor=Actor.system(),
-        data={"reason": "Distilling", "policies": ["competing-model-development"]},
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.models import Case, PolicyClause
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -16,12 +17,13 @@ from core.actors import Actor
 from .conftest import API, ApiCaller, problem
 
 SUSPEND = {"reason": "Distilling", "policies": ["competing-model-development"]}
+SUSPEND_COMMAND = Suspend(reason="Distilling", policies=["competing-model-development"])
 
 
 @pytest.fixture
 def suspended_case(account: Account, policies: dict[str, PolicyClause]) -> Case:
     case = case_open(account=account, summary="x", actor=Actor.system())
-    return case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    return case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
 
 
 def reader(make_caller: Callable[..., ApiCaller]) -> ApiCaller:
@@ -61,7 +63,7 @@ def test_etag_answers_304_until_the_status_changes(
     etag = caller.get("/enforcement/acme-ai")["ETag"]
     assert caller.get("/enforcement/acme-ai", headers={"If-None-Match": etag}).status_code == 304
     case = case_open(account=account, summary="x", actor=Actor.system())
-    case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
     response = caller.get("/enforcement/acme-ai", headers={"If-None-Match": etag})
     assert response.status_code == 200
     assert response.json()["status"] == "suspended"
@@ -200,7 +202,7 @@ def test_change_feed_pages_in_commit_order(
     for n in range(3):
         account = Account.objects.create(external_id=f"a{n}")
         case = case_open(account=account, summary="x", actor=Actor.system())
-        case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+        case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
     caller = reader(make_caller)
     page = caller.get("/enforcement/changes", after="0", limit="2").json()
     assert [c["account"] for c in page["results"]] == ["a0", "a1"]

@@ -15,6 +15,7 @@ import pytest
 from accounts.cache import cache_fill, cache_get, enforcement_invalidate, enforcement_key
 from accounts.models import Account, ApiClient
 from accounts.services import api_client_revoke
+from cases.actions import Dismiss, Investigate, Suspend, Terminate
 from cases.models import PolicyClause
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -64,22 +65,18 @@ def test_suspension_and_reinstatement_are_seen_on_the_next_request(
     with django_capture_on_commit_callbacks(execute=True):
         case_transition(
             case=case,
-            action="suspend",
+            command=Suspend(reason="r", policies=["competing-model-development"]),
             actor=actor,
-            data={"reason": "r", "policies": ["competing-model-development"]},
         )
     assert status_of(gateway) == "suspended"
     assert status_of(gateway) == "suspended"
     with django_capture_on_commit_callbacks(execute=True):
         case_transition(
-            case=case,
-            action="investigate",
-            actor=actor,
-            data={"findings": "f", "violation_confirmed": False},
+            case=case, command=Investigate(findings="f", violation_confirmed=False), actor=actor
         )
     assert status_of(gateway) == "suspended"
     with django_capture_on_commit_callbacks(execute=True):
-        case_transition(case=case, action="dismiss", actor=actor, data={"reason": "none"})
+        case_transition(case=case, command=Dismiss(reason="none"), actor=actor)
     assert status_of(gateway) == "active"
 
 
@@ -94,20 +91,16 @@ def test_termination_is_seen_on_the_next_request(
     case = case_open(account=account, summary="x", actor=actor)
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="r", policies=["competing-model-development"]),
         actor=actor,
-        data={"reason": "r", "policies": ["competing-model-development"]},
     )
     case_transition(
-        case=case,
-        action="investigate",
-        actor=actor,
-        data={"findings": "f", "violation_confirmed": True},
+        case=case, command=Investigate(findings="f", violation_confirmed=True), actor=actor
     )
     flush(cache_key_prefix)
     assert status_of(gateway) == "suspended"
     with django_capture_on_commit_callbacks(execute=True):
-        case_transition(case=case, action="terminate", actor=actor, data={"rationale": "done"})
+        case_transition(case=case, command=Terminate(rationale="done"), actor=actor)
     assert status_of(gateway) == "terminated"
 
 

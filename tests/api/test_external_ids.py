@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from accounts.external_ids import EXTERNAL_ID_REGEX, is_external_id
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 
@@ -153,8 +154,8 @@ def test_every_accepted_id_can_be_looked_up(
     account = Account.objects.get(external_id=external_id)
     if account.enforcement_status == "active" and not account.cases.exists():
         case = case_open(account=account, summary="prop", actor=Actor.system())
-        data = {"reason": "x", "policies": ["competing-model-development"]}
-        case_transition(case=case, action="suspend", actor=Actor.system(), data=data)
+        command = Suspend(reason="x", policies=["competing-model-development"])
+        case_transition(case=case, command=command, actor=Actor.system())
     # Examples share the database, so an earlier example may have made either account already
     # (and opened its case): the lookup must say what the account's row says.
     for wanted in (external_id, by_signal):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Account
+from cases.actions import Investigate, RemediationPlan, Suspend
 from cases.models import CaseEvent, RemediationItem
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -21,19 +22,19 @@ def planned(account: Account, policies: Any) -> Any:
     case = case_open(account=account, summary="Distillation", actor=actor, priority="high")
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="r", policies=["competing-model-development"]),
         actor=actor,
-        data={"reason": "r", "policies": ["competing-model-development"]},
     )
     return case_transition(
         case=case,
-        action="investigate",
+        command=Investigate(
+            findings="Outputs used for training",
+            violation_confirmed=True,
+            remediation=RemediationPlan(
+                items=["Delete the dataset", "Certify it"], deadline_days=10
+            ),
+        ),
         actor=actor,
-        data={
-            "findings": "Outputs used for training",
-            "violation_confirmed": True,
-            "remediation": {"items": ["Delete the dataset", "Certify it"], "deadline_days": 10},
-        },
     )
 
 

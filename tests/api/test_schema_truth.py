@@ -13,6 +13,7 @@ from django.test import Client
 
 from accounts.idempotency import KEY_PATTERN
 from accounts.models import Account, Channel, IdempotencyKey, Partner
+from cases.actions import Suspend
 from cases.models import Case, CaseEvent, PolicyClause, Signal
 from cases.services import case_open, case_transition
 from config.api import NO_NUL_PATTERN, NONBLANK_PATTERN
@@ -21,6 +22,7 @@ from core.actors import Actor
 from .conftest import ApiCaller, problem
 
 SUSPEND = {"action": "suspend", "reason": "Distilling", "policies": ["competing-model-development"]}
+SUSPEND_COMMAND = Suspend(reason="Distilling", policies=["competing-model-development"])
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_transition_bodies_the_schema_forbids_are_refused(
 
 
 def test_investigate_takes_a_boolean_not_its_text(api: ApiCaller, case: Case) -> None:
-    case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
     body = {"action": "investigate", "findings": "Logs", "violation_confirmed": "true"}
     problem(api.post(f"/cases/{case.pk}/transitions", body), 422)
     for evidence in ([None], [0, False, [None], {}], [{"reference": "r", "extra": 1}]):
@@ -197,7 +199,7 @@ def _cursor_pattern(schema: dict[str, Any], path: str) -> str:
 def test_cursors_match_the_declared_pattern_and_others_are_400(
     api: ApiCaller, schema: dict[str, Any], case: Case, path: str
 ) -> None:
-    case_transition(case=case, action="suspend", actor=Actor.system(), data=dict(SUSPEND))
+    case_transition(case=case, command=SUSPEND_COMMAND, actor=Actor.system())
     Partner.objects.create(code="zeta", name="Zeta")
     Account.objects.create(external_id="globex")
     case_open(account=Account.objects.get(external_id="globex"), summary="x", actor=Actor.system())

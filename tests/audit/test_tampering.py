@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Evidence, Investigate, Suspend
 from cases.audit import EVENT_HASH_FIELDS, event_hash
 from cases.guards import TRUNCATE_GUARDED_TABLES
 from cases.models import CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
@@ -216,9 +217,8 @@ def test_repointing_who_acted_is_reported(account: Account, policies: Any, capsy
     case = case_in_state(account, "flagged")
     case = case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Burst", policies=["rate-limit-evasion"]),
         actor=Actor.for_user(analyst),
-        data={"reason": "Burst", "policies": ["rate-limit-evasion"]},
     )
     event = CaseEvent.objects.get(case=case, action="suspend")
     assert (event.actor_user_id, event.hash_version) == (analyst.pk, 2)
@@ -306,13 +306,15 @@ def records(account: Account, policies: Any) -> dict[str, Any]:
     case = case_in_state(account, "suspended")
     case = case_transition(
         case=case,
-        action="investigate",
+        command=Investigate(
+            findings="Seen",
+            violation_confirmed=True,
+            evidence=[
+                Evidence(reference="logs://query/1"),
+                Evidence(reference="s3://bucket/2", description="dump"),
+            ],
+        ),
         actor=actor,
-        data={
-            "findings": "Seen",
-            "violation_confirmed": True,
-            "evidence": ["logs://query/1", {"reference": "s3://bucket/2", "description": "dump"}],
-        },
     )
     note = case_note_add(case=case, body="Called the customer", actor=actor)
     evidence = case_evidence_add(

@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 from accounts.models import Account
+from cases.actions import Investigate, RemediationPlan, Suspend
 from cases.models import Case
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -59,19 +60,20 @@ def open_case(
 def suspend(case: Case, actor: Actor) -> Case:
     return case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(
+            reason="Training a competing model", policies=["competing-model-development"]
+        ),
         actor=actor,
-        data={"reason": "Training a competing model", "policies": ["competing-model-development"]},
     )
 
 
 def investigate(
     case: Case, actor: Actor, *, items: list[str] | None = None, plan_days: int | None = None
 ) -> Case:
-    data: dict[str, Any] = {
-        "findings": "Outputs used as training data",
-        "violation_confirmed": True,
-    }
-    if items is not None:
-        data["remediation"] = {"items": items, "deadline_days": plan_days or 14}
-    return case_transition(case=case, action="investigate", actor=actor, data=data)
+    plan = (
+        RemediationPlan(items=items, deadline_days=plan_days or 14) if items is not None else None
+    )
+    command = Investigate(
+        findings="Outputs used as training data", violation_confirmed=True, remediation=plan
+    )
+    return case_transition(case=case, command=command, actor=actor)

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from cases.actions import Dismiss
 from cases.deadlines import digests_send
 from cases.models import Case
 from cases.services import case_assign, case_transition
@@ -34,9 +35,7 @@ def test_the_digest_goes_to_each_staff_member_with_open_cases_and_nobody_else(
         mid = assign(open_case(actors["analyst"], priority="high"), users["analyst"], actors)
         lead_case = assign(open_case(actors["analyst"], priority="medium"), users["lead"], actors)
         closed = assign(open_case(actors["analyst"]), users["investigator"], actors)
-        case_transition(
-            case=closed, action="dismiss", actor=actors["analyst"], data={"reason": "Duplicate"}
-        )
+        case_transition(case=closed, command=Dismiss(reason="Duplicate"), actor=actors["analyst"])
         open_case(actors["analyst"])  # unassigned: in nobody's digest
     now = T0 + timedelta(hours=5)  # the critical case (4 h) is overdue
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cases.actions import Remediate
 from cases.deadlines import deadlines_sweep, plan_reminders_send
 from cases.errors import PlanNotVerified
 from cases.models import Case, CaseEvent, RemediationItem, RemediationPlan, Reminder
@@ -43,9 +44,8 @@ def test_remediate_is_refused_while_an_item_is_unverified_and_nothing_changes(
         with pytest.raises(PlanNotVerified) as error:
             case_transition(
                 case=planned,
-                action="remediate",
+                command=Remediate(verification_note="Looks fine"),
                 actor=actors["investigator"],
-                data={"verification_note": "Looks fine"},
             )
 
     assert error.value.code == "plan_not_verified"
@@ -66,9 +66,8 @@ def test_only_a_lead_may_override_an_unverified_plan(planned: Case, actors: dict
     with pytest.raises(Forbidden):
         case_transition(
             case=planned,
-            action="remediate",
+            command=Remediate(verification_note="Looks fine", override_reason="Customer promised"),
             actor=actors["investigator"],
-            data={"verification_note": "Looks fine", "override_reason": "Customer promised"},
         )
 
     planned.refresh_from_db()
@@ -82,12 +81,11 @@ def test_a_lead_override_remediates_and_is_on_the_timeline(
     with frozen(T0 + timedelta(days=2)):
         case = case_transition(
             case=planned,
-            action="remediate",
+            command=Remediate(
+                verification_note="Data deletion confirmed by their auditor",
+                override_reason="Contact will be named next week; access matters now",
+            ),
             actor=actors["lead"],
-            data={
-                "verification_note": "Data deletion confirmed by their auditor",
-                "override_reason": "Contact will be named next week; access matters now",
-            },
         )
 
     assert case.state == "remediated"
@@ -108,9 +106,8 @@ def test_remediate_goes_through_once_every_item_is_verified(
             plan_item_verify(item=item, actor=actors["investigator"], note="Seen")
         case = case_transition(
             case=planned,
-            action="remediate",
+            command=Remediate(verification_note="All three changes verified"),
             actor=actors["investigator"],
-            data={"verification_note": "All three changes verified"},
         )
 
     assert case.state == "remediated"

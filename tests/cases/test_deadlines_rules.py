@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cases.actions import Dismiss, Terminate
 from cases.choices import EventAction
 from cases.models import CaseEvent, Incident, RemediationPlan, ReviewDeadlineRule
 from cases.services import case_priority_set, case_transition, incident_route, plan_deadline_set
@@ -50,10 +51,7 @@ def test_each_state_gets_the_deadline_the_table_gives_its_priority(
 
         clock.tick(hours=1)
         case = case_transition(
-            case=case,
-            action="terminate",
-            actor=actors["lead"],
-            data={"rationale": "Repeated after a warning"},
+            case=case, command=Terminate(rationale="Repeated after a warning"), actor=actors["lead"]
         )
         assert case.review_deadline is None
 
@@ -76,7 +74,7 @@ def test_a_dismissed_case_has_no_deadline(actors: dict[str, Any]) -> None:
     with frozen(T0):
         case = open_case(actors["analyst"], priority="high")
         case = case_transition(
-            case=case, action="dismiss", actor=actors["analyst"], data={"reason": "False positive"}
+            case=case, command=Dismiss(reason="False positive"), actor=actors["analyst"]
         )
     assert case.review_deadline is None
 

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from cases import deadlines as deadlines_module
+from cases.actions import Dismiss
 from cases.deadlines import deadlines_sweep, due_cases, escalation_kind
 from cases.models import Case, Reminder
 from cases.services import case_assign, case_priority_set, case_transition
@@ -172,9 +173,7 @@ def test_a_moved_deadline_earns_fresh_reminders(
 def test_a_closed_case_is_never_reminded(actors: dict[str, Any], users: dict[str, User]) -> None:
     with frozen(T0):
         case = open_case(actors["analyst"], priority="critical")
-        case_transition(
-            case=case, action="dismiss", actor=actors["analyst"], data={"reason": "Duplicate"}
-        )
+        case_transition(case=case, command=Dismiss(reason="Duplicate"), actor=actors["analyst"])
 
     deadlines_sweep(now=T0 + timedelta(days=30))
 

@@ -71,9 +71,7 @@ class WorkflowProperties(TestCase):
             case = cases[pick % len(cases)]
             before = case.state
             try:
-                moved = case_transition(
-                    case=case, action=action, actor=actor, data=VALID_INPUT[action]
-                )
+                moved = case_transition(case=case, command=VALID_INPUT[action], actor=actor)
             except DomainError:
                 case.refresh_from_db()
                 assert case.state == before

@@ -26,6 +26,7 @@ from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts.models import Account, Channel, Partner
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
@@ -84,10 +85,7 @@ def suspend(n: int, partner: Partner, actor: Actor) -> float:
     case = case_open(account=account, summary="Burst", actor=actor)
     started = time.monotonic()
     case_transition(
-        case=case,
-        action="suspend",
-        actor=actor,
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
+        case=case, command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]), actor=actor
     )
     return time.monotonic() - started
 

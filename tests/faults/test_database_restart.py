@@ -22,6 +22,7 @@ from django.test import Client
 
 from accounts.models import Account
 from accounts.services import api_client_create
+from cases.actions import Suspend
 from cases.models import Case, CaseEvent, EnforcementChange
 from cases.services import case_open, case_transition
 from core.actors import Actor
@@ -102,9 +103,8 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
     with pytest.raises(Exception):  # noqa: B017  # any database error will do
         case_transition(
             case=victim.pk,
-            action="suspend",
+            command=Suspend(reason="r", policies=["rate-limit-evasion"]),
             actor=Actor.system("test"),
-            data={"reason": "r", "policies": ["rate-limit-evasion"]},
         )
 
     proxied.up()
@@ -125,9 +125,8 @@ def test_enforcement_fails_fast_during_a_restart_and_recovers(
     # And it still works afterwards.
     moved = case_transition(
         case=victim.pk,
-        action="suspend",
+        command=Suspend(reason="r", policies=["rate-limit-evasion"]),
         actor=Actor.system("test"),
-        data={"reason": "r", "policies": ["rate-limit-evasion"]},
     )
     assert moved.state == "suspended"
     assert Case.objects.get(pk=victim.pk).state == "suspended"

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Account, Channel, Partner
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.models import DeliveryAttempt, Notice
@@ -72,10 +73,7 @@ def suspend(external_id: str, partners: list[Partner], actor: Actor) -> None:
         Channel.objects.create(account=account, partner=partner)
     case = case_open(account=account, summary="Burst", actor=actor)
     case_transition(
-        case=case,
-        action="suspend",
-        actor=actor,
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
+        case=case, command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]), actor=actor
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from config.schedule import PERIODIC_TASKS
 from core.actors import Actor
@@ -47,9 +48,8 @@ def record(actors: dict[str, Actor], accounts: int) -> list[Notice]:
         case = case_open(account=account, summary="x", actor=actors["analyst"])
         case_transition(
             case=case,
-            action="suspend",
+            command=Suspend(reason="y", policies=["rate-limit-evasion"]),
             actor=actors["analyst"],
-            data={"reason": "y", "policies": ["rate-limit-evasion"]},
         )
     return list(Notice.objects.all())
 

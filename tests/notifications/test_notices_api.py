@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
@@ -20,9 +21,8 @@ def test_case_notices_lists_each_notice_with_its_deliveries(
     case = case_open(account=account, summary="Scraping", actor=actors["analyst"])
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]),
         actor=actors["analyst"],
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
     )
     first = Notice.objects.filter(case=case).order_by("recipient").first()
     assert first is not None

@@ -24,6 +24,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from accounts.models import Account, Channel, Partner
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
@@ -151,9 +152,8 @@ def test_notices_recorded_while_the_broker_is_down_are_all_delivered_once_it_is_
         case = case_open(account=account, summary="Burst", actor=actors["analyst"])
         case_transition(
             case=case,
-            action="suspend",
+            command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]),
             actor=actors["analyst"],
-            data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
         )
     elapsed = time.monotonic() - started
 
@@ -209,9 +209,8 @@ def test_delivery_interrupted_by_a_killed_worker_is_retried_after_its_lease(
     case = case_open(account=account, summary="Scraping", actor=actors["analyst"])
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]),
         actor=actors["analyst"],
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
     )
     webhook = Notice.objects.get(case=case, channel="webhook")
     assert receiver.first_arrived.wait(60), "the first worker never delivered"

@@ -12,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from core.errors import Forbidden
@@ -26,9 +27,8 @@ def suspend(account: Account, actors: dict[str, Actor]) -> list[Notice]:
     case = case_open(account=account, summary="Scraping", actor=actors["analyst"])
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]),
         actor=actors["analyst"],
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
     )
     return list(Notice.objects.filter(case=case).order_by("recipient"))
 

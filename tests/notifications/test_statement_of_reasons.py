@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import api_client_create
+from cases.actions import Investigate, Suspend, Terminate
 from cases.audit_verify import audit_verify
 from cases.choices import signal_kind_wording
 from cases.intake import signals_ingest
@@ -51,13 +52,14 @@ def suspend(account: Account, actor: Actor, **extra: Any) -> Notice:
     case = case_open(account=account, summary="Distillation pattern", actor=actor)
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(
+            **{
+                "reason": "Outputs used to train a competing model",
+                "policies": ["competing-model-development"],
+                **extra,
+            }
+        ),
         actor=actor,
-        data={
-            "reason": "Outputs used to train a competing model",
-            "policies": ["competing-model-development"],
-            **extra,
-        },
     )
     return Notice.objects.get(case=case, event="suspension", recipient="legal@acme.test")
 
@@ -152,9 +154,8 @@ def test_automated_signal_behind_the_case_marks_automated_detection(
     case = case_open(account=account, summary="Classifier hit", actor=system, incidents=[incident])
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Auto", policies=["competing-model-development"]),
         actor=system,
-        data={"reason": "Auto", "policies": ["competing-model-development"]},
     )
     statement = Notice.objects.filter(case=case, event="suspension").first().statement  # type: ignore[union-attr]
     assert statement["automated_detection"] is True
@@ -173,13 +174,10 @@ def test_each_decision_gets_its_own_reference_shared_by_its_notices(
     assert first.case is not None
     case_transition(
         case=first.case,
-        action="investigate",
+        command=Investigate(findings="Confirmed", violation_confirmed=True),
         actor=actors["investigator"],
-        data={"findings": "Confirmed", "violation_confirmed": True},
     )
-    case_transition(
-        case=first.case, action="terminate", actor=actors["lead"], data={"rationale": "Final"}
-    )
+    case_transition(case=first.case, command=Terminate(rationale="Final"), actor=actors["lead"])
     refs = set(
         Notice.objects.filter(case=first.case, channel="email").values_list(
             "statement_reference", flat=True
@@ -227,9 +225,8 @@ def test_facts_state_what_was_observed_as_the_case_stood_at_the_decision(
     assert "10 rate_limit_exceeded in an hour: 12" in incident.summary  # the staff's view
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Sustained traffic over the limit", policies=["rate-limit-evasion"]),
         actor=actors["analyst"],
-        data={"reason": "Sustained traffic over the limit", "policies": ["rate-limit-evasion"]},
     )
     facts = Notice.objects.get(case=case, recipient="legal@acme.test").statement["facts"]
     assert facts == (
@@ -352,9 +349,8 @@ def test_detection_is_automated_when_an_automation_posted_the_signals_or_filed_t
         opened[who] = Case.objects.get(pk=answer.json()["id"])
         case_transition(
             case=opened[who],
-            action="suspend",
+            command=Suspend(reason="Outputs resold", policies=["rate-limit-evasion"]),
             actor=Actor.system("test"),
-            data={"reason": "Outputs resold", "policies": ["rate-limit-evasion"]},
         )
     assert statement_of(opened["automation"])["automated_detection"] is True
     assert statement_of(opened["tool"])["automated_detection"] is False

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Account, Partner
+from cases.actions import Suspend
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.delivery import retry_delay
@@ -35,9 +36,8 @@ def suspend_with_endpoint(
     case = case_open(account=account, summary="Scraping", actor=actors["analyst"])
     case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Evasion", policies=["rate-limit-evasion"]),
         actor=actors["analyst"],
-        data={"reason": "Evasion", "policies": ["rate-limit-evasion"]},
     )
     return Notice.objects.get(case=case, channel="webhook")
 

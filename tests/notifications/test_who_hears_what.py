@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import Account, Partner
+from cases.actions import Dismiss, Investigate, Remediate, RemediationPlan, Suspend, Terminate
 from cases.intake import signals_ingest
 from cases.models import Case
 from cases.services import (
@@ -68,20 +69,21 @@ def account_mail(kind: str) -> set[tuple[str, str, str]]:
 def suspended(case: Case, actors: dict[str, Actor]) -> Case:
     return case_transition(
         case=case,
-        action="suspend",
+        command=Suspend(reason="Distillation traffic", policies=["competing-model-development"]),
         actor=actors["analyst"],
-        data={"reason": "Distillation traffic", "policies": ["competing-model-development"]},
     )
 
 
 def investigated(case: Case, actors: dict[str, Actor], plan: bool = True) -> Case:
-    data: dict[str, Any] = {"findings": "Confirmed distillation.", "violation_confirmed": True}
-    if plan:
-        data["remediation"] = {
-            "items": ["Delete the distilled model", "Rotate API keys"],
-            "deadline_days": 14,
-        }
-    return case_transition(case=case, action="investigate", actor=actors["investigator"], data=data)
+    remediation = (
+        RemediationPlan(items=["Delete the distilled model", "Rotate API keys"], deadline_days=14)
+        if plan
+        else None
+    )
+    command = Investigate(
+        findings="Confirmed distillation.", violation_confirmed=True, remediation=remediation
+    )
+    return case_transition(case=case, command=command, actor=actors["investigator"])
 
 
 def opened(account: Account, actors: dict[str, Actor], priority: str = "medium") -> Case:
@@ -136,9 +138,8 @@ def test_remediate_sends_reinstatement_and_enforcement_reinstated(
     before = ids(case)
     case_transition(
         case=case,
-        action="remediate",
+        command=Remediate(verification_note="Model deleted, keys rotated."),
         actor=actors["investigator"],
-        data={"verification_note": "Model deleted, keys rotated."},
     )
     assert sent(case, before) == (
         account_mail("reinstatement")
@@ -155,9 +156,7 @@ def test_terminate_sends_termination_statement_and_enforcement_terminated(
 ) -> None:
     case = investigated(suspended(opened(account, actors), actors), actors, plan=False)
     before = ids(case)
-    case_transition(
-        case=case, action="terminate", actor=actors["lead"], data={"rationale": "Repeated abuse."}
-    )
+    case_transition(case=case, command=Terminate(rationale="Repeated abuse."), actor=actors["lead"])
     assert sent(case, before) == (
         account_mail("termination")
         | {("webhook", "enforcement.terminated", CLOUDCO_URL)}
@@ -173,9 +172,7 @@ def test_dismiss_from_flagged_only_announces_the_transition(
 ) -> None:
     case = opened(account, actors)
     before = ids(case)
-    case_transition(
-        case=case, action="dismiss", actor=actors["analyst"], data={"reason": "False positive"}
-    )
+    case_transition(case=case, command=Dismiss(reason="False positive"), actor=actors["analyst"])
     assert sent(case, before) == transitioned()
 
 
@@ -185,14 +182,11 @@ def test_dismiss_from_investigated_reinstates_with_no_violation_found(
     case = suspended(opened(account, actors), actors)
     case = case_transition(
         case=case,
-        action="investigate",
+        command=Investigate(findings="Traffic was a benchmark.", violation_confirmed=False),
         actor=actors["investigator"],
-        data={"findings": "Traffic was a benchmark.", "violation_confirmed": False},
     )
     before = ids(case)
-    case_transition(
-        case=case, action="dismiss", actor=actors["investigator"], data={"reason": "No breach."}
-    )
+    case_transition(case=case, command=Dismiss(reason="No breach."), actor=actors["investigator"])
     assert sent(case, before) == (
         account_mail("reinstatement")
         | {("webhook", "enforcement.reinstated", CLOUDCO_URL)}
@@ -207,9 +201,7 @@ def test_second_case_that_keeps_the_account_terminated_announces_no_enforcement_
     account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
 ) -> None:
     first = investigated(suspended(opened(account, actors), actors), actors, plan=False)
-    case_transition(
-        case=first, action="terminate", actor=actors["lead"], data={"rationale": "Abuse."}
-    )
+    case_transition(case=first, command=Terminate(rationale="Abuse."), actor=actors["lead"])
     second = opened(account, actors)
     before = ids(second)
     suspended(second, actors)
@@ -273,9 +265,7 @@ def test_rejected_transition_records_no_notices(
 ) -> None:
     case = opened(account, actors)
     with pytest.raises(Exception, match="remediate"):
-        case_transition(
-            case=case, action="remediate", actor=actors["lead"], data={"verification_note": "x"}
-        )
+        case_transition(case=case, command=Remediate(verification_note="x"), actor=actors["lead"])
     assert Notice.objects.filter(case=case).exists() is False
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Partner
 from accounts.services import api_client_create, api_client_revoke
+from cases.actions import Investigate, RemediationPlan, Suspend
 from cases.models import Case, CaseNote, EvidenceReference, RemediationItem, ReviewDeadlineRule
 from cases.services import case_assign, case_open, case_transition
 from core.actors import Actor
@@ -59,18 +60,17 @@ def new_case(state: str = "flagged", *, plan: bool = True) -> Case:
     case = case_open(account=account, summary="matrix", actor=actor())
     if state in ("suspended", "investigated"):
         case = case_transition(
-            case=case, action="suspend", actor=actor(), data={"reason": "r", "policies": [POLICY]}
+            case=case, command=Suspend(reason="r", policies=[POLICY]), actor=actor()
         )
     if state == "investigated":
         case = case_transition(
             case=case,
-            action="investigate",
+            command=Investigate(
+                findings="f",
+                violation_confirmed=True,
+                remediation=RemediationPlan(items=["fix it"], deadline_days=5) if plan else None,
+            ),
             actor=actor(),
-            data={
-                "findings": "f",
-                "violation_confirmed": True,
-                **({"remediation": {"items": ["fix it"], "deadline_days": 5}} if plan else {}),
-            },
         )
     return case
 

@@ -19,6 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
+from cases.actions import (
+    Dismiss,
+    Evidence,
+    Investigate,
+    Remediate,
+    RemediationPlan,
+    Suspend,
+    Terminate,
+)
 from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
 from cases.services import (
     case_assign,
@@ -261,9 +270,8 @@ class Command(BaseCommand):
         with clock(at + timedelta(hours=2)):
             case_transition(
                 case=case,
-                action="suspend",
+                command=Suspend(reason="Keys offered for sale", policies=["credential-sharing"]),
                 actor=actor["analyst"],
-                data={"reason": "Keys offered for sale", "policies": ["credential-sharing"]},
                 expected_state="flagged",
             )
             case_assign(case=case, assignee=staff["investigator"], actor=actor["lead"])
@@ -289,31 +297,29 @@ class Command(BaseCommand):
         with clock(at + timedelta(hours=1)):
             case = case_transition(
                 case=case,
-                action="suspend",
+                command=Suspend(
+                    reason="Training on outputs confirmed by partner logs",
+                    policies=["competing-model-development"],
+                ),
                 actor=actor["analyst"],
-                data={
-                    "reason": "Training on outputs confirmed by partner logs",
-                    "policies": ["competing-model-development"],
-                },
             )
         with clock(at + timedelta(days=2)):
             case = case_transition(
                 case=case,
-                action="investigate",
-                actor=actor["investigator"],
-                data={
-                    "findings": "Outputs were exported to a training bucket for 3 weeks.",
-                    "violation_confirmed": True,
-                    "evidence": ["s3://evidence/umbrella-ml/export-manifest.json"],
-                    "remediation": {
-                        "items": [
+                command=Investigate(
+                    findings="Outputs were exported to a training bucket for 3 weeks.",
+                    violation_confirmed=True,
+                    evidence=[Evidence(reference="s3://evidence/umbrella-ml/export-manifest.json")],
+                    remediation=RemediationPlan(
+                        items=[
                             "Delete every dataset built from API outputs",
                             "Certify deletion in writing, signed by an officer",
                             "Disable the export job",
                         ],
-                        "deadline": (now + timedelta(days=5)).isoformat(),
-                    },
-                },
+                        deadline=now + timedelta(days=5),
+                    ),
+                ),
+                actor=actor["investigator"],
             )
         with clock(at + timedelta(days=4)):
             first_item = case.remediation_plan.items.order_by("position").first()
@@ -334,35 +340,33 @@ class Command(BaseCommand):
             )
             case = case_transition(
                 case=case,
-                action="suspend",
+                command=Suspend(
+                    reason="Keys rotated across 9 accounts", policies=["rate-limit-evasion"]
+                ),
                 actor=actor["analyst"],
-                data={
-                    "reason": "Keys rotated across 9 accounts",
-                    "policies": ["rate-limit-evasion"],
-                },
             )
         with clock(at + timedelta(days=1)):
             case = case_transition(
                 case=case,
-                action="investigate",
+                command=Investigate(
+                    findings="Traffic spread across sub-accounts to evade limits.",
+                    violation_confirmed=True,
+                    remediation=RemediationPlan(
+                        items=["Consolidate traffic into one organisation"],
+                        deadline=at + timedelta(days=8),
+                    ),
+                ),
                 actor=actor["investigator"],
-                data={
-                    "findings": "Traffic spread across sub-accounts to evade limits.",
-                    "violation_confirmed": True,
-                    "remediation": {
-                        "items": ["Consolidate traffic into one organisation"],
-                        "deadline": (at + timedelta(days=8)).isoformat(),
-                    },
-                },
             )
         with clock(at + timedelta(days=3)):
             item = case.remediation_plan.items.get()
             plan_item_verify(item=item, actor=actor["investigator"], note="One org since Monday")
             case_transition(
                 case=case,
-                action="remediate",
+                command=Remediate(
+                    verification_note="Traffic consolidated; limits respected for 48 h"
+                ),
                 actor=actor["investigator"],
-                data={"verification_note": "Traffic consolidated; limits respected for 48 h"},
             )
 
         # 6. Terminated by a lead.
@@ -377,23 +381,22 @@ class Command(BaseCommand):
             )
             case = case_transition(
                 case=case,
-                action="suspend",
+                command=Suspend(reason="Public release", policies=["competing-model-development"]),
                 actor=actor["analyst"],
-                data={"reason": "Public release", "policies": ["competing-model-development"]},
             )
         with clock(at + timedelta(days=2)):
             case = case_transition(
                 case=case,
-                action="investigate",
+                command=Investigate(
+                    findings="The release notes credit our API.", violation_confirmed=True
+                ),
                 actor=actor["investigator"],
-                data={"findings": "The release notes credit our API.", "violation_confirmed": True},
             )
         with clock(at + timedelta(days=3)):
             case_transition(
                 case=case,
-                action="terminate",
+                command=Terminate(rationale="Deliberate, public and repeated breach"),
                 actor=actor["lead"],
-                data={"rationale": "Deliberate, public and repeated breach"},
             )
 
         # 7. Dismissed at triage.
@@ -411,9 +414,8 @@ class Command(BaseCommand):
         with clock(at + timedelta(hours=3)):
             case_transition(
                 case=case,
-                action="dismiss",
+                command=Dismiss(reason="Load test agreed with the account team"),
                 actor=actor["analyst"],
-                data={"reason": "Load test agreed with the account team"},
             )
 
         # 8. Dismissed after investigation: suspension lifted, no violation.
@@ -427,23 +429,21 @@ class Command(BaseCommand):
             )
             case = case_transition(
                 case=case,
-                action="suspend",
+                command=Suspend(
+                    reason="Key seen from two networks", policies=["credential-sharing"]
+                ),
                 actor=actor["analyst"],
-                data={"reason": "Key seen from two networks", "policies": ["credential-sharing"]},
             )
         with clock(at + timedelta(days=2)):
             case = case_transition(
                 case=case,
-                action="investigate",
+                command=Investigate(
+                    findings="The contractor is covered by the MSA.", violation_confirmed=False
+                ),
                 actor=actor["investigator"],
-                data={
-                    "findings": "The contractor is covered by the MSA.",
-                    "violation_confirmed": False,
-                },
             )
             case_transition(
                 case=case,
-                action="dismiss",
+                command=Dismiss(reason="No violation: contractor use is permitted"),
                 actor=actor["investigator"],
-                data={"reason": "No violation: contractor use is permitted"},
             )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from accounts.models import Account
+from cases.actions import COMMANDS, Suspend, required_inputs
 from cases.choices import CaseState
 from cases.errors import StaleState, TransitionNotAllowed
 from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
 from cases.services import case_transition
 from cases.workflow import ACTIONS, TABLE
 from core.actors import Actor
-from core.errors import Forbidden, MissingInput
+from core.errors import Forbidden, InvalidInput, MissingInput
 from core.roles import role_allows
 from notifications.models import Notice
 
@@ -65,7 +67,7 @@ def test_every_state_and_action_moves_as_the_table_says_or_changes_nothing(
     lead = actors["lead"]
 
     if (state, action) in EXPECTED_MOVES:
-        moved = case_transition(case=case, action=action, actor=lead, data=VALID_INPUT[action])
+        moved = case_transition(case=case, command=VALID_INPUT[action], actor=lead)
         after = snapshot(moved)
         target = EXPECTED_MOVES[(state, action)]
         assert after["state"] == target
@@ -79,7 +81,7 @@ def test_every_state_and_action_moves_as_the_table_says_or_changes_nothing(
         assert after["changes"] == before["changes"] + (1 if status_changed else 0)
     else:
         with pytest.raises(TransitionNotAllowed):
-            case_transition(case=case, action=action, actor=lead, data=VALID_INPUT[action])
+            case_transition(case=case, command=VALID_INPUT[action], actor=lead)
         assert snapshot(case) == before
 
 
@@ -102,13 +104,11 @@ def test_each_role_may_take_exactly_the_actions_workflow_md_gives_it(
     case = case_in_state(account, state)
     before = snapshot(case)
     if role_allows(role, min_role):
-        moved = case_transition(
-            case=case, action=action, actor=actors[role], data=VALID_INPUT[action]
-        )
+        moved = case_transition(case=case, command=VALID_INPUT[action], actor=actors[role])
         assert moved.state == EXPECTED_MOVES[(state, action)]
     else:
         with pytest.raises(Forbidden):
-            case_transition(case=case, action=action, actor=actors[role], data=VALID_INPUT[action])
+            case_transition(case=case, command=VALID_INPUT[action], actor=actors[role])
         assert snapshot(case) == before
 
 
@@ -131,6 +131,22 @@ def test_role_table_in_code_matches_workflow_md() -> None:
     assert found == ROLE_TABLE
 
 
+# workflow.md: what each action must be given.
+REQUIRED = {
+    "suspend": ["reason", "policies"],
+    "investigate": ["findings", "violation_confirmed"],
+    "remediate": ["verification_note"],
+    "terminate": ["rationale"],
+    "dismiss": ["reason"],
+}
+
+
+def test_each_action_has_one_input_type_whose_required_fields_are_workflow_mds() -> None:
+    assert set(COMMANDS) == set(ACTIONS)
+    assert {a: required_inputs(c) for a, c in COMMANDS.items()} == REQUIRED
+    assert all(c.action == a for a, c in COMMANDS.items())
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("state", "action"), list(EXPECTED_MOVES))
 def test_each_required_input_is_enforced(
@@ -138,14 +154,22 @@ def test_each_required_input_is_enforced(
 ) -> None:
     case = case_in_state(account, state)
     before = snapshot(case)
-    for name in TABLE[state][action].required:
-        data = {k: v for k, v in VALID_INPUT[action].items() if k != name}
-        with pytest.raises(MissingInput) as raised:
-            case_transition(case=case, action=action, actor=actors["lead"], data=data)
-        assert name in raised.value.fields["missing"]
-        blank = {**VALID_INPUT[action], name: "" if name != "policies" else []}
-        with pytest.raises(MissingInput):
-            case_transition(case=case, action=action, actor=actors["lead"], data=blank)
+    valid = VALID_INPUT[action]
+    for name in REQUIRED[action]:
+        given = {
+            f.name: getattr(valid, f.name) for f in dataclasses.fields(valid) if f.name != name
+        }
+        with pytest.raises(TypeError, match=name):
+            type(valid)(**given)
+        blank: Any = {str: " \t", bool: None}.get(type(getattr(valid, name)), [])
+        with pytest.raises((MissingInput, InvalidInput)) as raised:
+            case_transition(
+                case=case, command=dataclasses.replace(valid, **{name: blank}), actor=actors["lead"]
+            )
+        if isinstance(raised.value, MissingInput):
+            assert raised.value.fields["missing"] == [name]
+        else:
+            assert raised.value.fields["field"] == name
     assert snapshot(case) == before
 
 
@@ -165,9 +189,8 @@ def test_stale_expected_state_is_refused_with_no_side_effects(
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(StaleState):
         case_transition(
             case=case,
-            action=action,
+            command=VALID_INPUT[action],
             actor=actors["lead"],
-            data=VALID_INPUT[action],
             expected_state=stale,
         )
     assert callbacks == []
@@ -183,9 +206,8 @@ def test_case_changed_behind_the_services_back_is_stale(
     with pytest.raises(StaleState):
         case_transition(
             case=case,
-            action="suspend",
+            command=VALID_INPUT["suspend"],
             actor=actors["analyst"],
-            data=VALID_INPUT["suspend"],
             expected_state="flagged",
         )
     assert CaseEvent.objects.filter(case=case).count() == 1
@@ -195,16 +217,13 @@ def test_case_changed_behind_the_services_back_is_stale(
 def test_unknown_policy_code_is_refused_and_changes_nothing(
     account: Account, policies: Any, actors: dict[str, Actor]
 ) -> None:
-    from core.errors import InvalidInput
-
     case = case_in_state(account, "flagged")
     before = snapshot(case)
     with pytest.raises(InvalidInput):
         case_transition(
             case=case,
-            action="suspend",
+            command=Suspend(reason="x", policies=["no-such-policy"]),
             actor=actors["analyst"],
-            data={"reason": "x", "policies": ["no-such-policy"]},
         )
     assert snapshot(case) == before
 
@@ -214,9 +233,7 @@ def test_suspension_cites_the_policy_version_in_force(
     account: Account, policies: Any, actors: dict[str, Actor]
 ) -> None:
     case = case_in_state(account, "flagged")
-    case_transition(
-        case=case, action="suspend", actor=actors["analyst"], data=VALID_INPUT["suspend"]
-    )
+    case_transition(case=case, command=VALID_INPUT["suspend"], actor=actors["analyst"])
     event = CaseEvent.objects.get(case=case, action="suspend")
     assert event.policy_versions == [{"code": "rate-limit-evasion", "version": 2}]
     change = EnforcementChange.objects.get(case=case)

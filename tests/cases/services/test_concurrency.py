@@ -54,9 +54,8 @@ def test_fifty_identical_transitions_one_wins(account: Account, policies: Any) -
         50,
         lambda i: case_transition(
             case=case.pk,
-            action="suspend",
+            command=VALID_INPUT["suspend"],
             actor=actor,
-            data=VALID_INPUT["suspend"],
             expected_state="flagged",
         ),
     )
@@ -140,9 +139,7 @@ def test_feed_reader_sees_every_change_once_in_order(policies: Any) -> None:
         case = cases[i]
         for action in ("suspend", "investigate", "remediate"):
             with transaction.atomic():
-                case = case_transition(
-                    case=case.pk, action=action, actor=actor, data=VALID_INPUT[action]
-                )
+                case = case_transition(case=case.pk, command=VALID_INPUT[action], actor=actor)
                 # Hold the transaction open a random while so commits interleave.
                 time.sleep(random.uniform(0, 0.02))
 

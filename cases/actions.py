@@ -1,0 +1,221 @@
+"""The input of each workflow action, as one typed value.
+
+An action's input is a frozen dataclass whose ``action`` names the move in
+``cases.workflow``'s table. What a person may give is its fields; what they must give is the
+fields without a default. Building one checks what needs no database: required text is present
+and not blank (``MissingInput``), text fits, the shapes hold together (``InvalidInput``). What
+needs the database or the clock of the transaction (policy codes, a deadline in the future, a
+lead's override) is checked by ``cases.services.case_transition`` when it applies the input.
+
+The API's per-action serializers and the admin's per-action forms each end in one of these, so
+adding an input is one field here, one in the serializer and one in the form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeAlias
+
+from django.utils import timezone
+
+from core.errors import InvalidInput, MissingInput
+
+MAX_TEXT = 20_000
+MAX_REFERENCE = 500
+DEFAULT_SCOPE = "all API access"
+DEADLINE_DAYS = (1, 365)
+
+
+def _text(value: str, name: str) -> str:
+    """``value`` trimmed; longer than ``MAX_TEXT`` is an ``InvalidInput``."""
+    if not isinstance(value, str):
+        raise InvalidInput(detail=f"'{name}' must be text.", field=name)
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(detail=f"'{name}' is longer than {MAX_TEXT} characters.", field=name)
+    return value
+
+
+def _texts(value: Sequence[str], name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(detail=f"'{name}' must be a list of text.", field=name)
+    return tuple(value)
+
+
+def _missing(command: object, names: Sequence[str], prefix: str = "") -> None:
+    """Raise ``MissingInput`` naming each of ``names`` that is blank (text) or empty (a list)."""
+    missing = [f"{prefix}{name}" for name in names if not getattr(command, name)]
+    if missing:
+        raise MissingInput(missing=missing)
+
+
+def _set(command: object, name: str, value: Any) -> None:
+    object.__setattr__(command, name, value)  # a frozen dataclass normalising its own input
+
+
+def required_inputs(command: type[Command] | type[Evidence] | type[RemediationPlan]) -> list[str]:
+    """The inputs a person must give: the fields without a default, in declaration order."""
+    return [
+        f.name
+        for f in dataclasses.fields(command)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+
+
+def input_names(command: type[Command]) -> list[str]:
+    return [f.name for f in dataclasses.fields(command)]
+
+
+# --- parts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """A reference to evidence (a log query, a ticket, a stored object), kept at 500 characters."""
+
+    reference: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reference, str) or not isinstance(self.description, str):
+            raise InvalidInput(
+                detail="Evidence references and descriptions are text.", field="evidence"
+            )
+        _set(self, "reference", self.reference.strip()[:MAX_REFERENCE])
+        if not self.reference:
+            raise InvalidInput(
+                detail="Each evidence entry is a reference string or {reference, description}.",
+                field="evidence",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemediationPlan:
+    """The required changes and when they are due: at ``deadline``, or ``deadline_days`` after
+    the investigation is recorded."""
+
+    items: Sequence[str]
+    deadline: datetime | None = None
+    deadline_days: int | None = None
+
+    def __post_init__(self) -> None:
+        items = tuple(i.strip() for i in _texts(self.items, "remediation.items"))
+        if not items or not all(items):
+            raise InvalidInput(
+                detail="'remediation.items' must be a non-empty list of required changes.",
+                field="remediation.items",
+            )
+        _set(self, "items", items)
+        if self.deadline is not None:
+            if not isinstance(self.deadline, datetime) or timezone.is_naive(self.deadline):
+                raise InvalidInput(
+                    detail="'remediation.deadline' must be an ISO 8601 time with a time zone.",
+                    field="remediation.deadline",
+                )
+        elif self.deadline_days is not None:
+            days = self.deadline_days
+            low, high = DEADLINE_DAYS
+            if not isinstance(days, int) or isinstance(days, bool) or not low <= days <= high:
+                raise InvalidInput(
+                    detail=f"'remediation.deadline_days' must be {low} to {high}.",
+                    field="remediation.deadline_days",
+                )
+        else:
+            raise MissingInput(missing=["remediation.deadline"])
+
+
+# --- the actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suspend:
+    """Suspend the account's API access, citing the policies breached."""
+
+    action: ClassVar[str] = "suspend"
+    reason: str
+    policies: Sequence[str]
+    scope: str = DEFAULT_SCOPE
+
+    def __post_init__(self) -> None:
+        _set(self, "reason", _text(self.reason, "reason"))
+        _set(self, "policies", tuple(dict.fromkeys(_texts(self.policies, "policies"))))
+        _set(self, "scope", _text(self.scope, "scope") or DEFAULT_SCOPE)
+        _missing(self, ("reason", "policies"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Investigate:
+    """Record the findings, the evidence, and the remediation plan if one is required."""
+
+    action: ClassVar[str] = "investigate"
+    findings: str
+    violation_confirmed: bool
+    evidence: Sequence[Evidence] = ()
+    remediation: RemediationPlan | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "findings", _text(self.findings, "findings"))
+        _missing(self, ("findings",))
+        if not isinstance(self.violation_confirmed, bool):
+            raise InvalidInput(
+                detail="'violation_confirmed' must be true or false.", field="violation_confirmed"
+            )
+        evidence = tuple(self.evidence)
+        if not all(isinstance(e, Evidence) for e in evidence):
+            raise InvalidInput(detail="Each evidence entry must be an Evidence.", field="evidence")
+        _set(self, "evidence", evidence)
+        if self.remediation is not None and not self.violation_confirmed:
+            raise InvalidInput(
+                detail="A remediation plan needs a confirmed violation.", field="remediation"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remediate:
+    """Reinstate the account once the required changes are verified; a lead may override
+    unverified plan items with a reason."""
+
+    action: ClassVar[str] = "remediate"
+    verification_note: str
+    override_reason: str = ""
+
+    def __post_init__(self) -> None:
+        _set(self, "verification_note", _text(self.verification_note, "verification_note"))
+        _set(self, "override_reason", _text(self.override_reason, "override_reason"))
+        _missing(self, ("verification_note",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Terminate:
+    """Terminate the account, optionally citing further policies."""
+
+    action: ClassVar[str] = "terminate"
+    rationale: str
+    policies: Sequence[str] = field(default=())
+
+    def __post_init__(self) -> None:
+        _set(self, "rationale", _text(self.rationale, "rationale"))
+        _set(self, "policies", tuple(dict.fromkeys(_texts(self.policies, "policies"))))
+        _missing(self, ("rationale",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dismiss:
+    """Close the case without enforcement."""
+
+    action: ClassVar[str] = "dismiss"
+    reason: str
+
+    def __post_init__(self) -> None:
+        _set(self, "reason", _text(self.reason, "reason"))
+        _missing(self, ("reason",))
+
+
+Command: TypeAlias = Suspend | Investigate | Remediate | Terminate | Dismiss
+
+COMMANDS: dict[str, type[Command]] = {
+    command.action: command for command in (Suspend, Investigate, Remediate, Terminate, Dismiss)
+}
