@@ -16,8 +16,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
 from cases.models import Case
+from cases.selectors import account_enforcement_now
 from core.admin import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
 
 from .models import Account, ApiClient, Channel, Partner
@@ -94,20 +96,20 @@ class AccountAdmin(ServiceWritesAdmin):
         "contacts",
         "direct",
         "channel_partners",
-        "enforcement_status",
-        "enforcement_since",
+        "enforcement_now",
+        "restrictions_in_force",
         "enforcement_case",
         "created_at",
         "updated_at",
     )
     readonly_fields = (
-        "enforcement_status",
-        "enforcement_since",
+        "enforcement_now",
+        "restrictions_in_force",
         "enforcement_case",
         "created_at",
         "updated_at",
     )
-    inlines = (ChannelInline, CaseInline)
+    inlines = (ChannelInline, CaseInline, DecisionInline)
 
     class Media:
         css = {"all": ("cases/admin.css",)}
@@ -144,11 +146,24 @@ class AccountAdmin(ServiceWritesAdmin):
 
     @admin.display(description="enforcement", ordering="enforcement_status")
     def status_label(self, obj: Account) -> str:
+        status = account_enforcement_now(obj)["status"]
+        return format_html('<span class="ts-enforcement-{}">{}</span>', status, status)
+
+    @admin.display(description="enforcement")
+    def enforcement_now(self, obj: Account) -> str:
+        now = account_enforcement_now(obj)
+        until = f", until {now['until'][:16].replace('T', ' ')} UTC" if now["until"] else ""
         return format_html(
-            '<span class="ts-enforcement-{}">{}</span>',
-            obj.enforcement_status,
-            obj.get_enforcement_status_display(),
+            '<span class="ts-enforcement-{}">{}</span> since {} UTC{}',
+            now["status"],
+            now["status"],
+            now["since"][:16].replace("T", " "),
+            until,
         )
+
+    @admin.display(description="restrictions in force")
+    def restrictions_in_force(self, obj: Account) -> str:
+        return restrictions_html(account_enforcement_now(obj)["restrictions"])
 
     @admin.display(description="channels")
     def channels_label(self, obj: Account) -> str:

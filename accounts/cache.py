@@ -59,12 +59,19 @@ def cache_get(key: str) -> tuple[bool, Any]:
     return True, value
 
 
-def cache_fill(key: str, previous: Any, value: Any) -> None:
-    """Store ``value`` unless the key was invalidated meanwhile (``previous`` a tombstone)."""
+def cache_fill(key: str, previous: Any, value: Any, *, fresh_for: float | None = None) -> None:
+    """Store ``value`` unless the key was invalidated meanwhile (``previous`` a tombstone), for
+    at most ``ENFORCEMENT_CACHE_TTL`` and never past ``fresh_for`` seconds (the next ``ends_at``
+    of a restriction in it: the copy must not outlive it)."""
     if previous == TOMBSTONE:
         return
+    timeout = _ttl()
+    if fresh_for is not None:
+        if fresh_for < 1:
+            return
+        timeout = min(timeout, int(fresh_for))
     try:
-        cache.add(key, value, timeout=_ttl())
+        cache.add(key, value, timeout=timeout)
     except Exception:
         logger.warning("enforcement cache unreachable on fill", exc_info=True)
 

@@ -3,15 +3,17 @@ from django.db import models
 
 class EnforcementStatus(models.TextChoices):
     ACTIVE = "active", "Active"
+    RESTRICTED = "restricted", "Restricted"
     SUSPENDED = "suspended", "Suspended"
     TERMINATED = "terminated", "Terminated"
 
 
-# Most severe last: an account's status is the maximum over its cases.
+# Most severe last: an account's status is the most severe over its restrictions in force.
 ENFORCEMENT_SEVERITY = {
     EnforcementStatus.ACTIVE: 0,
-    EnforcementStatus.SUSPENDED: 1,
-    EnforcementStatus.TERMINATED: 2,
+    EnforcementStatus.RESTRICTED: 1,
+    EnforcementStatus.SUSPENDED: 2,
+    EnforcementStatus.TERMINATED: 3,
 }
 
 

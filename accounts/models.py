@@ -44,11 +44,15 @@ class Account(models.Model):
     partners: models.ManyToManyField[Partner, Channel] = models.ManyToManyField(
         Partner, through="Channel", related_name="accounts", blank=True
     )
-    # Derived from the account's cases by cases.services; never edited by hand.
+    # Derived from the restrictions in force by cases.services.enforcement; never edited by
+    # hand. ``enforcement_restrictions`` holds them as the lookup reports them, so that the
+    # gateway's lookup is one indexed read; a reader drops those past their ``ends_at``.
     enforcement_status = models.CharField(
         max_length=16, choices=EnforcementStatus.choices, default=EnforcementStatus.ACTIVE
     )
     enforcement_since = models.DateTimeField(default=timezone.now)
+    enforcement_until = models.DateTimeField(null=True, blank=True)
+    enforcement_restrictions = models.JSONField(default=list, blank=True)
     enforcement_case: models.ForeignKey[Case | None, Case | None] = models.ForeignKey(
         "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

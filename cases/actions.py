@@ -16,17 +16,29 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeAlias
 
 from django.utils import timezone
 
 from core.errors import InvalidInput, MissingInput
 
+from .choices import RestrictionKind
+
 MAX_TEXT = 20_000
 MAX_REFERENCE = 500
-DEFAULT_SCOPE = "all API access"
 DEADLINE_DAYS = (1, 365)
+# Names of models and features are the provider's own plain strings.
+NAME_MAX = 100
+NAMES_MAX = 50
+LIMIT_MAX = 10**9
+# A restriction's end, if it has one, lies within ten years.
+LONGEST = timedelta(days=3653)
+PARTIAL_KINDS = (
+    RestrictionKind.RATE_LIMIT,
+    RestrictionKind.MODEL_BLOCK,
+    RestrictionKind.FEATURE_BLOCK,
+)
 
 
 def _text(value: str, name: str) -> str:
@@ -127,6 +139,88 @@ class RemediationPlan:
             raise MissingInput(missing=["remediation.deadline"])
 
 
+@dataclass(frozen=True, kw_only=True)
+class RestrictionSpec:
+    """What a decision restricts (decisions.md, Restriction), before it is imposed: a block of
+    the named ``models`` or ``features``, a rate limit, or all access."""
+
+    kind: str = RestrictionKind.SUSPENSION
+    models: Sequence[str] = ()
+    features: Sequence[str] = ()
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in RestrictionKind.values:
+            raise InvalidInput(
+                detail=f"Unknown restriction kind '{self.kind}'; one of "
+                f"{', '.join(RestrictionKind.values)}.",
+                field="restriction.kind",
+            )
+        wanted = {
+            RestrictionKind.MODEL_BLOCK: "models",
+            RestrictionKind.FEATURE_BLOCK: "features",
+        }.get(RestrictionKind(self.kind))
+        for name in ("models", "features"):
+            values = _texts(getattr(self, name), f"restriction.{name}")
+            values = tuple(dict.fromkeys(v.strip() for v in values))
+            if len(values) > NAMES_MAX or not all(0 < len(v) <= NAME_MAX for v in values):
+                raise InvalidInput(
+                    detail=f"'{name}' must be at most {NAMES_MAX} names of 1 to {NAME_MAX} "
+                    "characters.",
+                    field=f"restriction.{name}",
+                )
+            if name == wanted and not values:
+                raise InvalidInput(
+                    detail=f"A {self.kind} names the {name} it blocks.",
+                    field=f"restriction.{name}",
+                )
+            if name != wanted and values:
+                raise InvalidInput(
+                    detail=f"A {self.kind} takes no '{name}'.", field=f"restriction.{name}"
+                )
+            _set(self, name, values)
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.kind != RestrictionKind.RATE_LIMIT:
+                raise InvalidInput(
+                    detail=f"A {self.kind} takes no '{name}'.", field=f"restriction.{name}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMIT_MAX:
+                raise InvalidInput(
+                    detail=f"'{name}' must be a whole number from 1 to {LIMIT_MAX}.",
+                    field=f"restriction.{name}",
+                )
+        if self.kind == RestrictionKind.RATE_LIMIT and self.requests_per_minute is None:
+            raise InvalidInput(
+                detail="A rate_limit names its requests_per_minute.",
+                field="restriction.requests_per_minute",
+            )
+
+
+def _end(command: Suspend | Remediate) -> None:
+    """A restriction lasts a ``duration`` or until ``ends_at``, not both; the duration is
+    positive and at most ten years, ``ends_at`` has a time zone (the service checks it is
+    ahead of the transaction's clock)."""
+    duration: timedelta | None = command.duration
+    ends_at: datetime | None = command.ends_at
+    if duration is not None and ends_at is not None:
+        raise InvalidInput(detail="Give a duration or an ends_at, not both.", field="duration")
+    if duration is not None and (
+        not isinstance(duration, timedelta) or not timedelta(0) < duration <= LONGEST
+    ):
+        raise InvalidInput(
+            detail="'duration' must be positive and at most ten years (ISO 8601, e.g. P7D).",
+            field="duration",
+        )
+    if ends_at is not None and (not isinstance(ends_at, datetime) or timezone.is_naive(ends_at)):
+        raise InvalidInput(
+            detail="'ends_at' must be an ISO 8601 time with a time zone.", field="ends_at"
+        )
+
+
 # --- the actions --------------------------------------------------------------------------------
 
 
@@ -137,13 +231,22 @@ class Suspend:
     action: ClassVar[str] = "suspend"
     reason: str
     policies: Sequence[str]
-    scope: str = DEFAULT_SCOPE
+    restriction: RestrictionSpec = field(default_factory=RestrictionSpec)
+    duration: timedelta | None = None
+    ends_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _set(self, "reason", _text(self.reason, "reason"))
         _set(self, "policies", tuple(dict.fromkeys(_texts(self.policies, "policies"))))
-        _set(self, "scope", _text(self.scope, "scope") or DEFAULT_SCOPE)
         _missing(self, ("reason", "policies"))
+        if not isinstance(self.restriction, RestrictionSpec):
+            raise InvalidInput(detail="'restriction' must be a restriction.", field="restriction")
+        if self.restriction.kind == RestrictionKind.TERMINATION:
+            raise InvalidInput(
+                detail="A suspension cannot terminate; terminate after the investigation.",
+                field="restriction.kind",
+            )
+        _end(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,11 +284,32 @@ class Remediate:
     action: ClassVar[str] = "remediate"
     verification_note: str
     override_reason: str = ""
+    restriction: RestrictionSpec | None = None  # a probation kept after reinstatement
+    duration: timedelta | None = None
+    ends_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _set(self, "verification_note", _text(self.verification_note, "verification_note"))
         _set(self, "override_reason", _text(self.override_reason, "override_reason"))
         _missing(self, ("verification_note",))
+        _end(self)
+        if self.restriction is None:
+            if self.duration is not None or self.ends_at is not None:
+                raise InvalidInput(
+                    detail="A duration or ends_at needs a probation restriction.",
+                    field="restriction",
+                )
+            return
+        if not isinstance(self.restriction, RestrictionSpec):
+            raise InvalidInput(detail="'restriction' must be a restriction.", field="restriction")
+        if self.restriction.kind not in PARTIAL_KINDS:
+            raise InvalidInput(
+                detail="A probation restricts part of the service: a rate_limit, a model_block "
+                "or a feature_block.",
+                field="restriction.kind",
+            )
+        if self.duration is None and self.ends_at is None:
+            raise MissingInput(missing=["duration"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,9 +319,12 @@ class Terminate:
     action: ClassVar[str] = "terminate"
     rationale: str
     policies: Sequence[str] = field(default=())
+    # A lead terminating although the investigation confirmed no violation says why.
+    override_reason: str = ""
 
     def __post_init__(self) -> None:
         _set(self, "rationale", _text(self.rationale, "rationale"))
+        _set(self, "override_reason", _text(self.override_reason, "override_reason"))
         _set(self, "policies", tuple(dict.fromkeys(_texts(self.policies, "policies"))))
         _missing(self, ("rationale",))
 
@@ -208,9 +335,12 @@ class Dismiss:
 
     action: ClassVar[str] = "dismiss"
     reason: str
+    # Close with a warning to the account (a ``warn`` decision); nothing is restricted.
+    warning: str = ""
 
     def __post_init__(self) -> None:
         _set(self, "reason", _text(self.reason, "reason"))
+        _set(self, "warning", _text(self.warning, "warning"))
         _missing(self, ("reason",))
 
 

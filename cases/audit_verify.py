@@ -10,7 +10,8 @@ Three kinds of check, all read-only:
   (deleting the last event leaves a shorter chain that still verifies, but not this); a case
   without any event has no timeline; each note and evidence reference is the row the event that
   recorded it describes, and every such row was recorded by an event.
-- **Enforcement**: each account's status is what its cases' states make it, is the status of its
+- **Enforcement**: each account's status is what its restrictions not yet ended make it (both
+  read as of now: a restriction past its ``ends_at`` counts for neither), is the status of its
   last enforcement change (``active`` with none), and its changes follow each other; each change
   names an event of its own case; the change feed is numbered without a gap up to its counter.
 
@@ -29,14 +30,25 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from accounts.choices import EnforcementStatus
 from accounts.models import Account
+from config.times import iso
 
 from .audit import EVENT_HASH_FIELDS, HASH_VERSION, UnknownHashVersion, event_hash, hash_version_of
-from .choices import CaseState, EventAction
-from .models import Case, CaseEvent, CaseNote, EnforcementChange, EvidenceReference, FeedCounter
+from .choices import BLOCKING_KINDS, EventAction, RestrictionKind
+from .enforcement import as_of
+from .models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceReference,
+    FeedCounter,
+    Restriction,
+)
 
 EVENTS = CaseEvent._meta.db_table
 CASES = Case._meta.db_table
@@ -45,8 +57,6 @@ EVIDENCE = EvidenceReference._meta.db_table
 CHANGES = EnforcementChange._meta.db_table
 ACCOUNTS = Account._meta.db_table
 REFERENCE_MAX = EvidenceReference._meta.get_field("reference").max_length or 500
-
-HOLDING_SUSPENDED = (CaseState.SUSPENDED, CaseState.INVESTIGATED)
 
 
 @dataclass(frozen=True)
@@ -391,20 +401,26 @@ def _cases_check(checked: Checked, case_id: int | None) -> None:
         )
 
 
-def _derived_status(terminated: bool, held: bool) -> str:
+def _derived_status(terminated: bool, suspended: bool, restricted: bool) -> str:
     if terminated:
         return EnforcementStatus.TERMINATED
-    if held:
+    if suspended:
         return EnforcementStatus.SUSPENDED
+    if restricted:
+        return EnforcementStatus.RESTRICTED
     return EnforcementStatus.ACTIVE
 
 
 def _accounts_check(checked: Checked, account_id: int | None) -> None:
     """Each account's status against its cases and against its enforcement changes."""
-    cases = Case.objects.filter(account=OuterRef("pk"))
+    now = timezone.now()
+    open_ = Restriction.objects.filter(account=OuterRef("pk"), ended_by__isnull=True).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+    )
     accounts = Account.objects.order_by("id").annotate(
-        any_terminated=Exists(cases.filter(state=CaseState.TERMINATED)),
-        any_held=Exists(cases.filter(state__in=HOLDING_SUSPENDED)),
+        any_terminated=Exists(open_.filter(kind=RestrictionKind.TERMINATION)),
+        any_suspended=Exists(open_.filter(kind=RestrictionKind.SUSPENSION)),
+        any_restricted=Exists(open_.exclude(kind__in=BLOCKING_KINDS)),
     )
     changes = EnforcementChange.objects.order_by("account_id", "seq")
     if account_id is not None:
@@ -414,7 +430,14 @@ def _accounts_check(checked: Checked, account_id: int | None) -> None:
             0,
             "id",
             accounts.values(
-                "id", "external_id", "enforcement_status", "any_terminated", "any_held"
+                "id",
+                "external_id",
+                "enforcement_status",
+                "enforcement_since",
+                "enforcement_restrictions",
+                "any_terminated",
+                "any_suspended",
+                "any_restricted",
             ).iterator(chunk_size=CHUNK),
         ),
         _tagged(
@@ -446,14 +469,24 @@ def _accounts_check(checked: Checked, account_id: int | None) -> None:
         name = account["external_id"]
         subject = f"{name!r} (id {aid})"
         status = account["enforcement_status"]
-        derived = _derived_status(account["any_terminated"], account["any_held"])
-        if status != derived:
+        reported = as_of(
+            status=status,
+            since=iso(account["enforcement_since"]),
+            until=None,
+            case=None,
+            restrictions=account["enforcement_restrictions"] or [],
+            now=iso(now),
+        )[0]
+        derived = _derived_status(
+            account["any_terminated"], account["any_suspended"], account["any_restricted"]
+        )
+        if reported != derived:
             problems.append(
                 Mismatch(
                     ACCOUNTS,
                     subject,
-                    f"enforcement_status is '{status}' but its cases' states make it "
-                    f"'{derived}' (set by hand, or a case's state was)",
+                    f"enforcement_status is '{reported}' but its restrictions in force make it "
+                    f"'{derived}' (set by hand, or a restriction was)",
                     account=name,
                 )
             )

@@ -84,3 +84,30 @@ class EventAction(models.TextChoices):
     PLAN_ITEM_VERIFIED = "plan_item_verified", "Plan item verified"
     PLAN_DEADLINE = "plan_deadline", "Plan deadline changed"
     DEADLINE = "deadline", "Review deadline moved"
+    RESTRICTION_EXPIRED = "restriction_expired", "Restriction ended by itself"
+
+
+class RestrictionKind(models.TextChoices):
+    """What the gateway enforces (decisions.md); most severe first."""
+
+    TERMINATION = "termination", "Termination (all access, for good)"
+    SUSPENSION = "suspension", "Suspension (all API access)"
+    MODEL_BLOCK = "model_block", "Model block (the named models)"
+    FEATURE_BLOCK = "feature_block", "Feature block (the named features)"
+    RATE_LIMIT = "rate_limit", "Rate limit"
+
+
+# Kinds that refuse every request; the others restrict some.
+BLOCKING_KINDS = (RestrictionKind.TERMINATION, RestrictionKind.SUSPENSION)
+
+
+class DecisionKind(models.TextChoices):
+    SUSPEND = "suspend", "Suspend"
+    RESTRICT = "restrict", "Restrict"
+    TERMINATE = "terminate", "Terminate"
+    REINSTATE = "reinstate", "Reinstate"
+    WARN = "warn", "Warn"
+    APPEAL_UPHELD = "appeal_upheld", "Appeal upheld"
+    APPEAL_OVERTURNED = "appeal_overturned", "Appeal overturned"
+    APPEAL_MODIFIED = "appeal_modified", "Appeal modified"
+    RESTRICTION_EXPIRED = "restriction_expired", "Restriction expired"

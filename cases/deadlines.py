@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -43,7 +43,7 @@ from notifications.choices import Channel
 from notifications.models import Notice
 
 from .choices import OPEN_STATES, CaseState
-from .models import Case, RemediationItem, Reminder
+from .models import Case, Decision, RemediationItem, Reminder
 
 logger = logging.getLogger(__name__)
 
@@ -378,13 +378,32 @@ def digest_notice_id(*, user_id: int, day: Any) -> uuid.UUID:
     return uuid.uuid5(DIGEST_NAMESPACE, f"{user_id}:{day.isoformat()}")
 
 
-def digests_send(*, now: datetime | None = None) -> int:
-    """Send each staff member with open assigned cases one digest a day: overdue first.
+UNSENT_DAYS = 30
 
-    Nobody without an open case hears anything. Cases are listed by review deadline, so the
+
+def decisions_unsent(*, now: datetime, days: int = UNSENT_DAYS) -> list[Decision]:
+    """Decisions of the last ``days`` whose statement of reasons reached no one because the
+    account has no contact: leads see them in their digest (and staff on the case)."""
+    sent = Notice.objects.filter(statement_reference=OuterRef("reference"), channel=Channel.EMAIL)
+    rows = (
+        Decision.objects.filter(decided_at__gte=now - timedelta(days=days))
+        .annotate(sent=Exists(sent))
+        .filter(sent=False)
+        .select_related("account")
+        .order_by("decided_at", "id")
+    )
+    return [d for d in rows if not any(str(c).strip() for c in (d.account.contacts or []))]
+
+
+def digests_send(*, now: datetime | None = None) -> int:
+    """Send each staff member with open assigned cases one digest a day: overdue first; leads'
+    digests also list the decisions whose statement reached no one (an account without
+    contacts), and a lead hears of those even without open cases of their own.
+
+    Nobody with nothing to hear of hears anything. Cases are listed by review deadline, so the
     overdue ones come first; cases without a deadline come last. Returns the digests sent.
     """
-    from notifications.services import notices_save
+    from notifications.services import leads, notices_save
 
     now = now or timezone.now()
     day = timezone.localdate(now)
@@ -398,6 +417,12 @@ def digests_send(*, now: datetime | None = None) -> int:
     for case in cases:
         assert case.assignee is not None  # noqa: S101  # filtered above
         by_user.setdefault(case.assignee.pk, (case.assignee, []))[1].append(case)
+    unsent = decisions_unsent(now=now)
+    lead_ids: set[int] = set()
+    if unsent:
+        for lead in leads().exclude(email=""):
+            lead_ids.add(lead.pk)
+            by_user.setdefault(lead.pk, (lead, []))
     if not by_user:
         return 0
     ids = {pk: digest_notice_id(user_id=pk, day=day) for pk in by_user}
@@ -414,6 +439,7 @@ def digests_send(*, now: datetime | None = None) -> int:
                 overdue.append((case, timesince(deadline, now)))
             else:
                 upcoming.append((case, timeuntil(deadline, now) if deadline else ""))
+        unheard = unsent if pk in lead_ids else []
         context = {
             "recipient": user,
             "day": day,
@@ -421,6 +447,7 @@ def digests_send(*, now: datetime | None = None) -> int:
             "overdue": overdue,
             "upcoming": upcoming,
             "count": len(open_cases),
+            "unsent": unheard,
         }
         notice = Notice(
             id=ids[pk],
@@ -431,6 +458,7 @@ def digests_send(*, now: datetime | None = None) -> int:
                 "day": day.isoformat(),
                 "overdue": [str(c.pk) for c, _ in overdue],
                 "upcoming": [str(c.pk) for c, _ in upcoming],
+                "unsent": [d.reference for d in unheard],
             },
             **_render(Channel.STAFF, EVENT_DIGEST, context),
         )

@@ -54,3 +54,14 @@ class PlanNotVerified(Conflict):
             f"{fields.get('unverified')} remediation item(s) are not verified; a lead may "
             "override with a reason."
         )
+
+
+class ViolationNotConfirmed(Conflict):
+    code = "violation_not_confirmed"
+    title = "No violation was confirmed"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            "The investigation found no violation, so the account cannot be terminated; a lead "
+            "may override with an override_reason, which goes on the record."
+        )

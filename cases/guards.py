@@ -47,8 +47,31 @@ DELIVERY_TABLE = "notifications_deliveryattempt"
 # Notes and evidence references: a correction is a new row that points at the one it corrects.
 RECORD_TABLES = ("cases_casenote", "cases_evidencereference")
 
+# Decisions never change; a restriction's content never changes, and its end is recorded once.
+DECISION_TABLE = "cases_decision"
+RESTRICTION_TABLE = "cases_restriction"
+RESTRICTION_CONTENT_COLUMNS = (
+    "decision_id",
+    "account_id",
+    "case_id",
+    "kind",
+    "blocked_models",
+    "blocked_features",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "starts_at",
+    "ends_at",
+)
+
 # Every table whose rows are never deleted, so never truncated either.
-TRUNCATE_GUARDED_TABLES = (*GUARDED_TABLES, *RECORD_TABLES, NOTICE_TABLE, DELIVERY_TABLE)
+TRUNCATE_GUARDED_TABLES = (
+    *GUARDED_TABLES,
+    *RECORD_TABLES,
+    NOTICE_TABLE,
+    DELIVERY_TABLE,
+    DECISION_TABLE,
+    RESTRICTION_TABLE,
+)
 
 _state = threading.local()
 
@@ -167,6 +190,67 @@ def notice_uninstall_sql(vendor: str) -> list[str]:
         statements += [
             f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_no_delete;",
             f"DROP TRIGGER IF EXISTS {NOTICE_TABLE}_fixed;",
+        ]
+    return statements
+
+
+PG_RESTRICTION_FUNCTION = """
+CREATE OR REPLACE FUNCTION tscase_restriction_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'cases_restriction rows cannot be deleted'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.ended_by_id IS NOT NULL OR ({changed}) THEN
+        RAISE EXCEPTION 'a restriction is fixed once imposed; its end is recorded once'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+"""
+
+
+def restriction_install_sql(vendor: str) -> list[str]:
+    """Guards for decisions (append-only) and restrictions (content fixed, end set once)."""
+    statements = install_sql(vendor, (DECISION_TABLE,))
+    table = RESTRICTION_TABLE
+    if vendor == "postgresql":
+        changed = " OR ".join(
+            f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in RESTRICTION_CONTENT_COLUMNS
+        )
+        statements += [
+            PG_RESTRICTION_FUNCTION.format(changed=changed),
+            f"DROP TRIGGER IF EXISTS {table}_fixed ON {table};",
+            f"CREATE TRIGGER {table}_fixed BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION tscase_restriction_fixed();",
+        ]
+    elif vendor == "sqlite":
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in RESTRICTION_CONTENT_COLUMNS)
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_no_delete;",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"WHEN tscase_guard() BEGIN SELECT RAISE(ABORT, '{table} rows cannot be deleted'); "
+            "END;",
+            f"DROP TRIGGER IF EXISTS {table}_fixed;",
+            f"CREATE TRIGGER {table}_fixed BEFORE UPDATE ON {table} "
+            f"WHEN tscase_guard() AND (OLD.ended_by_id IS NOT NULL OR {changed}) BEGIN "
+            "SELECT RAISE(ABORT, 'a restriction is fixed once imposed; its end is recorded "
+            "once'); END;",
+        ]
+    return statements + truncate_install_sql(vendor, (DECISION_TABLE, table))
+
+
+def restriction_uninstall_sql(vendor: str) -> list[str]:
+    table = RESTRICTION_TABLE
+    statements = uninstall_sql(vendor, (DECISION_TABLE,))
+    statements += truncate_uninstall_sql(vendor, (DECISION_TABLE, table))
+    if vendor == "postgresql":
+        statements.append(f"DROP TRIGGER IF EXISTS {table}_fixed ON {table};")
+    elif vendor == "sqlite":
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_no_delete;",
+            f"DROP TRIGGER IF EXISTS {table}_fixed;",
         ]
     return statements
 

@@ -6,7 +6,7 @@ Models hold fields, constraints and cheap properties only: every change of a cas
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -19,7 +19,15 @@ from accounts.models import Account, ApiClient
 from core.actors import ActedBy, ActorKind
 
 from .audit import HASH_VERSION
-from .choices import OPEN_STATES, CaseState, FlagRuleKind, Priority, Severity
+from .choices import (
+    OPEN_STATES,
+    CaseState,
+    DecisionKind,
+    FlagRuleKind,
+    Priority,
+    RestrictionKind,
+    Severity,
+)
 
 
 class AppendOnlyError(Exception):
@@ -417,7 +425,8 @@ class FeedCounter(models.Model):
 
 
 class EnforcementChange(AppendOnlyModel):
-    """A change of an account's enforcement status; ``seq`` is its position in commit order."""
+    """A change of an account's enforcement: its status or its restrictions in force, as they
+    stand after the change; ``seq`` is its position in commit order."""
 
     seq = models.BigIntegerField(unique=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="changes")
@@ -427,9 +436,15 @@ class EnforcementChange(AppendOnlyModel):
     event = models.ForeignKey(
         CaseEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    decision = models.ForeignKey(
+        "Decision", null=True, blank=True, on_delete=models.PROTECT, related_name="changes"
+    )
     status = models.CharField(max_length=16, choices=EnforcementStatus.choices)
     previous_status = models.CharField(max_length=16, choices=EnforcementStatus.choices)
     policies = models.JSONField(default=list, blank=True)
+    # The account's restrictions in force after the change (cases.enforcement.restriction_view).
+    restrictions = models.JSONField(default=list, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -473,3 +488,103 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for case {self.case_id} (deadline {self.deadline:%Y-%m-%d %H:%M})"
+
+
+class Decision(AppendOnlyModel):
+    """One enforcement step (decisions.md) with its statement of reasons, made in the same
+    transaction as the case change; never changed afterwards.
+
+    ``reference`` is the statement's never-reused id (the DSA ``puid``): notices to the account
+    and webhooks to partners point at it. Who decided is recorded as on timeline events; a rule
+    or the system deciding alone makes an automated decision.
+    """
+
+    reference = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=24, choices=DecisionKind.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="decisions")
+    event = models.ForeignKey(
+        CaseEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    acted_by = models.CharField(max_length=16, choices=ActedBy.choices)
+    actor_label = models.CharField(max_length=200)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    automated = models.BooleanField(default=False, help_text="Taken by automated means alone.")
+    reason = models.TextField(blank=True)
+    policy_versions = models.JSONField(default=list, blank=True)
+    override_reason = models.TextField(
+        blank=True, help_text="Why a lead decided against the investigation's finding."
+    )
+    # The restrictions this decision ended (their ids), as they stood; the rows say the same.
+    lifted = models.JSONField(default=list, blank=True)
+    statement = models.JSONField(default=dict, blank=True, help_text="Statement of reasons.")
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "decided_at"], name="decision_case_idx"),
+            models.Index(fields=["account", "decided_at"], name="decision_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.kind})"
+
+
+class Restriction(models.Model):
+    """What the gateway enforces, imposed by one decision; in force from ``starts_at`` until
+    ``ends_at`` (open-ended if null) unless a later decision ended it first.
+
+    Only ``ended_at`` and ``ended_by`` ever change, once: when a decision lifts or replaces the
+    restriction, or when a ``restriction_expired`` decision records that it ran out.
+    """
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="restrictions")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="restrictions")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="restrictions")
+    kind = models.CharField(max_length=16, choices=RestrictionKind.choices)
+    blocked_models = models.JSONField(default=list, blank=True)
+    blocked_features = models.JSONField(default=list, blank=True)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="ended"
+    )
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["account"], condition=Q(ended_by__isnull=True), name="restriction_open_idx"
+            ),
+            models.Index(
+                fields=["ends_at"],
+                condition=Q(ended_by__isnull=True, ends_at__isnull=False),
+                name="restriction_due_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                name="restriction_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.account_id} ({self.decision_id})"
+
+    def in_force(self, at: datetime) -> bool:
+        return (
+            self.ended_by_id is None
+            and self.starts_at <= at
+            and (self.ends_at is None or self.ends_at > at)
+        )

@@ -18,8 +18,10 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.choices import EnforcementStatus
 from accounts.models import Account, ApiClient, Partner
+from config.times import iso
 
 from .choices import OPEN_STATES
+from .enforcement import as_of, next_end
 from .models import Case, CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
 
 CASE_SIGNALS_SHOWN = 100
@@ -40,8 +42,69 @@ def _codes(citations: Any) -> list[str]:
     return [c["code"] for c in citations if isinstance(c, dict) and "code" in c]
 
 
+def _now_text() -> str:
+    return iso(timezone.now())
+
+
+def _enforcement_row(
+    *,
+    external_id: str,
+    status: str,
+    since: Any,
+    until: Any,
+    case: int | None,
+    restrictions: Any,
+    policies: Any,
+    now: str,
+) -> dict[str, Any]:
+    """One account's enforcement as reported at ``now``: what was stored, with the
+    restrictions past their ``ends_at`` dropped (``cases.enforcement.as_of``)."""
+    status, since_text, until_text, case, views = as_of(
+        status=status,
+        since=since if isinstance(since, str) else iso(since),
+        until=until if until is None or isinstance(until, str) else iso(until),
+        case=case,
+        restrictions=restrictions or [],
+        now=now,
+    )
+    return {
+        "account": external_id,
+        "status": status,
+        "since": since_text,
+        "until": until_text,
+        "case": case,
+        "policies": _codes(policies) if status != EnforcementStatus.ACTIVE else [],
+        "restrictions": views,
+    }
+
+
+def enforcement_fresh_for(row: dict[str, Any]) -> float | None:
+    """Seconds for which ``row`` stays true by itself (until its next ``ends_at``), if bounded:
+    a cached copy must not outlive it."""
+    end = next_end(row["restrictions"])
+    if end is None:
+        return None
+    parsed = parse_datetime(end)
+    assert parsed is not None  # noqa: S101 -- contract text, written by iso()
+    return max((parsed - timezone.now()).total_seconds(), 0.0)
+
+
+def account_enforcement_now(account: Account) -> dict[str, Any]:
+    """An account row's enforcement as reported now (restrictions past ``ends_at`` dropped)."""
+    return _enforcement_row(
+        external_id=account.external_id,
+        status=account.enforcement_status,
+        since=account.enforcement_since,
+        until=account.enforcement_until,
+        case=account.enforcement_case_id,
+        restrictions=account.enforcement_restrictions,
+        policies=[],
+        now=_now_text(),
+    )
+
+
 def enforcement_get(*, external_id: str) -> dict[str, Any] | None:
-    """An account's enforcement status in one indexed read; ``None`` if never seen."""
+    """An account's enforcement in one indexed read; ``None`` if never seen."""
     rows = list(
         Account.objects.filter(external_id=external_id)
         .annotate(change_policies=_latest_change_policies())
@@ -49,28 +112,33 @@ def enforcement_get(*, external_id: str) -> dict[str, Any] | None:
             "external_id",
             "enforcement_status",
             "enforcement_since",
+            "enforcement_until",
             "enforcement_case_id",
+            "enforcement_restrictions",
             "change_policies",
         )[:1]
     )
     if not rows:
         return None
     row = rows[0]
-    status = row["enforcement_status"]
-    return {
-        "account": row["external_id"],
-        "status": status,
-        "since": row["enforcement_since"],
-        "case": row["enforcement_case_id"],
-        "policies": _codes(row["change_policies"]) if status != EnforcementStatus.ACTIVE else [],
-    }
+    return _enforcement_row(
+        external_id=row["external_id"],
+        status=row["enforcement_status"],
+        since=row["enforcement_since"],
+        until=row["enforcement_until"],
+        case=row["enforcement_case_id"],
+        restrictions=row["enforcement_restrictions"],
+        policies=row["change_policies"],
+        now=_now_text(),
+    )
 
 
 _LOOKUP_SQL = """
     SELECT c.id, c.name, c.key_hash, c.scopes, c.role,
            a.external_id, a.enforcement_status, a.enforcement_since, a.enforcement_case_id,
            (SELECT e.policies FROM {change} e WHERE e.account_id = a.id
-             ORDER BY e.seq DESC LIMIT 1)
+             ORDER BY e.seq DESC LIMIT 1),
+           a.enforcement_until, a.enforcement_restrictions
     FROM {client} c
     LEFT JOIN {account} a ON a.external_id = %s
     WHERE c.key_prefix = %s AND c.revoked_at IS NULL
@@ -93,7 +161,7 @@ def _db_datetime(value: Any) -> Any:
 def enforcement_get_with_key(
     *, key_prefix: str, external_id: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The active API client of ``key_prefix`` and the account's status, in one round trip.
+    """The active API client of ``key_prefix`` and the account's enforcement, in one round trip.
 
     The gateway's hot path (docs/performance.md): one indexed read of the key joined to one
     indexed read of the account, in raw SQL because the ORM's per-query CPU is the cost here.
@@ -119,36 +187,43 @@ def enforcement_get_with_key(
     }
     if row[5] is None:
         return client, None
-    status = row[6]
-    return client, {
-        "account": row[5],
-        "status": status,
-        "since": _db_datetime(row[7]),
-        "case": row[8],
-        "policies": _codes(_json_value(row[9])) if status != EnforcementStatus.ACTIVE else [],
-    }
+    until = _db_datetime(row[10])
+    return client, _enforcement_row(
+        external_id=row[5],
+        status=row[6],
+        since=_db_datetime(row[7]),
+        until=until,
+        case=row[8],
+        restrictions=_json_value(row[11]),
+        policies=_json_value(row[9]),
+        now=_now_text(),
+    )
+
+
+def _time_text_sql(column: str) -> str:
+    """SQL writing ``column`` as contract text (``config.times.iso``), NULL as NULL: parsing and
+    re-formatting 1,000 datetimes in Python would cost more than the query."""
+    if connection.vendor == "postgresql":
+        return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; the fraction is always 6 digits.
+    return f"replace(substr({column} || '.000000', 1, 26), ' ', 'T') || 'Z'"
 
 
 def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Statuses of many accounts in one query, in the order asked; unknown ones have no status.
+    """Enforcement of many accounts in one query, in the order asked; unknown ones have none.
 
-    Values are JSON-ready: ``since`` is the text ``config.times.iso`` writes (UTC, to the
-    microsecond, ``Z``), made by the database.
+    Values are JSON-ready: times are the text ``config.times.iso`` writes (UTC, to the
+    microsecond, ``Z``), made by the database; restrictions past their ``ends_at`` are dropped.
 
     Raw SQL (``= ANY(%s)`` on PostgreSQL): with 1,000 ids the ORM's per-parameter work would
     cost more than the read itself.
     """
     wanted = list(dict.fromkeys(external_ids))
     table = Account._meta.db_table
-    # The database writes the time as ISO 8601 text: parsing and re-formatting 1,000 datetimes
-    # in Python would cost more than the query.
-    since = (
-        """to_char(enforcement_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-        if connection.vendor == "postgresql"
-        # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; the fraction is always 6 digits.
-        else "replace(substr(enforcement_since || '.000000', 1, 26), ' ', 'T') || 'Z'"
+    columns = (
+        f"external_id, enforcement_status, {_time_text_sql('enforcement_since')}, "
+        f"enforcement_case_id, {_time_text_sql('enforcement_until')}, enforcement_restrictions"
     )
-    columns = f"external_id, enforcement_status, {since}, enforcement_case_id"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -162,6 +237,7 @@ def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
                 wanted,
             )
         found = {row[0]: row for row in cursor.fetchall()}
+    now = _now_text()
     results = []
     for external_id in external_ids:
         row = found.get(external_id)
@@ -172,24 +248,43 @@ def enforcement_check(*, external_ids: Sequence[str]) -> list[dict[str, Any]]:
                     "known": False,
                     "status": None,
                     "since": None,
+                    "until": None,
                     "case": None,
+                    "restrictions": [],
                 }
             )
-        else:
-            results.append(
-                {
-                    "account": external_id,
-                    "known": True,
-                    "status": row[1],
-                    "since": row[2],
-                    "case": row[3],
-                }
+            continue
+        restrictions = _json_value(row[5]) or []
+        status, since, until, case = row[1], row[2], row[4], row[3]
+        if restrictions:
+            status, since, until, case, restrictions = as_of(
+                status=status,
+                since=since,
+                until=until,
+                case=case,
+                restrictions=restrictions,
+                now=now,
             )
+        results.append(
+            {
+                "account": external_id,
+                "known": True,
+                "status": status,
+                "since": since,
+                "until": until,
+                "case": case,
+                "restrictions": restrictions,
+            }
+        )
     return results
 
 
 def enforcement_changes(*, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Changes with ``seq`` above ``after`` in commit order, and whether more follow."""
+    """Changes with ``seq`` above ``after`` in commit order, and whether more follow.
+
+    Each carries the account's restrictions in force right after it, with their ``ends_at``:
+    a follower applies those itself, as the lookup does.
+    """
     rows = list(
         EnforcementChange.objects.filter(seq__gt=after)
         .order_by("seq")
@@ -200,6 +295,9 @@ def enforcement_changes(*, after: int, limit: int) -> tuple[list[dict[str, Any]]
             "previous_status",
             "case_id",
             "policies",
+            "restrictions",
+            "until",
+            "decision__reference",
             "at",
         )[: limit + 1]
     )
@@ -212,6 +310,9 @@ def enforcement_changes(*, after: int, limit: int) -> tuple[list[dict[str, Any]]
             "previous_status": r["previous_status"],
             "case": r["case_id"],
             "policies": _codes(r["policies"]),
+            "restrictions": r["restrictions"] or [],
+            "until": r["until"],
+            "decision": r["decision__reference"],
             "at": r["at"],
         }
         for r in rows[:limit]

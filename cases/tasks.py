@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from . import deadlines
+from .services import restrictions_expire as restrictions_expire_service
 
 
 def _at(now: str | None) -> datetime:
@@ -24,6 +25,14 @@ def _at(now: str | None) -> datetime:
 def deadlines_sweep(now: str | None = None) -> dict[str, int]:
     """Reminders before review deadlines, escalations after them."""
     return deadlines.deadlines_sweep(now=_at(now)).as_dict()
+
+
+# Every 30 s, so that a restriction's end is recorded within a minute (decisions.md); a run that
+# waited longer than that is dropped: the next one covers it.
+@shared_task(expires=25, ignore_result=True)
+def restrictions_expire(now: str | None = None) -> int:
+    """Record the restrictions that reached their ``ends_at``: decision, change, notices."""
+    return restrictions_expire_service(now=_at(now))
 
 
 @shared_task(

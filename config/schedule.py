@@ -27,6 +27,14 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
         "abandoned by a worker that died.",
     ),
     Periodic(
+        name="restrictions: record those that ended",
+        task="cases.tasks.restrictions_expire",
+        every_seconds=30,
+        description="A restriction past its end is never reported in force; this records its "
+        "end: a restriction_expired decision, a change in the feed, the account's notice and "
+        "the partners' webhooks, once.",
+    ),
+    Periodic(
         name="deadlines: reminders and escalations",
         task="cases.tasks.deadlines_sweep",
         every_seconds=60,

@@ -300,6 +300,9 @@ SPECTACULAR_SETTINGS = {
         "EnforcementStatusEnum": "accounts.choices.EnforcementStatus",
         "CaseStateEnum": "cases.choices.CaseState",
         "ActionEnum": "cases.api.serializers.ACTION_CHOICES",
+        "RestrictionKindEnum": "cases.choices.RestrictionKind",
+        "DecisionKindEnum": "cases.choices.DecisionKind",
+        "PartnerKindEnum": "accounts.choices.PartnerKind",
     },
 }
 # Keys are kept this long (Stripe keeps them 24 hours).

@@ -70,6 +70,8 @@ VIEW_MODELS = {
         "remediationplan",
         "remediationitem",
         "enforcementchange",
+        "decision",
+        "restriction",
         "reviewdeadlinerule",
         "reminder",
     ],

@@ -20,6 +20,7 @@ class NoticeStatus(models.TextChoices):
 
 class WebhookEvent(models.TextChoices):
     SUSPENDED = "enforcement.suspended"
+    RESTRICTED = "enforcement.restricted"
     REINSTATED = "enforcement.reinstated"
     TERMINATED = "enforcement.terminated"
     CASE_TRANSITIONED = "case.transitioned"

@@ -31,3 +31,15 @@ def case_notices_list(case_id: Any) -> QuerySet[Notice]:
         )
         .order_by("created_at", "id")
     )
+
+
+def statement_deliveries(*, reference: str) -> list[dict[str, Any]]:
+    """The e-mails that carried the statement ``reference``: to whom, and how delivery went."""
+    return [
+        {"recipient": recipient, "event": event, "status": status}
+        for recipient, event, status in Notice.objects.filter(
+            statement_reference=reference, channel="email"
+        )
+        .order_by("id")
+        .values_list("recipient", "event", "status")
+    ]

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Partner
 from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority
-from cases.models import Case, CaseEvent, EnforcementChange, RemediationPlan
+from cases.models import Case, CaseEvent, Decision, EnforcementChange, RemediationPlan
 from config.times import iso, iso_or_none
 from core.actors import Actor
 from core.errors import Forbidden, InvalidInput
@@ -32,17 +32,18 @@ from .crypto import secret_encrypt, secret_generate
 from .errors import EndpointNotFound, NoticeNotFound, RedeliveryNotAllowed
 from .models import Notice, WebhookEndpoint
 from .rendering import notice_render
-from .statements import statement_build, statement_reference_new
 from .urls_check import webhook_url_check
 
 logger = logging.getLogger(__name__)
 
 ENFORCEMENT_EVENTS = {
+    "restricted": WebhookEvent.RESTRICTED,
     "suspended": WebhookEvent.SUSPENDED,
     "terminated": WebhookEvent.TERMINATED,
     "active": WebhookEvent.REINSTATED,
 }
 ENFORCEMENT_EMAILS = {
+    "restricted": "restriction",
     "suspended": "suspension",
     "terminated": "termination",
     "active": "reinstatement",
@@ -187,15 +188,33 @@ def priority_rise(event: CaseEvent) -> tuple[str, str] | None:
     return str(before), str(after)
 
 
+def announced(change: EnforcementChange | None) -> bool:
+    """Whether ``change`` is news to the account and its partners: its status moved, or what a
+    restricted account may do did. A second suspension of a suspended account is not."""
+    if change is None:
+        return False
+    return change.status != change.previous_status or change.status == "restricted"
+
+
 def notices_record_for_event(
-    *, case: Case, event: CaseEvent, change: EnforcementChange | None
+    *,
+    case: Case,
+    event: CaseEvent,
+    change: EnforcementChange | None,
+    warning: Decision | None = None,
 ) -> list[Notice]:
     """Write the outbox rows that ``event`` calls for (notices.md), dispatched after commit.
 
-    Account e-mails and enforcement webhooks announce an enforcement *change*: a transition
-    that leaves the account's status as it was (another case holds it) announces nothing new.
+    Account e-mails and enforcement webhooks announce an enforcement *change* (``announced``):
+    a transition that leaves the account's status as it was (another case holds it) announces
+    nothing new. ``warning`` is a ``warn`` decision made with the event: the account is told,
+    with its statement, though nothing is restricted.
     """
     notices: list[Notice] = []
+    if warning is not None:
+        notices += _account_emails(
+            case, "warning", {**_account_base(case, event)}, warning.statement
+        )
     if event.action == EventAction.OPEN:
         if case.priority in URGENT:
             notices += _staff(case, "case.opened", leads(), _staff_base(case, event))
@@ -214,8 +233,13 @@ def notices_record_for_event(
     elif event.action == EventAction.ASSIGN:
         if case.assignee is not None:
             notices += _staff(case, "case.assigned", [case.assignee], _staff_base(case, event))
+    elif event.action == EventAction.RESTRICTION_EXPIRED:
+        if announced(change):
+            assert change is not None  # noqa: S101 -- announced() says so
+            notices += _enforcement(case, event, change)
     elif event.from_state and event.to_state:
-        if change is not None:
+        if announced(change):
+            assert change is not None  # noqa: S101 -- announced() says so
             notices += _enforcement(case, event, change)
         if event.action == EventAction.INVESTIGATE and event.data.get("remediation"):
             notices += _remediation_required(case, event)
@@ -250,20 +274,25 @@ def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:
 
 
 def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> list[Notice]:
-    kind = ENFORCEMENT_EMAILS[change.status]
+    """The account's e-mail and the partners' webhooks of one enforcement change; both point
+    at the decision behind it, whose statement of reasons the e-mail carries."""
+    expired = event.action == EventAction.RESTRICTION_EXPIRED
+    # A restriction that ran out is told as such, whatever still applies afterwards.
+    kind = "reinstatement" if expired else ENFORCEMENT_EMAILS[change.status]
+    decision = change.decision
+    reference = decision.reference if decision is not None else None
     payload: dict[str, Any] = {
         **_account_base(case, event),
         "change": change.seq,
         "status": change.status,
         "previous_status": change.previous_status,
-        "since": iso_or_none(change.at),
+        "since": iso_or_none(change.account.enforcement_since),
+        "until": iso_or_none(change.until),
+        "decision": reference,
     }
-    statement = None
-    if change.status in ("suspended", "terminated"):
-        statement = statement_build(
-            case=case, event=event, change=change, reference=statement_reference_new()
-        )
-    else:
+    statement = decision.statement if decision is not None else None
+    payload["expired"] = expired
+    if change.status == "active":
         payload["no_violation"] = (
             event.action == EventAction.DISMISS and event.from_state == CaseState.INVESTIGATED
         )
@@ -276,9 +305,12 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
             "account": case.account.external_id,
             "status": change.status,
             "previous_status": change.previous_status,
-            "since": iso_or_none(change.at),
+            "since": iso_or_none(change.account.enforcement_since),
+            "until": iso_or_none(change.until),
             "case": case.pk,
             "policies": change.policies,
+            "restrictions": change.restrictions,
+            "decision": reference,
             "change": change.seq,
         },
         change.at,

@@ -227,6 +227,7 @@ CASES_IMPORTS = {
     ("accounts", "cases.models"): "an account's admin and its cases (Account.cases) read Case",
     ("accounts", "cases.choices"): "the account admin counts open cases (OPEN_STATES)",
     ("accounts", "cases.selectors"): "the enforcement and account reads query cases",
+    ("accounts", "cases.admin.decisions"): "the account page shows its decisions and restrictions",
     ("notifications", "cases.models"): "notices are about cases, their events and changes",
     ("notifications", "cases.choices"): "events, states and priorities name what a notice tells",
     ("notifications", "cases.guards"): "migrations install the append-only guards of sent notices",

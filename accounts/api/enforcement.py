@@ -30,6 +30,7 @@ from accounts.external_ids import is_external_id
 from cases.selectors import (
     enforcement_changes,
     enforcement_check,
+    enforcement_fresh_for,
     enforcement_get,
     enforcement_get_with_key,
 )
@@ -84,8 +85,13 @@ def _with_key(token: str, external_id: str) -> list[Any] | None:
         found = _encode(row) if row is not None else None
         if caching and client is not None and hmac.compare_digest(client["hash"], digest):
             cache_fill(api_key_key(prefix), seen_client, client)
-            if found is not None:
-                cache_fill(enforcement_key(external_id), seen_account, found)
+            if found is not None and row is not None:
+                cache_fill(
+                    enforcement_key(external_id),
+                    seen_account,
+                    found,
+                    fresh_for=enforcement_fresh_for(row),
+                )
     if client is None or not hmac.compare_digest(client["hash"], digest):
         raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
     if Scope.ENFORCEMENT_READ not in client["scopes"]:
@@ -113,7 +119,7 @@ def _with_session(request: HttpRequest, external_id: str) -> list[Any] | None:
         return None
     found = _encode(row)
     if cache_enabled():
-        cache_fill(key, seen, found)
+        cache_fill(key, seen, found, fresh_for=enforcement_fresh_for(row))
     return found
 
 

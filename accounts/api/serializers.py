@@ -13,6 +13,8 @@ from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id, validate_
 from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from accounts.external_ids import RULE as EXTERNAL_ID_RULE
 from accounts.models import Account, Partner
+from cases.choices import RestrictionKind
+from cases.selectors import account_enforcement_now
 from config.api import QueryIntegerField, SlugTextField, StrictSerializer, TextField
 
 MAX_CONTACTS = 50
@@ -96,10 +98,48 @@ class OpenCaseSerializer(serializers.Serializer[Any]):
     priority = serializers.CharField()
 
 
+class RestrictionSerializer(serializers.Serializer[Any]):
+    """A restriction in force (decisions.md), as the gateway enforces it."""
+
+    kind = serializers.ChoiceField(choices=RestrictionKind.choices)
+    models = serializers.ListField(
+        child=serializers.CharField(), help_text="The models refused (a model_block)."
+    )
+    features = serializers.ListField(
+        child=serializers.CharField(), help_text="The features refused (a feature_block)."
+    )
+    requests_per_minute = serializers.IntegerField(
+        allow_null=True, help_text="The most requests a minute (a rate_limit)."
+    )
+    tokens_per_minute = serializers.IntegerField(
+        allow_null=True, help_text="The most tokens a minute (a rate_limit), if capped."
+    )
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it ends by itself; null: until lifted. Past it, never in force.",
+    )
+    decision = serializers.CharField(help_text="The reference of the decision that imposed it.")
+    case = serializers.IntegerField(help_text="The case of that decision.")
+
+
+def _restrictions_field() -> Any:
+    return RestrictionSerializer(
+        many=True,
+        help_text="The restrictions in force, most severe first. A gateway that does not know "
+        "`restricted` treats it as allowed, with these restrictions.",
+    )
+
+
+UNTIL_HELP = "When the status ends by itself, if it does; null: until a decision ends it."
+
+
 class EnforcementSummarySerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=EnforcementStatus.choices)
     since = serializers.DateTimeField()
+    until = serializers.DateTimeField(allow_null=True)
     case = serializers.IntegerField(allow_null=True)
+    restrictions = _restrictions_field()
 
 
 class AccountSerializer(serializers.ModelSerializer[Account]):
@@ -127,11 +167,7 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
 
     @staticmethod
     def _enforcement(account: Account) -> dict[str, Any]:
-        return {
-            "status": account.enforcement_status,
-            "since": account.enforcement_since,
-            "case": account.enforcement_case_id,
-        }
+        return account_enforcement_now(account)
 
     @extend_schema_field(EnforcementSummarySerializer)
     def get_enforcement(self, account: Account) -> dict[str, Any]:
@@ -153,10 +189,12 @@ class EnforcementSerializer(serializers.Serializer[Any]):
     account = serializers.CharField(help_text="The account's external id.")
     status = serializers.ChoiceField(choices=EnforcementStatus.choices)
     since = serializers.DateTimeField()
+    until = serializers.DateTimeField(allow_null=True, help_text=UNTIL_HELP)
     case = serializers.IntegerField(allow_null=True, help_text="The case that holds the status.")
     policies = serializers.ListField(
         child=serializers.CharField(), help_text="Policy codes cited by the decision in force."
     )
+    restrictions = _restrictions_field()
 
 
 class EnforcementCheckRequestSerializer(StrictSerializer):
@@ -168,7 +206,9 @@ class EnforcementCheckItemSerializer(serializers.Serializer[Any]):
     known = serializers.BooleanField(help_text="False for an account never seen.")
     status = serializers.ChoiceField(choices=EnforcementStatus.choices, allow_null=True)
     since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True, help_text=UNTIL_HELP)
     case = serializers.IntegerField(allow_null=True)
+    restrictions = _restrictions_field()
 
 
 class EnforcementCheckSerializer(serializers.Serializer[Any]):
@@ -182,6 +222,11 @@ class EnforcementChangeSerializer(serializers.Serializer[Any]):
     previous_status = serializers.ChoiceField(choices=EnforcementStatus.choices)
     case = serializers.IntegerField(allow_null=True)
     policies = serializers.ListField(child=serializers.CharField())
+    restrictions = _restrictions_field()
+    until = serializers.DateTimeField(allow_null=True, help_text=UNTIL_HELP)
+    decision = serializers.CharField(
+        allow_null=True, help_text="The reference of the decision behind the change."
+    )
     at = serializers.DateTimeField()
 
 

@@ -32,12 +32,13 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseNote,
+    Decision,
     EvidenceReference,
     PolicyClause,
     RemediationPlan,
     Signal,
 )
-from cases.selectors import case_records_current
+from cases.selectors import account_enforcement_now, case_records_current
 from cases.services import (
     case_assign,
     case_evidence_add,
@@ -64,6 +65,7 @@ from core.errors import DomainError
 from core.roles import role_allows
 from notifications.models import Notice
 
+from .decisions import restrictions_html
 from .forms import (
     TRANSITION_FORMS,
     BulkAssignForm,
@@ -225,6 +227,10 @@ def deadline_html(case: Case, now: Any = None) -> str:
             '<span class="ts-due-soon" title="{}">due in {}</span>', stamp, timeuntil(deadline, now)
         )
     return format_html('<span title="{}">{}</span>', stamp, stamp)
+
+
+# Conflicts the person can resolve in the form they filled in (what they typed is kept).
+FORM_CONFLICTS = ("plan_not_verified", "violation_not_confirmed")
 
 
 @admin.register(Case)
@@ -419,6 +425,13 @@ class CaseAdmin(FastAdmin):
         events = list(CaseEvent.objects.filter(case=case).order_by("-seq")[:EVENT_LIMIT])
         for event in events:
             event.details = event_details(event.data)  # shown on the timeline
+        enforcement = account_enforcement_now(account)
+        decisions = list(
+            Decision.objects.filter(case=case)
+            .prefetch_related("restrictions")
+            .order_by("-decided_at", "-id")[:PANEL_LIMIT]
+        )
+        has_contact = any(str(c).strip() for c in (account.contacts or []))
         is_open = case.state in OPEN_STATES
         can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
         return {
@@ -431,6 +444,10 @@ class CaseAdmin(FastAdmin):
             "plan": plan,
             "plan_items": list(plan.items.all()) if plan else [],
             "notices": notices,
+            "enforcement": enforcement,
+            "restrictions_html": restrictions_html(enforcement["restrictions"]),
+            "decisions": decisions,
+            "unsent_decisions": [] if has_contact else decisions,
             "events": events,
             "event_total": events[0].seq if events else 0,
             # Current versions, each with the versions it corrected (its history).
@@ -532,7 +549,7 @@ class CaseAdmin(FastAdmin):
                     self._error(request, exc)
                     return back
                 except DomainError as exc:
-                    if exc.status == 422 or exc.code == "plan_not_verified":
+                    if exc.status == 422 or exc.code in FORM_CONFLICTS:
                         form.add_error(None, exc.detail)
                     else:
                         self._error(request, exc)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_duration
 
 from accounts.models import Account
 from cases.actions import (
@@ -16,11 +17,12 @@ from cases.actions import (
     Investigate,
     Remediate,
     RemediationPlan,
+    RestrictionSpec,
     Suspend,
     Terminate,
     input_names,
 )
-from cases.choices import Priority
+from cases.choices import Priority, RestrictionKind
 from cases.models import PolicyClause
 from core.roles import Role
 
@@ -79,18 +81,92 @@ class TransitionForm(forms.Form):
         )
 
 
-class SuspendForm(TransitionForm):
+DURATIONS = [
+    ("", "until a decision lifts it"),
+    ("PT1H", "1 hour"),
+    ("P1D", "1 day"),
+    ("P7D", "7 days"),
+    ("P14D", "14 days"),
+    ("P30D", "30 days"),
+    ("P90D", "90 days"),
+]
+
+
+class RestrictionFields(forms.Form):
+    """What to restrict and for how long: the kind, the names or the limit it needs, and a
+    duration or an end. Ends in a ``RestrictionSpec`` and its end, as the API's body does."""
+
+    kind_choices: ClassVar[list[tuple[str, str]]] = [
+        (k.value, k.label) for k in RestrictionKind if k != RestrictionKind.TERMINATION
+    ]
+    restriction_kind = forms.ChoiceField(label="Restriction", choices=(), required=False)
+    models = forms.CharField(
+        required=False,
+        help_text="Model block: the models refused, one per line or comma-separated.",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+    )
+    features = forms.CharField(
+        required=False,
+        help_text="Feature block: e.g. fine_tuning, batch, assistants.",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+    )
+    requests_per_minute = forms.IntegerField(
+        required=False, min_value=1, max_value=10**9, help_text="Rate limit: requests a minute."
+    )
+    tokens_per_minute = forms.IntegerField(
+        required=False, min_value=1, max_value=10**9, help_text="Rate limit: tokens a minute."
+    )
+    duration = forms.ChoiceField(label="For", choices=DURATIONS, required=False)
+    ends_at = forms.DateTimeField(
+        label="Or until",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text="UTC; instead of a duration.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["restriction_kind"].choices = self.kind_choices  # type: ignore[attr-defined]  # a ChoiceField
+
+    @staticmethod
+    def _names(text: str) -> list[str]:
+        return [n.strip() for n in text.replace(",", "\n").splitlines() if n.strip()]
+
+    def restriction(self) -> RestrictionSpec:
+        data = self.cleaned_data
+        kind = data.get("restriction_kind") or RestrictionKind.SUSPENSION
+        return RestrictionSpec(
+            kind=kind,
+            models=self._names(data.get("models") or "") if kind == "model_block" else (),
+            features=self._names(data.get("features") or "") if kind == "feature_block" else (),
+            requests_per_minute=data.get("requests_per_minute") if kind == "rate_limit" else None,
+            tokens_per_minute=data.get("tokens_per_minute") if kind == "rate_limit" else None,
+        )
+
+    def end(self) -> dict[str, Any]:
+        duration = self.cleaned_data.get("duration") or ""
+        return {
+            "duration": parse_duration(duration) if duration else None,
+            "ends_at": self.cleaned_data.get("ends_at"),
+        }
+
+
+class SuspendForm(RestrictionFields, TransitionForm):
     command = Suspend
     label = "Suspend"
     reason = forms.CharField(
         widget=TEXTAREA, help_text="Why access is suspended; sent to the account."
     )
     policies = policy_choices_field(required=True)
+    field_order = ["expected_state", "reason", "policies", "restriction_kind"]
 
     def to_command(self) -> Suspend:
         return Suspend(
             reason=self.cleaned_data["reason"],
             policies=[p.code for p in self.cleaned_data["policies"]],
+            restriction=self.restriction(),
+            **self.end(),
         )
 
 
@@ -147,32 +223,60 @@ class InvestigateForm(TransitionForm):
         )
 
 
-class RemediateForm(TransitionForm):
+class RemediateForm(RestrictionFields, TransitionForm):
     command = Remediate
     label = "Remediated: reinstate"
+    kind_choices = [("", "none: full access again"), *RestrictionFields.kind_choices[1:]]
     verification_note = forms.CharField(widget=TEXTAREA, help_text="What was checked.")
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
         required=False,
         help_text="Leads only: why the case may close with unverified plan items.",
     )
+    field_order = ["expected_state", "verification_note", "override_reason", "restriction_kind"]
 
     def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, role=role, **kwargs)
+        self.fields["restriction_kind"].label = "Probation"
+        self.fields[
+            "restriction_kind"
+        ].help_text = "Optionally keep a partial restriction for a while (it needs an end)."
         if role != Role.LEAD:
             del self.fields["override_reason"]
+
+    def to_command(self) -> Remediate:
+        probation = self.restriction() if self.cleaned_data.get("restriction_kind") else None
+        end = self.end() if probation is not None else {}
+        return Remediate(
+            verification_note=self.cleaned_data["verification_note"],
+            override_reason=self.cleaned_data.get("override_reason") or "",
+            restriction=probation,
+            **end,
+        )
 
 
 class TerminateForm(TransitionForm):
     command = Terminate
     label = "Terminate account"
     rationale = forms.CharField(widget=TEXTAREA, help_text="The decision's rationale.")
+    override_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        required=False,
+        help_text="Only when the investigation found no violation: why terminate anyway. It "
+        "goes on the record.",
+    )
 
 
 class DismissForm(TransitionForm):
     command = Dismiss
     label = "Dismiss"
     reason = forms.CharField(widget=TEXTAREA)
+    warning = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        required=False,
+        help_text="Optional: close with a warning to the account (a notice with a statement "
+        "of reasons; nothing is restricted).",
+    )
 
 
 TRANSITION_FORMS: dict[str, type[TransitionForm]] = {

@@ -9,7 +9,6 @@ from rest_framework import serializers
 
 from accounts.api.serializers import ExternalIdField
 from cases.actions import (
-    DEFAULT_SCOPE,
     MAX_TEXT,
     Command,
     Dismiss,
@@ -17,12 +16,13 @@ from cases.actions import (
     Investigate,
     Remediate,
     RemediationPlan,
+    RestrictionSpec,
     Suspend,
     Terminate,
     input_names,
     required_inputs,
 )
-from cases.choices import CaseState, Priority, Severity
+from cases.choices import CaseState, Priority, RestrictionKind, Severity
 from cases.intake.validation import MAX_BATCH
 from cases.models import Case, CaseEvent, Incident, RemediationItem, Signal
 from cases.workflow import ACTIONS
@@ -353,6 +353,61 @@ def _action(command: type[Command]) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=[(command.action, command.action)])
 
 
+class RestrictionInSerializer(StrictSerializer):
+    """What to restrict (decisions.md, Restriction); the service checks that the fields fit the
+    kind (names for a block, a limit for a rate limit)."""
+
+    kind = serializers.ChoiceField(choices=RestrictionKind.choices)
+    models = serializers.ListField(
+        child=TextField(max_length=100), required=False, max_length=50, help_text="model_block"
+    )
+    features = serializers.ListField(
+        child=TextField(max_length=100), required=False, max_length=50, help_text="feature_block"
+    )
+    requests_per_minute = StrictIntegerField(
+        min_value=1, max_value=10**9, required=False, help_text="rate_limit"
+    )
+    tokens_per_minute = StrictIntegerField(
+        min_value=1, max_value=10**9, required=False, help_text="rate_limit (optional)"
+    )
+
+    def as_input(self, value: dict[str, Any]) -> RestrictionSpec:
+        return RestrictionSpec(**value)
+
+
+@extend_schema_field({"type": "string", "example": "P7D", "maxLength": 64})
+class IsoDurationField(serializers.DurationField):
+    """An ISO 8601 duration (``P7D``, ``PT12H``) as a ``timedelta``."""
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 duration, e.g. P7D or PT12H.",
+        "max_value": "Must be at most ten years.",
+        "min_value": "Must be positive.",
+        "overflow": "Must be at most ten years.",
+    }
+
+    def to_internal_value(self, value: Any) -> Any:
+        if (
+            not isinstance(value, str)
+            or len(value) > 64
+            or not value.upper().startswith(("P", "-P"))
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(value)
+
+
+def _duration() -> IsoDurationField:
+    return IsoDurationField(
+        required=False,
+        help_text="How long the restriction lasts, ISO 8601 (e.g. `P7D`, `PT12H`); or give "
+        "`ends_at`. Neither: until a decision ends it.",
+    )
+
+
+def _ends_at() -> StrictDateTimeField:
+    return StrictDateTimeField(required=False, help_text="When the restriction ends by itself.")
+
+
 class SuspendSerializer(TransitionBodySerializer):
     """Suspend the account's API access: `flagged` to `suspended`."""
 
@@ -365,7 +420,13 @@ class SuspendSerializer(TransitionBodySerializer):
         max_length=50,
         help_text="Codes of the policies breached (each must exist).",
     )
-    scope = TextField(max_length=200, required=False, help_text=f'Default "{DEFAULT_SCOPE}".')
+    restriction = RestrictionInSerializer(
+        required=False,
+        help_text="Default a full `suspension`; a `rate_limit`, `model_block` or "
+        "`feature_block` restricts part of the service (status `restricted`).",
+    )
+    duration = _duration()
+    ends_at = _ends_at()
 
 
 class InvestigateSerializer(TransitionBodySerializer):
@@ -394,6 +455,13 @@ class RemediateSerializer(TransitionBodySerializer):
         allow_blank=True,
         help_text="Leads: remediate although plan items are unverified.",
     )
+    restriction = RestrictionInSerializer(
+        required=False,
+        help_text="A probation kept after reinstatement (`rate_limit`, `model_block` or "
+        "`feature_block`); needs a `duration` or `ends_at`.",
+    )
+    duration = _duration()
+    ends_at = _ends_at()
 
 
 class TerminateSerializer(TransitionBodySerializer):
@@ -405,6 +473,12 @@ class TerminateSerializer(TransitionBodySerializer):
     policies = serializers.ListField(
         child=SlugTextField(max_length=64), required=False, max_length=50
     )
+    override_reason = TextField(
+        max_length=MAX_TEXT,
+        required=False,
+        help_text="Leads: terminate although the investigation found no violation; on the "
+        "record. Without it that is a 409 `violation_not_confirmed`.",
+    )
 
 
 class DismissSerializer(TransitionBodySerializer):
@@ -413,6 +487,12 @@ class DismissSerializer(TransitionBodySerializer):
     command = Dismiss
     action = _action(Dismiss)
     reason = TextField(max_length=MAX_TEXT)
+    warning = TextField(
+        max_length=MAX_TEXT,
+        required=False,
+        help_text="Close with a warning: the account gets a notice with a statement of "
+        "reasons, and nothing is restricted (a `warn` decision).",
+    )
 
 
 TRANSITION_BODIES: dict[str, type[TransitionBodySerializer]] = {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import decisions, views
 
 urlpatterns = [
     path("signals", views.SignalBatchApi.as_view(), name="signals"),
@@ -17,5 +17,11 @@ urlpatterns = [
         views.PlanItemVerifyApi.as_view(),
         name="cases-plan-item-verify",
     ),
+    path(
+        "cases/<id:case_id>/decisions",
+        decisions.CaseDecisionsApi.as_view(),
+        name="cases-decisions",
+    ),
+    path("decisions/<str:reference>", decisions.DecisionDetailApi.as_view(), name="decisions"),
     path("cases/<id:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
 ]

@@ -6,6 +6,7 @@ enforcement status and records the notices to send. Notices are dispatched only 
 Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
 """
 
+from .decisions import enforcement_derive, restrictions_expire
 from .edits import (
     case_assign,
     case_evidence_add,
@@ -18,7 +19,6 @@ from .plans import plan_deadline_set, plan_item_verify
 from .policies import policy_revise
 from .rules import flag_rule_delete, flag_rule_save, review_deadline_rule_save
 from .transitions import (
-    account_enforcement_recompute,
     case_incident_attach,
     case_open,
     case_transition,
@@ -28,7 +28,6 @@ from .transitions import (
 )
 
 __all__ = [
-    "account_enforcement_recompute",
     "case_assign",
     "case_evidence_add",
     "case_evidence_correct",
@@ -38,6 +37,7 @@ __all__ = [
     "case_open",
     "case_priority_set",
     "case_transition",
+    "enforcement_derive",
     "flag_rule_delete",
     "flag_rule_save",
     "incident_route",
@@ -45,6 +45,7 @@ __all__ = [
     "plan_item_verify",
     "policies_resolve",
     "policy_revise",
+    "restrictions_expire",
     "review_deadline_for",
     "review_deadline_rule_save",
 ]

@@ -9,19 +9,25 @@ from datetime import datetime, timedelta
 from typing import Any, assert_never
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.cache import enforcement_invalidate_on_commit
-from accounts.choices import EnforcementStatus
 from accounts.models import Account
 from config.times import iso, iso_or_none
 from core.actors import Actor
 from core.errors import Forbidden, InvalidInput, MissingInput
-from core.roles import role_allows
+from core.roles import Role, role_allows
 
-from ..actions import MAX_TEXT, Command, Dismiss, Investigate, Remediate, Suspend, Terminate
+from ..actions import (
+    MAX_TEXT,
+    Command,
+    Dismiss,
+    Investigate,
+    Remediate,
+    RestrictionSpec,
+    Suspend,
+    Terminate,
+)
 from ..actions import RemediationPlan as RemediationPlanInput
 from ..audit import HASH_VERSION, event_hash
 from ..choices import (
@@ -32,13 +38,20 @@ from ..choices import (
     EventAction,
     Priority,
 )
-from ..errors import CaseAlreadyOpen, CaseError, CaseNotFound, PlanNotVerified, StaleState
+from ..errors import (
+    CaseAlreadyOpen,
+    CaseError,
+    CaseNotFound,
+    PlanNotVerified,
+    StaleState,
+    ViolationNotConfirmed,
+)
 from ..models import (
     Case,
     CaseEvent,
+    Decision,
     EnforcementChange,
     EvidenceReference,
-    FeedCounter,
     Incident,
     PolicyClause,
     PolicyVersion,
@@ -51,8 +64,8 @@ from ..workflow import (
     PLAN_OVERRIDE_MIN_ROLE,
     check_transition,
 )
+from .decisions import decisions_for_transition, restriction_end
 
-FEED = "enforcement"
 DEFAULT_INVESTIGATED_DEADLINE = timedelta(days=7)
 
 
@@ -208,57 +221,6 @@ def _append_event(
     )
 
 
-def _feed_next() -> int:
-    """The next enforcement change number.
-
-    The counter row stays locked until the transaction commits, so numbers are handed out in
-    commit order and without gaps: a reader that follows ``seq`` never skips a late commit.
-    """
-    updated = FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
-    if not updated:
-        FeedCounter.objects.get_or_create(name=FEED)
-        FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
-    return FeedCounter.objects.values_list("value", flat=True).get(name=FEED)
-
-
-def account_enforcement_recompute(
-    *, account_id: int, case: Case, event: CaseEvent | None, at: datetime
-) -> EnforcementChange | None:
-    """Set the account's status to the most severe over its cases; record a change if it moved."""
-    account = Account.objects.select_for_update().get(pk=account_id)
-    holding = {
-        state: case_id
-        for state, case_id in Case.objects.filter(
-            account_id=account_id,
-            state__in=(CaseState.SUSPENDED, CaseState.INVESTIGATED, CaseState.TERMINATED),
-        ).values_list("state", "id")
-    }
-    if CaseState.TERMINATED in holding:
-        status, holder = EnforcementStatus.TERMINATED, holding[CaseState.TERMINATED]
-    elif CaseState.SUSPENDED in holding or CaseState.INVESTIGATED in holding:
-        status = EnforcementStatus.SUSPENDED
-        holder = holding.get(CaseState.SUSPENDED) or holding[CaseState.INVESTIGATED]
-    else:
-        status, holder = EnforcementStatus.ACTIVE, None
-    if status == account.enforcement_status:
-        return None
-    previous = account.enforcement_status
-    Account.objects.filter(pk=account_id).update(
-        enforcement_status=status, enforcement_since=at, enforcement_case_id=holder, updated_at=at
-    )
-    enforcement_invalidate_on_commit(account.external_id)
-    return EnforcementChange.objects.create(
-        seq=_feed_next(),
-        account_id=account_id,
-        case=case,
-        event=event,
-        status=status,
-        previous_status=previous,
-        policies=event.policy_versions if event is not None else [],
-        at=at,
-    )
-
-
 def _lock_case(case: Case | int) -> Case:
     case_id = case.pk if isinstance(case, Case) else case
     try:
@@ -267,10 +229,15 @@ def _lock_case(case: Case | int) -> Case:
         raise CaseNotFound(detail=f"Case {case_id} does not exist.") from None
 
 
-def _notify_transition(case: Case, event: CaseEvent, change: EnforcementChange | None) -> None:
+def _notify_transition(
+    case: Case,
+    event: CaseEvent,
+    change: EnforcementChange | None,
+    warning: Decision | None = None,
+) -> None:
     from notifications.services import notices_record_for_event
 
-    notices_record_for_event(case=case, event=event, change=change)
+    notices_record_for_event(case=case, event=event, change=change, warning=warning)
 
 
 # --- opening --------------------------------------------------------------------------------
@@ -444,6 +411,7 @@ class Applied:
     citations: list[dict[str, Any]] | None = None  # None: the case's policies in force
     case_fields: dict[str, Any] = field(default_factory=dict)  # columns of the case to set
     plan_deadline: datetime | None = None  # the remediation plan's, when one was made
+    ends_at: datetime | None = None  # the end of the restriction the action imposes, if any
 
 
 def case_transition(
@@ -499,10 +467,15 @@ def case_transition(
             data=applied.event_data,
         )
         locked.refresh_from_db()
-        change = account_enforcement_recompute(
-            account_id=locked.account_id, case=locked, event=event, at=now
+        change, warning = decisions_for_transition(
+            command=command,
+            case=locked,
+            actor=actor,
+            event=event,
+            at=now,
+            ends_at=applied.ends_at,
         )
-        _notify_transition(locked, event, change)
+        _notify_transition(locked, event, change, warning)
     return locked
 
 
@@ -516,20 +489,38 @@ def _apply(case: Case, command: Command, actor: Actor, now: datetime) -> Applied
         case Remediate():
             return _apply_remediate(case, command, actor, now)
         case Terminate():
-            return _apply_terminate(case, command)
+            return _apply_terminate(case, command, actor)
         case Dismiss():
-            return Applied(reason=command.reason)
+            data = {"warning": command.warning} if command.warning else {}
+            return Applied(reason=command.reason, event_data=data)
     assert_never(command)
 
 
 def _apply_suspend(case: Case, command: Suspend, now: datetime) -> Applied:
     versions = policies_resolve(list(command.policies))
     case.policies.add(*[v.policy for v in versions])
+    spec = command.restriction
+    ends_at = restriction_end(now=now, duration=command.duration, ends_at=command.ends_at)
     return Applied(
         reason=command.reason,
         citations=[v.citation() for v in versions],
-        event_data={"policies": [v.policy.code for v in versions], "scope": command.scope},
+        event_data={
+            "policies": [v.policy.code for v in versions],
+            "restriction": _restriction_data(spec),
+            "ends_at": iso_or_none(ends_at),
+        },
+        ends_at=ends_at,
     )
+
+
+def _restriction_data(spec: RestrictionSpec) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "models": list(spec.models),
+        "features": list(spec.features),
+        "requests_per_minute": spec.requests_per_minute,
+        "tokens_per_minute": spec.tokens_per_minute,
+    }
 
 
 def _plan_deadline_of(plan: RemediationPlanInput, now: datetime) -> datetime:
@@ -598,11 +589,25 @@ def _apply_remediate(case: Case, command: Remediate, actor: Actor, now: datetime
         RemediationPlan.objects.filter(pk=plan.pk).update(
             verified_at=now, verification_note=command.verification_note
         )
-    return Applied(reason=command.verification_note, event_data=data)
+    ends_at = None
+    if command.restriction is not None:
+        ends_at = restriction_end(now=now, duration=command.duration, ends_at=command.ends_at)
+        data["probation"] = {
+            **_restriction_data(command.restriction),
+            "ends_at": iso_or_none(ends_at),
+        }
+    return Applied(reason=command.verification_note, event_data=data, ends_at=ends_at)
 
 
-def _apply_terminate(case: Case, command: Terminate) -> Applied:
+def _apply_terminate(case: Case, command: Terminate, actor: Actor) -> Applied:
+    data: dict[str, Any] = {}
+    if case.violation_confirmed is not True:
+        # Terminating is for a confirmed violation; a lead may decide otherwise, on the record.
+        if not command.override_reason:
+            raise ViolationNotConfirmed()
+        _require_role(actor, Role.LEAD, "terminate against the investigation's finding")
+        data["override_reason"] = command.override_reason
     if command.policies:
         versions = policies_resolve(list(command.policies))
         case.policies.add(*[v.policy for v in versions])
-    return Applied(reason=command.rationale)
+    return Applied(reason=command.rationale, event_data=data)

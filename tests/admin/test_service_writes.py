@@ -142,6 +142,7 @@ def test_the_account_admin_saves_through_account_upsert(
             "channel_partners": [other.pk],
             **inline_management("channels"),
             **inline_management("cases"),
+            **inline_management("decisions"),
         },
     )
 

@@ -107,8 +107,8 @@ def test_enforcement_status_set_by_hand_is_reported(
     out, error = verify_fails(capsys)
     subject = f"accounts_account 'acme-ai' (id {account.pk})"
     assert (
-        f"{subject}: enforcement_status is 'active' but its cases' states make it 'suspended'"
-        in out
+        f"{subject}: enforcement_status is 'active' but its restrictions in force make it "
+        "'suspended'" in out
     )
     assert f"{subject}: enforcement_status is 'active' but its last enforcement change" in out
     assert "bystander" not in out
@@ -197,6 +197,8 @@ def test_truncated_timeline_and_changes_are_reported(
             truncate("TRUNCATE cases_caseevent CASCADE")  # empties cases_enforcementchange too
         else:
             sql("DELETE FROM cases_enforcementchange")
+            sql("DELETE FROM cases_restriction")
+            sql("DELETE FROM cases_decision")
             sql("DELETE FROM cases_caseevent")
     assert count("cases_enforcementchange") == 0
 

@@ -10,12 +10,12 @@ import pytest
 
 from cases.actions import (
     COMMANDS,
-    DEFAULT_SCOPE,
     Dismiss,
     Evidence,
     Investigate,
     Remediate,
     RemediationPlan,
+    RestrictionSpec,
     Suspend,
     Terminate,
     input_names,
@@ -32,11 +32,68 @@ def test_one_input_type_per_action_of_the_table() -> None:
     assert [c.action for c in COMMANDS.values()] == list(ACTIONS)
 
 
-def test_text_is_trimmed_codes_deduplicated_and_the_scope_defaults() -> None:
-    command = Suspend(reason="  Distilling \n", policies=["a", "b", "a"], scope="  ")
+def test_text_is_trimmed_codes_deduplicated_and_the_restriction_defaults() -> None:
+    command = Suspend(reason="  Distilling \n", policies=["a", "b", "a"])
     assert command == Suspend(reason="Distilling", policies=("a", "b"))
     assert command.policies == ("a", "b")
-    assert command.scope == DEFAULT_SCOPE
+    assert command.restriction == RestrictionSpec(kind="suspension")
+    assert (command.duration, command.ends_at) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"kind": "rate_limit"}, "restriction.requests_per_minute"),
+        ({"kind": "rate_limit", "requests_per_minute": 0}, "restriction.requests_per_minute"),
+        ({"kind": "rate_limit", "requests_per_minute": True}, "restriction.requests_per_minute"),
+        ({"kind": "model_block"}, "restriction.models"),
+        ({"kind": "model_block", "models": [" "]}, "restriction.models"),
+        ({"kind": "feature_block", "features": "batch"}, "restriction.features"),
+        ({"kind": "suspension", "features": ["batch"]}, "restriction.features"),
+        ({"kind": "suspension", "tokens_per_minute": 5}, "restriction.tokens_per_minute"),
+        ({"kind": "forever"}, "restriction.kind"),
+    ],
+)
+def test_a_restriction_names_exactly_what_its_kind_needs(spec: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        RestrictionSpec(**spec)
+    assert raised.value.fields["field"] == field
+
+
+def test_a_block_keeps_each_name_once() -> None:
+    spec = RestrictionSpec(kind="model_block", models=["gpt-x ", "gpt-x", "gpt-y"])
+    assert spec.models == ("gpt-x", "gpt-y")
+
+
+def test_suspend_cannot_terminate_and_takes_one_end() -> None:
+    with pytest.raises(InvalidInput):
+        Suspend(reason="r", policies=["a"], restriction=RestrictionSpec(kind="termination"))
+    with pytest.raises(InvalidInput) as raised:
+        Suspend(
+            reason="r",
+            policies=["a"],
+            duration=timedelta(days=1),
+            ends_at=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+    assert raised.value.fields["field"] == "duration"
+    for bad in (timedelta(0), timedelta(days=-1), timedelta(days=4000)):
+        with pytest.raises(InvalidInput):
+            Suspend(reason="r", policies=["a"], duration=bad)
+
+
+def test_a_probation_is_partial_and_has_an_end() -> None:
+    limit = RestrictionSpec(kind="rate_limit", requests_per_minute=100)
+    assert Remediate(verification_note="ok", restriction=limit, duration=timedelta(days=30))
+    with pytest.raises(MissingInput):
+        Remediate(verification_note="ok", restriction=limit)
+    with pytest.raises(InvalidInput):
+        Remediate(
+            verification_note="ok",
+            restriction=RestrictionSpec(kind="suspension"),
+            duration=timedelta(days=30),
+        )
+    with pytest.raises(InvalidInput):
+        Remediate(verification_note="ok", duration=timedelta(days=30))
 
 
 def test_every_blank_required_input_is_named_at_once() -> None:

@@ -51,6 +51,7 @@ def test_the_digest_goes_to_each_staff_member_with_open_cases_and_nobody_else(
         "day": "2026-11-25",
         "overdue": [str(late.pk)],
         "upcoming": [str(mid.pk), str(soon.pk)],
+        "unsent": [],
     }
     body = analyst.body_text
     assert body.index("Overdue (1)") < body.index(f"Case {late.pk},") < body.index("Coming up (2)")

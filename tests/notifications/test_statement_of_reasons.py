@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import api_client_create
-from cases.actions import Investigate, Suspend, Terminate
+from cases.actions import Investigate, RestrictionSpec, Suspend, Terminate
 from cases.audit_verify import audit_verify
 from cases.choices import signal_kind_wording
 from cases.intake import signals_ingest
@@ -61,7 +61,9 @@ def suspend(account: Account, actor: Actor, **extra: Any) -> Notice:
         ),
         actor=actor,
     )
-    return Notice.objects.get(case=case, event="suspension", recipient="legal@acme.test")
+    return Notice.objects.get(
+        case=case, event__in=["suspension", "restriction"], recipient="legal@acme.test"
+    )
 
 
 def test_suspension_email_names_the_clause_text_in_force_even_after_a_new_version(
@@ -120,12 +122,24 @@ def test_statement_has_every_field_with_its_dsa_name(
     assert "appeals@tns.example" in notice.body_html
 
 
-def test_partial_scope_is_a_partial_suspension(
+def test_a_feature_block_is_a_partial_suspension_of_the_service(
     account: Account, actors: dict[str, Actor], policies: Any
 ) -> None:
-    notice = suspend(account, actors["analyst"], scope="fine-tuning endpoints")
-    assert notice.statement["scope"]["restricted"] == "fine-tuning endpoints"
-    assert notice.statement["dsa"]["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
+    notice = suspend(
+        account,
+        actors["analyst"],
+        restriction=RestrictionSpec(kind="feature_block", features=["fine_tuning"]),
+        duration=timedelta(days=7),
+    )
+    statement = notice.statement
+    assert statement["scope"]["restricted"] == "the features fine_tuning"
+    assert statement["decision"]["provision"] == "API access suspended in part"
+    assert statement["dsa"]["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
+    assert statement["dsa"]["decision_account"] is None
+    assert statement["end_basis"] == "restriction"
+    assert statement["dsa"]["end_date_service_restriction"] == statement["end"][:10]
+    assert statement["dsa"]["end_date_account_restriction"] is None
+    assert "fine_tuning" in notice.body_text
 
 
 def test_automated_signal_behind_the_case_marks_automated_detection(
@@ -271,7 +285,9 @@ SUSPEND = {"action": "suspend", "reason": "Outputs resold", "policies": ["rate-l
 
 
 def statement_of(case: Case) -> dict[str, Any]:
-    return Notice.objects.get(case=case, event="suspension", recipient="legal@acme.test").statement
+    return Notice.objects.get(
+        case=case, event__in=["suspension", "restriction"], recipient="legal@acme.test"
+    ).statement
 
 
 def test_a_decision_through_a_staff_tool_naming_a_person_is_not_automated(

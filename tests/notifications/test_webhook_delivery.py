@@ -10,6 +10,7 @@ import pytest
 
 from accounts.models import Account, Partner
 from cases.actions import Suspend
+from cases.models import Decision
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.delivery import retry_delay
@@ -57,6 +58,7 @@ def test_delivery_is_signed_and_verified_by_the_reference_library(
     assert delivery.headers["webhook-id"] == notice.webhook_id
     assert delivery.headers["webhook-signature"].startswith("v1,")
     body = json.loads(delivery.body)
+    decision = Decision.objects.get(case_id=notice.case_id)
     assert body["type"] == "enforcement.suspended"
     assert body["data"] == {
         "account": "acme-ai",
@@ -67,6 +69,21 @@ def test_delivery_is_signed_and_verified_by_the_reference_library(
         "policies": [{"code": "rate-limit-evasion", "version": 2}],
         "change": body["data"]["change"],
         "channel": "cloudco",
+        "until": None,
+        "decision": decision.reference,
+        "restrictions": [
+            {
+                "kind": "suspension",
+                "models": [],
+                "features": [],
+                "requests_per_minute": None,
+                "tokens_per_minute": None,
+                "starts_at": body["timestamp"],
+                "ends_at": None,
+                "decision": decision.reference,
+                "case": notice.case_id,
+            }
+        ],
     }
     [attempt] = notice.attempts_log.all()
     assert attempt.succeeded is True

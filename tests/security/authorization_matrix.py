@@ -42,6 +42,8 @@ API: dict[str, set[str]] = {
     "POST /cases/{case}/transitions": {"key:cases:write", *WORKERS},  # dismiss a flagged case
     "GET /cases/{case}/events": {"key:cases:read", *READERS},
     "GET /cases/{case}/notices": {"key:cases:read", *READERS},
+    "GET /cases/{planned}/decisions": {"key:cases:read", *READERS},
+    "GET /decisions/{decision}": {"key:cases:read", *READERS},
     "POST /cases/{planned}/plan/items/{item}/verify": {"key:cases:write", *INVESTIGATORS},
     "GET /cases/{case}/export": {"key:cases:read", "auditor", "lead"},
     "GET /enforcement/{account}": {"key:enforcement:read", *READERS},

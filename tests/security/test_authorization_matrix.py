@@ -15,7 +15,14 @@ from django.utils import timezone
 from accounts.models import Account, Partner
 from accounts.services import api_client_create, api_client_revoke
 from cases.actions import Investigate, RemediationPlan, Suspend
-from cases.models import Case, CaseNote, EvidenceReference, RemediationItem, ReviewDeadlineRule
+from cases.models import (
+    Case,
+    CaseNote,
+    Decision,
+    EvidenceReference,
+    RemediationItem,
+    ReviewDeadlineRule,
+)
 from cases.services import case_assign, case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
@@ -88,6 +95,7 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         case=case.pk,
         planned=planned.pk,
         item=item.pk,
+        decision=Decision.objects.filter(case=planned).values_list("reference", flat=True)[0],
     )
     bodies: dict[str, Any] = {
         "PUT /accounts/{account}": {"name": "Renamed"},
