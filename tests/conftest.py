@@ -240,3 +240,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             transactional = True
         if transactional and "django_db_serialized_rollback" not in fixtures:
             fixtures.append("django_db_serialized_rollback")
+        if transactional and marker is not None and not marker.kwargs.get("serialized_rollback"):
+            # pytest-django decides which databases to serialize from the marker alone: without
+            # this, a run with no test marked ``serialized_rollback=True`` restores nothing and
+            # the first transactional test leaves the next ones without the migrated rows.
+            kwargs = {**marker.kwargs, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
