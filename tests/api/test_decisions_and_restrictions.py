@@ -196,10 +196,17 @@ def test_each_kind_lifted_by_remediation(
         actor=actors["investigator"],
     )
     assert lookup(api)["status"] == "active"
+    assert (check(api)["status"], check(api)["restrictions"]) == ("active", [])
     reinstated = Decision.objects.get(case=case, kind="reinstate")
     assert reinstated.lifted == [Restriction.objects.get(case=case).pk]
-    assert feed_last(api)["decision"] == reinstated.reference
-    assert webhook_last(account)["type"] == "enforcement.reinstated"
+    change = feed_last(api)
+    assert (change["status"], change["previous_status"]) == ("active", status)
+    assert (change["decision"], change["restrictions"]) == (reinstated.reference, [])
+    payload = webhook_last(account)
+    assert payload["type"] == "enforcement.reinstated"
+    assert payload["data"]["decision"] == reinstated.reference
+    email = email_last(account)
+    assert (email.event, email.statement_reference) == ("reinstatement", reinstated.reference)
 
 
 def test_a_probation_keeps_a_rate_limit_after_remediation(

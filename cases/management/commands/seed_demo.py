@@ -25,6 +25,7 @@ from cases.actions import (
     Investigate,
     Remediate,
     RemediationPlan,
+    RestrictionSpec,
     Suspend,
     Terminate,
 )
@@ -82,6 +83,7 @@ ACCOUNTS = [
     ("hooli", "Hooli", "build", True, []),
     ("vandelay", "Vandelay Industries", "free", True, []),
     ("stark-analytics", "Stark Analytics", "scale", True, ["cloudco"]),
+    ("soylent-ai", "Soylent AI", "build", True, ["cloudco"]),
 ]
 
 ROLES = ("analyst", "investigator", "lead", "auditor")
@@ -414,7 +416,11 @@ class Command(BaseCommand):
         with clock(at + timedelta(hours=3)):
             case_transition(
                 case=case,
-                command=Dismiss(reason="Load test agreed with the account team"),
+                command=Dismiss(
+                    reason="Load test agreed with the account team",
+                    warning="Tell us before the next load test; bursts like this one are "
+                    "otherwise treated as rate limit evasion.",
+                ),
                 actor=actor["analyst"],
             )
 
@@ -446,4 +452,28 @@ class Command(BaseCommand):
                 case=case,
                 command=Dismiss(reason="No violation: contractor use is permitted"),
                 actor=actor["investigator"],
+            )
+
+        # 9. Restricted, not suspended: a 10 requests/minute limit for seven days.
+        at = now - timedelta(days=1)
+        signals = self._signals(
+            accounts["soylent-ai"], "rate_limit_exceeded", "medium", 12, at, source="gateway"
+        )
+        with clock(at):
+            case = incident_route(
+                incident=self._incident(
+                    accounts["soylent-ai"], signals, "10 rate_limit_exceeded in an hour"
+                ),
+                actor=rules,
+            )
+        with clock(at + timedelta(hours=1)):
+            case_transition(
+                case=case,
+                command=Suspend(
+                    reason="Requests spread over several keys to pass the rate limit",
+                    policies=["rate-limit-evasion"],
+                    restriction=RestrictionSpec(kind="rate_limit", requests_per_minute=10),
+                    duration=timedelta(days=7),
+                ),
+                actor=actor["analyst"],
             )
