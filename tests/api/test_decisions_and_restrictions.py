@@ -250,6 +250,9 @@ def test_story_a_10_rpm_limit_is_restricted_not_suspended(
     assert payload["data"]["status"] == "restricted"
     statement = Decision.objects.get(case=case).statement
     assert statement["scope"]["restricted"] == "requests above 10 requests per minute"
+    assert statement["dsa"]["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
+    assert statement["dsa"]["decision_account"] is None
+    assert statement["dsa"]["end_date_service_restriction"] == seen["until"][:10]
     assert statement["end"] == seen["until"]
 
 
@@ -282,6 +285,8 @@ def test_story_terminating_after_no_violation_needs_a_leads_override(
     decision = Decision.objects.get(case=case, kind="terminate")
     assert decision.override_reason.startswith("Evidence from the linked")
     assert "No violation" not in decision.statement["facts"]
+    assert decision.statement["dsa"]["decision_account"] == "DECISION_ACCOUNT_TERMINATED"
+    assert decision.statement["dsa"]["decision_provision"] == "DECISION_PROVISION_TOTAL_TERMINATION"
     assert lookup(api)["status"] == "terminated"
 
 

@@ -118,6 +118,15 @@ def test_statement_has_every_field_with_its_dsa_name(
     assert dsa["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
     assert dsa["account_type"] == "ACCOUNT_TYPE_BUSINESS"
     assert dsa["end_date_account_restriction"] == f"{case.review_deadline:%Y-%m-%d}"
+    assert dsa["end_date_service_restriction"] is None
+    # The Transparency Database's remaining required fields, as they fit an API provider.
+    assert dsa["category"] == "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+    assert dsa["content_type"] == ["CONTENT_TYPE_OTHER"]
+    assert dsa["content_type_other"] == "API requests and model outputs"
+    assert dsa["content_date"] == f"{case.created_at:%Y-%m-%d}"  # no signal: when it opened
+    assert dsa["source_type"] == "SOURCE_VOLUNTARY"
+    assert dsa["incompatible_content_illegal"] == "No"
+    assert dsa["application_date"] == statement["start"][:10]
     assert statement["reference"] in notice.body_text
     assert "appeals@tns.example" in notice.body_html
 
@@ -133,6 +142,7 @@ def test_a_feature_block_is_a_partial_suspension_of_the_service(
     )
     statement = notice.statement
     assert statement["scope"]["restricted"] == "the features fine_tuning"
+    assert statement["dsa"]["category"] == "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
     assert statement["decision"]["provision"] == "API access suspended in part"
     assert statement["dsa"]["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
     assert statement["dsa"]["decision_account"] is None
