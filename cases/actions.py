@@ -199,6 +199,16 @@ class RestrictionSpec:
                 field="restriction.requests_per_minute",
             )
 
+    def as_data(self) -> dict[str, Any]:
+        """The restriction's terms under the names the lookup and the feed use."""
+        return {
+            "kind": self.kind,
+            "models": list(self.models),
+            "features": list(self.features),
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
+        }
+
 
 def _end(command: Suspend | Remediate) -> None:
     """A restriction lasts a ``duration`` or until ``ends_at``, not both; the duration is

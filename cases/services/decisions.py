@@ -63,13 +63,8 @@ def restriction_end(
 
 
 def _view_of(imposed: Imposed, *, case: Case, at: datetime, reference: str) -> dict[str, Any]:
-    spec = imposed.spec
     return {
-        "kind": spec.kind,
-        "models": list(spec.models),
-        "features": list(spec.features),
-        "requests_per_minute": spec.requests_per_minute,
-        "tokens_per_minute": spec.tokens_per_minute,
+        **imposed.spec.as_data(),
         "starts_at": iso(at),
         "ends_at": iso_or_none(imposed.ends_at),
         "decision": reference,

@@ -24,7 +24,6 @@ from ..actions import (
     Dismiss,
     Investigate,
     Remediate,
-    RestrictionSpec,
     Suspend,
     Terminate,
 )
@@ -506,21 +505,11 @@ def _apply_suspend(case: Case, command: Suspend, now: datetime) -> Applied:
         citations=[v.citation() for v in versions],
         event_data={
             "policies": [v.policy.code for v in versions],
-            "restriction": _restriction_data(spec),
+            "restriction": spec.as_data(),
             "ends_at": iso_or_none(ends_at),
         },
         ends_at=ends_at,
     )
-
-
-def _restriction_data(spec: RestrictionSpec) -> dict[str, Any]:
-    return {
-        "kind": spec.kind,
-        "models": list(spec.models),
-        "features": list(spec.features),
-        "requests_per_minute": spec.requests_per_minute,
-        "tokens_per_minute": spec.tokens_per_minute,
-    }
 
 
 def _plan_deadline_of(plan: RemediationPlanInput, now: datetime) -> datetime:
@@ -593,7 +582,7 @@ def _apply_remediate(case: Case, command: Remediate, actor: Actor, now: datetime
     if command.restriction is not None:
         ends_at = restriction_end(now=now, duration=command.duration, ends_at=command.ends_at)
         data["probation"] = {
-            **_restriction_data(command.restriction),
+            **command.restriction.as_data(),
             "ends_at": iso_or_none(ends_at),
         }
     return Applied(reason=command.verification_note, event_data=data, ends_at=ends_at)
