@@ -6,11 +6,11 @@ Every selector returns what one response needs in a bounded number of queries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -146,7 +146,9 @@ _LOOKUP_SQL = """
 
 
 def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON column read by raw SQL: text (orjson parses it several times faster than
+    ``json``), or already parsed by the driver."""
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def _db_datetime(value: Any) -> Any:

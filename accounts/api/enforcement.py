@@ -35,6 +35,7 @@ from cases.selectors import (
     enforcement_get_with_key,
 )
 from config.problems import InvalidQuery, problem_for_exception
+from config.renderers import json_plain
 from config.times import ContractJSONEncoder
 
 from .permissions import caller_may
@@ -247,8 +248,7 @@ class EnforcementCheckApi(APIView):
             accounts = serializer.validated_data["accounts"]
         # The rows are JSON-ready values: no serializer pass over 1,000 items.
         results = enforcement_check(external_ids=accounts)
-        body = json.dumps({"results": results}, separators=(",", ":"))
-        return HttpResponse(body, content_type="application/json")
+        return HttpResponse(json_plain({"results": results}), content_type="application/json")
 
 
 class EnforcementChangesApi(APIView):
