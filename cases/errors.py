@@ -65,3 +65,17 @@ class ViolationNotConfirmed(Conflict):
             "The investigation found no violation, so the account cannot be terminated; a lead "
             "may override with an override_reason, which goes on the record."
         )
+
+
+class PlanClosed(Conflict):
+    """A remediation plan changes (items verified, deadline moved) only while its case is
+    investigated."""
+
+    code = "plan_closed"
+    title = "The remediation plan is closed"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            f"The case is {fields.get('state')}: its remediation plan changes only while the "
+            "case is investigated."
+        )

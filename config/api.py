@@ -170,7 +170,8 @@ class StrictSerializer(serializers.Serializer[Any]):
 
 class TextField(serializers.CharField):
     """A JSON string, trimmed; never a number or a boolean read as one. Not blank unless
-    ``allow_blank``; NUL characters are refused."""
+    ``allow_blank``; NUL characters are refused. ``max_length`` bounds the string as sent,
+    before trimming, as the schema's ``maxLength`` says."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -179,6 +180,8 @@ class TextField(serializers.CharField):
             raise serializers.ValidationError(
                 "May not contain NUL characters.", code="null_characters"
             )
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return str(super().to_internal_value(data))
 
     @property

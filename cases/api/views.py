@@ -323,9 +323,9 @@ class PlanItemVerifyApi(APIView):
         operation_id="cases_plan_item_verify",
         summary="Verify one item of the remediation plan",
         description=(
-            "The case must be investigated. Needs an investigator or lead (or a client whose "
-            "role is one); `remediate` is refused until every item is verified. Verifying an "
-            "item twice changes nothing."
+            "The case must be investigated (else 409 `plan_closed`). Needs an investigator or "
+            "lead (or a client whose role is one); `remediate` is refused until every item is "
+            "verified. Verifying an item twice changes nothing."
         ),
         request=PlanItemVerifySerializer,
         responses={200: CaseDetailSerializer},

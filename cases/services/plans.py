@@ -12,7 +12,7 @@ from core.actors import Actor
 from core.errors import InvalidInput
 
 from ..choices import CaseState, EventAction
-from ..errors import CaseNotFound
+from ..errors import CaseNotFound, PlanClosed
 from ..models import Case, RemediationItem, RemediationPlan
 from ..workflow import PLAN_DEADLINE_MIN_ROLE, PLAN_VERIFY_MIN_ROLE
 from .transitions import (
@@ -39,9 +39,7 @@ def plan_item_verify(
     with transaction.atomic():
         locked = _lock_case(case_id)
         if locked.state != CaseState.INVESTIGATED:
-            raise InvalidInput(
-                detail="Items are verified while the case is investigated.", field="item"
-            )
+            raise PlanClosed(state=locked.state)
         target = RemediationItem.objects.get(pk=item_id)
         if target.verified_at is not None:
             return target
@@ -78,10 +76,7 @@ def plan_deadline_set(
         if plan is None:
             raise InvalidInput(detail="This case has no remediation plan.", field="deadline")
         if locked.state != CaseState.INVESTIGATED:
-            raise InvalidInput(
-                detail="A plan's deadline moves only while the case is investigated.",
-                field="deadline",
-            )
+            raise PlanClosed(state=locked.state)
         now = timezone.now()
         if new_deadline <= now:
             raise InvalidInput(detail="'deadline' must be in the future.", field="deadline")

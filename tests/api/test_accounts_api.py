@@ -28,6 +28,17 @@ def test_put_partner_validates(api: ApiCaller) -> None:
     problem(api.put("/partners/" + "p" * 65, {"name": "long"}), 422)
 
 
+def test_a_text_longer_than_its_max_length_as_sent_is_refused_even_if_trimming_shortens_it(
+    api: ApiCaller, db: None
+) -> None:
+    # The schema's maxLength bounds the string sent; trimming happens after the check.
+    body = problem(api.put("/partners/resellr", {"name": "\v" + "x" * 200}), 422)
+    assert [e["field"] for e in body["errors"]] == ["name"]
+    assert not Partner.objects.filter(code="resellr").exists()
+    assert api.put("/partners/resellr", {"name": " " + "x" * 199}).status_code == 201
+    assert Partner.objects.get(code="resellr").name == "x" * 199
+
+
 def test_get_and_list_partners(api: ApiCaller, partner: Partner) -> None:
     assert api.get("/partners/cloudco").json()["name"] == "CloudCo"
     problem(api.get("/partners/nope"), 404)

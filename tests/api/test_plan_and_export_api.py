@@ -67,6 +67,22 @@ def test_items_verified_over_the_api_unblock_remediate(
     assert done.json()["state"] == "remediated"
 
 
+def test_an_item_of_a_case_no_longer_investigated_is_a_conflict(
+    planned: Any, make_caller: Callable[..., ApiCaller]
+) -> None:
+    caller = make_caller("cases:write", "cases:read", role="lead")
+    item = RemediationItem.objects.filter(plan__case=planned).first()
+    assert item is not None
+    done = caller.post(f"/cases/{planned.pk}/transitions", {"action": "dismiss", "reason": "ok"})
+    assert done.status_code == 200, done.content
+
+    body = problem(caller.post(f"/cases/{planned.pk}/plan/items/{item.pk}/verify", {}), 409)
+    assert body["code"] == "plan_closed"
+    assert "dismissed" in body["detail"]
+    item.refresh_from_db()
+    assert item.verified_at is None
+
+
 def test_an_analyst_client_cannot_verify_items(
     planned: Any, make_caller: Callable[..., ApiCaller]
 ) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cases.actions import Remediate
+from cases.actions import Dismiss, Remediate
 from cases.deadlines import deadlines_sweep, plan_reminders_send
-from cases.errors import PlanNotVerified
+from cases.errors import PlanClosed, PlanNotVerified
 from cases.models import Case, CaseEvent, RemediationItem, RemediationPlan, Reminder
 from cases.services import case_transition, plan_deadline_set, plan_item_verify
 from core.errors import Forbidden
@@ -193,3 +193,19 @@ def test_past_the_plan_deadline_the_case_escalates_to_the_leads_for_a_decision(
     assert notice.payload["plan_overdue"] is True
     assert "remediation plan" in notice.subject
     assert "A decision is needed" in notice.body_text
+
+
+def test_a_closed_cases_plan_neither_moves_nor_verifies(
+    planned: Case, actors: dict[str, Any]
+) -> None:
+    plan = RemediationPlan.objects.get(case=planned)
+    case_transition(case=planned, command=Dismiss(reason="Resolved"), actor=actors["lead"])
+
+    with pytest.raises(PlanClosed):
+        plan_deadline_set(
+            case=planned, deadline=plan.deadline + timedelta(days=7), actor=actors["lead"]
+        )
+    with pytest.raises(PlanClosed):
+        plan_item_verify(item=items_of(planned)[0], actor=actors["lead"])
+    assert RemediationPlan.objects.get(case=planned).deadline == plan.deadline
+    assert not RemediationItem.objects.filter(plan=plan, verified_at__isnull=False).exists()
