@@ -85,6 +85,9 @@ class EventAction(models.TextChoices):
     PLAN_DEADLINE = "plan_deadline", "Plan deadline changed"
     DEADLINE = "deadline", "Review deadline moved"
     RESTRICTION_EXPIRED = "restriction_expired", "Restriction ended by itself"
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested"
+    APPROVAL_APPROVED = "approval_approved", "Approval given"
+    APPROVAL_REJECTED = "approval_rejected", "Approval refused"
 
 
 class RestrictionKind(models.TextChoices):
@@ -111,3 +114,30 @@ class DecisionKind(models.TextChoices):
     APPEAL_OVERTURNED = "appeal_overturned", "Appeal overturned"
     APPEAL_MODIFIED = "appeal_modified", "Appeal modified"
     RESTRICTION_EXPIRED = "restriction_expired", "Restriction expired"
+
+
+class ApprovalAction(models.TextChoices):
+    """The actions that need a second person (decisions.md, Four-eyes approval)."""
+
+    TERMINATE = "terminate", "Terminate the account"
+
+
+class ApprovalState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    SUPERSEDED = "superseded", "Superseded (the case changed)"
+
+
+# Timeline events that do not change what an approver decides on: commentary, routing, and the
+# approval's own events. Any other event after a proposal supersedes it (ADR 0012).
+APPROVAL_NEUTRAL_EVENTS = (
+    EventAction.NOTE,
+    EventAction.NOTE_CORRECTED,
+    EventAction.ASSIGN,
+    EventAction.DEADLINE,
+    EventAction.APPROVAL_REQUESTED,
+    EventAction.APPROVAL_APPROVED,
+    EventAction.APPROVAL_REJECTED,
+)

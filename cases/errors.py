@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class CaseError(DomainError):
@@ -79,3 +79,56 @@ class PlanClosed(Conflict):
             f"The case is {fields.get('state')}: its remediation plan changes only while the "
             "case is investigated."
         )
+
+
+class ApprovalNotFound(NotFound):
+    """No approval request by that id."""
+
+
+class ApprovalAlreadyPending(Conflict):
+    code = "approval_pending"
+    title = "An approval is already pending"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            f"Case {fields.get('case_id')} already has a pending approval request; approve or "
+            "reject it first."
+        )
+
+
+class ApprovalNotPending(Conflict):
+    code = "approval_not_pending"
+    title = "The approval request is no longer pending"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"This approval request is {fields.get('state')}; nothing was applied."
+
+
+class ApprovalExpired(ApprovalNotPending):
+    code = "approval_expired"
+    title = "The approval request expired"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            f"This approval request expired at {fields.get('expires_at')}; propose the action "
+            "again."
+        )
+
+
+class ApprovalSuperseded(ApprovalNotPending):
+    code = "approval_superseded"
+    title = "The case changed since the proposal"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            "The case changed after this action was proposed, so the request is superseded; "
+            "propose it again on the case as it is now."
+        )
+
+
+class SelfApproval(Forbidden):
+    code = "self_approval"
+    title = "You proposed this action"
+
+    def default_detail(self, **fields: Any) -> str:
+        return "A different lead must approve or reject what you proposed (four eyes)."

@@ -21,6 +21,8 @@ from core.actors import ActedBy, ActorKind
 from .audit import HASH_VERSION
 from .choices import (
     OPEN_STATES,
+    ApprovalAction,
+    ApprovalState,
     CaseState,
     DecisionKind,
     FlagRuleKind,
@@ -588,3 +590,100 @@ class Restriction(models.Model):
             and self.starts_at <= at
             and (self.ends_at is None or self.ends_at > at)
         )
+
+
+class ApprovalRequest(models.Model):
+    """An action that needs a second person (decisions.md, Four-eyes approval), as proposed.
+
+    ``input`` is the action's typed input (``cases.actions``) as JSON; approving it carries that
+    input out through the same service a single-step action takes. ``case_state`` and
+    ``case_seq`` are the case's state and last timeline event when it was proposed: a later event
+    that changes the case supersedes the request (``cases.services.approvals``). Who proposed and
+    who decided are recorded as on timeline events. Every change goes through
+    ``cases.services.approvals``.
+    """
+
+    action = models.CharField(max_length=32, choices=ApprovalAction.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="approvals")
+    input = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=16, choices=ApprovalState.choices, default=ApprovalState.PENDING
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    proposed_by_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    proposed_by_acted_by = models.CharField(max_length=16, choices=ActedBy.choices)
+    proposed_by_label = models.CharField(max_length=200)
+    proposed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    comment = models.TextField(blank=True, help_text="The proposer's rationale.")
+    expires_at = models.DateTimeField()
+    case_state = models.CharField(max_length=16, choices=CaseState.choices)
+    case_seq = models.PositiveIntegerField(help_text="The case's last event when proposed.")
+    decided_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it stopped being pending, for whatever reason."
+    )
+    decided_by_kind = models.CharField(max_length=16, choices=ActorKind.choices, blank=True)
+    decided_by_acted_by = models.CharField(max_length=16, choices=ActedBy.choices, blank=True)
+    decided_by_label = models.CharField(max_length=200, blank=True)
+    decided_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_comment = models.TextField(blank=True, help_text="The approver's or rejecter's.")
+    superseded_by = models.ForeignKey(
+        CaseEvent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The timeline event that changed the case.",
+    )
+    decision = models.ForeignKey(
+        Decision,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approvals",
+        help_text="The decision the approved action made.",
+    )
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(state=ApprovalState.PENDING),
+                name="one_pending_approval_per_case",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=ApprovalState.PENDING) | Q(decided_at__isnull=False),
+                name="approval_closed_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(state=ApprovalState.PENDING),
+                name="approval_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of case {self.case_id} ({self.state})"
+
+    def state_at(self, at: datetime) -> str:
+        """The state as of ``at``: a pending request past its ``expires_at`` is expired even
+        before the sweep records it."""
+        if self.state == ApprovalState.PENDING and self.expires_at <= at:
+            return ApprovalState.EXPIRED
+        return self.state
+
+    @property
+    def state_now(self) -> str:
+        return self.state_at(timezone.now())

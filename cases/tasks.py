@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from . import deadlines
+from .services import approvals_sweep as approvals_sweep_service
 from .services import restrictions_expire as restrictions_expire_service
 
 
@@ -55,3 +56,9 @@ def plan_reminders_send(now: str | None = None) -> int:
 def digests_send(now: str | None = None) -> int:
     """The daily digest of open cases to each staff member who has any."""
     return deadlines.digests_send(now=_at(now))
+
+
+@shared_task(expires=55, ignore_result=True)
+def approvals_sweep(now: str | None = None) -> dict[str, int]:
+    """Expire approval requests past their ``expires_at``; remind the other leads before."""
+    return approvals_sweep_service(now=_at(now))

@@ -36,6 +36,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("dismiss", CaseState.INVESTIGATED, CaseState.DISMISSED, Role.INVESTIGATOR),
 )
 
+# Actions a person or client proposes and a different lead approves (decisions.md, Four-eyes
+# approval): ``cases.services.case_act`` turns them into approval requests.
+FOUR_EYES_ACTIONS = ("terminate",)
+
 # state -> {action: transition}
 TABLE: dict[str, dict[str, Transition]] = {state: {} for state in CaseState}
 for _t in TRANSITIONS:

@@ -41,6 +41,13 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
         description="Remind assignees before review deadlines; escalate overdue cases to leads.",
     ),
     Periodic(
+        name="approvals: expiry and reminders",
+        task="cases.tasks.approvals_sweep",
+        every_seconds=60,
+        description="Mark four-eyes requests past APPROVAL_TTL expired; remind the other leads "
+        "APPROVAL_REMINDER_BEFORE a request expires, once.",
+    ),
+    Periodic(
         name="deadlines: remediation plan reminders",
         task="cases.tasks.plan_reminders_send",
         crontab="5 * * * *",

@@ -252,6 +252,14 @@ PLAN_REMINDER_BEFORE = timedelta(
     hours=max(0, int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
 )
 
+# Four-eyes approval (docs/workflow.md): a proposed termination waits this long for a second
+# lead, who is reminded APPROVAL_REMINDER_BEFORE it expires. There is no setting that turns
+# four eyes off.
+APPROVAL_TTL = timedelta(hours=max(1, int(os.environ.get("APPROVAL_TTL_HOURS", "72"))))
+APPROVAL_REMINDER_BEFORE = timedelta(
+    hours=max(0, int(os.environ.get("APPROVAL_REMINDER_BEFORE_HOURS", "12")))
+)
+
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.openapi.ProblemAutoSchema",

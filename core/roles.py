@@ -74,6 +74,7 @@ VIEW_MODELS = {
         "restriction",
         "reviewdeadlinerule",
         "reminder",
+        "approvalrequest",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint"],
     "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],

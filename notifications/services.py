@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from accounts.models import Partner
 from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority
-from cases.models import Case, CaseEvent, Decision, EnforcementChange, RemediationPlan
+from cases.models import (
+    ApprovalRequest,
+    Case,
+    CaseEvent,
+    Decision,
+    EnforcementChange,
+    RemediationPlan,
+)
 from config.times import iso, iso_or_none
 from core.actors import Actor
 from core.errors import Forbidden, InvalidInput
@@ -258,6 +265,40 @@ def notices_record_for_event(
             event.at,
         )
     return notices_save(notices)
+
+
+APPROVAL_NOTICES = ("approval.requested", "approval.reminder", "approval.rejected")
+
+
+def notices_record_for_approval(
+    *, approval: ApprovalRequest, kind: str, users: Any, event: CaseEvent | None = None
+) -> list[Notice]:
+    """Tell staff of a four-eyes request (notices.md): the other leads when it is proposed
+    (``approval.requested``) and before it expires (``approval.reminder``), the proposer when it
+    is rejected (``approval.rejected``). In the caller's transaction, dispatched after commit."""
+    if kind not in APPROVAL_NOTICES:
+        raise ValueError(f"not an approval notice: {kind}")
+    case = approval.case
+    payload = {
+        "case": case.pk,
+        "event": event.pk if event is not None else None,
+        "account": case.account.external_id,
+        "account_name": case.account.name or case.account.external_id,
+        "priority": case.priority,
+        "state": case.state,
+        "summary": case.summary,
+        "approval": approval.pk,
+        "action": approval.action,
+        "proposed_by": approval.proposed_by_label,
+        "proposed_at": iso(approval.proposed_at),
+        "expires_at": iso(approval.expires_at),
+        "rationale": approval.comment,
+        "override_reason": approval.input.get("override_reason", ""),
+        "decided_by": approval.decided_by_label,
+        "decision_comment": approval.decision_comment,
+        "admin_path": f"/admin/cases/approvalrequest/{approval.pk}/change/",
+    }
+    return notices_save(_staff(case, kind, users, payload))
 
 
 def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:

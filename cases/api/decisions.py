@@ -14,13 +14,21 @@ from rest_framework.response import Response
 from accounts.api.serializers import RestrictionSerializer
 from accounts.choices import Scope
 from config.api import OldestFirstCursorPage
-from config.times import iso_or_none
+from config.times import iso, iso_or_none
 
 from ..choices import DecisionKind
 from ..enforcement import restriction_view
 from ..models import Case, Decision, Restriction
 
 REFERENCE = re.compile(r"^sor_[0-9a-f]{32}$")
+ACTOR = {
+    "type": "object",
+    "properties": {
+        "kind": {"type": "string"},
+        "label": {"type": "string"},
+        "acted_by": {"type": "string"},
+    },
+}
 
 
 class DecisionRestrictionSerializer(RestrictionSerializer):
@@ -38,6 +46,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
     decided_by = serializers.SerializerMethodField()
     restrictions = serializers.SerializerMethodField()
     delivered_to = serializers.SerializerMethodField()
+    approval = serializers.SerializerMethodField()
 
     class Meta:
         model = Decision
@@ -56,6 +65,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "lifted",
             "statement",
             "delivered_to",
+            "approval",
         ]
         read_only_fields = fields
 
@@ -74,6 +84,46 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "kind": decision.actor_kind,
             "label": decision.actor_label,
             "acted_by": decision.acted_by,
+        }
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "The four-eyes approval the decision was made on: who proposed and "
+            "who approved, with their comments and times. Null for a decision that needs none.",
+            "properties": {
+                "id": {"type": "integer"},
+                "proposed_by": ACTOR,
+                "proposed_at": {"type": "string", "format": "date-time"},
+                "comment": {"type": "string"},
+                "approved_by": ACTOR,
+                "approved_at": {"type": "string", "format": "date-time"},
+                "approval_comment": {"type": "string"},
+            },
+        }
+    )
+    def get_approval(self, decision: Decision) -> dict[str, Any] | None:
+        approvals = list(decision.approvals.all())
+        if not approvals:
+            return None
+        approval = approvals[0]
+        return {
+            "id": approval.pk,
+            "proposed_by": {
+                "kind": approval.proposed_by_kind,
+                "label": approval.proposed_by_label,
+                "acted_by": approval.proposed_by_acted_by,
+            },
+            "proposed_at": iso(approval.proposed_at),
+            "comment": approval.comment,
+            "approved_by": {
+                "kind": approval.decided_by_kind,
+                "label": approval.decided_by_label,
+                "acted_by": approval.decided_by_acted_by,
+            },
+            "approved_at": iso_or_none(approval.decided_at),
+            "approval_comment": approval.decision_comment,
         }
 
     @extend_schema_field(DecisionRestrictionSerializer(many=True))
@@ -106,7 +156,8 @@ def decisions_queryset() -> QuerySet[Decision]:
         Prefetch(
             "restrictions",
             queryset=Restriction.objects.select_related("ended_by").order_by("id"),
-        )
+        ),
+        "approvals",
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import decisions, views
+from . import approvals, decisions, views
 
 urlpatterns = [
     path("signals", views.SignalBatchApi.as_view(), name="signals"),
@@ -23,5 +23,19 @@ urlpatterns = [
         name="cases-decisions",
     ),
     path("decisions/<str:reference>", decisions.DecisionDetailApi.as_view(), name="decisions"),
+    path("approvals", approvals.ApprovalListApi.as_view(), name="approvals-list"),
+    path(
+        "approvals/<id:approval_id>", approvals.ApprovalDetailApi.as_view(), name="approvals-detail"
+    ),
+    path(
+        "approvals/<id:approval_id>/approve",
+        approvals.ApprovalApproveApi.as_view(),
+        name="approvals-approve",
+    ),
+    path(
+        "approvals/<id:approval_id>/reject",
+        approvals.ApprovalRejectApi.as_view(),
+        name="approvals-reject",
+    ),
     path("cases/<id:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
 ]

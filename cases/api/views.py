@@ -20,7 +20,7 @@ from accounts.models import Account, ApiClient
 from cases.choices import CaseState, Priority
 from cases.export import case_export
 from cases.intake import signal_batch, signals_ingest
-from cases.models import Case, CaseEvent, RemediationItem
+from cases.models import ApprovalRequest, Case, CaseEvent, RemediationItem
 from cases.selectors import (
     case_events,
     case_filter_overdue,
@@ -29,12 +29,13 @@ from cases.selectors import (
     case_signal_count,
     case_signals,
 )
-from cases.services import case_open, case_transition, plan_item_verify
+from cases.services import case_act, case_open, plan_item_verify
 from cases.workflow import allowed_actions
 from config.api import CursorPage, OldestFirstCursorPage
 from core.actors import user_role
 from core.roles import Role, role_weaker
 
+from .approval_serializers import ApprovalCreatedSerializer, approval_created
 from .serializers import (
     CaseDetailSerializer,
     CaseEventSerializer,
@@ -252,10 +253,16 @@ class CaseTransitionApi(APIView):
             "The body is the action's own, chosen by `action`: one schema per action below "
             "(workflow.md). Required input absent or blank: 422 `missing_input`; a field the "
             "action does not take: 422. Not allowed from the current state, or "
-            "`expected_state` no longer true: 409."
+            "`expected_state` no longer true: 409.\n\n"
+            "`terminate` needs four eyes: it is checked as now (a 409 "
+            "`violation_not_confirmed` without an `override_reason` when no violation was "
+            "confirmed) and answers 202 with a pending approval request; the case stays "
+            "investigated, the suspension in force, until a different lead approves it "
+            "(`POST /approvals/{id}/approve`). One request may be pending per case (else 409 "
+            "`approval_pending`)."
         ),
         request=TransitionSerializer,
-        responses={200: CaseDetailSerializer},
+        responses={200: CaseDetailSerializer, 202: ApprovalCreatedSerializer},
         parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample(
@@ -280,16 +287,41 @@ class CaseTransitionApi(APIView):
                     "remediation": {"items": ["Delete the distilled model"], "deadline_days": 14},
                 },
             ),
+            OpenApiExample(
+                "terminate (proposed for approval)",
+                request_only=True,
+                value={
+                    "action": "terminate",
+                    "expected_state": "investigated",
+                    "rationale": "Deliberate, repeated distillation after a warning",
+                },
+            ),
+            OpenApiExample(
+                "terminate: pending approval",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    "approval": {
+                        "id": 7,
+                        "action": "terminate",
+                        "state": "pending",
+                        "proposed_by": {"kind": "staff", "label": "lead-ana", "acted_by": "person"},
+                        "expires_at": "2026-11-28T10:00:00Z",
+                    }
+                },
+            ),
         ],
         tags=["cases"],
     )
     @idempotent
     def post(self, request: Request, case_id: int) -> Response:
         command, expected = transition_body(request.data)
-        case = case_transition(
+        done = case_act(
             case=case_id, command=command, actor=request_actor(request), expected_state=expected
         )
-        return Response(_detail(case.pk, request))
+        if isinstance(done, ApprovalRequest):
+            return Response(approval_created(done), status=status.HTTP_202_ACCEPTED)
+        return Response(_detail(done.pk, request))
 
 
 class CaseEventsApi(generics.ListAPIView[CaseEvent]):

@@ -6,6 +6,13 @@ enforcement status and records the notices to send. Notices are dispatched only 
 Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
 """
 
+from .approvals import (
+    approval_approve,
+    approval_propose,
+    approval_reject,
+    approvals_sweep,
+    case_act,
+)
 from .decisions import enforcement_derive, restrictions_expire
 from .edits import (
     case_assign,
@@ -28,6 +35,11 @@ from .transitions import (
 )
 
 __all__ = [
+    "approval_approve",
+    "approval_propose",
+    "approval_reject",
+    "approvals_sweep",
+    "case_act",
     "case_assign",
     "case_evidence_add",
     "case_evidence_correct",

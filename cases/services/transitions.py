@@ -30,9 +30,11 @@ from ..actions import (
 from ..actions import RemediationPlan as RemediationPlanInput
 from ..audit import HASH_VERSION, event_hash
 from ..choices import (
+    APPROVAL_NEUTRAL_EVENTS,
     OPEN_STATES,
     PRIORITY_RANK,
     TERMINAL_STATES,
+    ApprovalState,
     CaseState,
     EventAction,
     Priority,
@@ -46,6 +48,7 @@ from ..errors import (
     ViolationNotConfirmed,
 )
 from ..models import (
+    ApprovalRequest,
     Case,
     CaseEvent,
     Decision,
@@ -199,7 +202,7 @@ def _append_event(
         "data": data or {},
         "hash_version": HASH_VERSION,
     }
-    return CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case=case,
         seq=seq,
         at=at,
@@ -218,6 +221,12 @@ def _append_event(
         hash=event_hash(prev_hash, content),
         hash_version=HASH_VERSION,
     )
+    if action not in APPROVAL_NEUTRAL_EVENTS:
+        # The case changed: a pending approval no longer decides on what it proposed (ADR 0012).
+        ApprovalRequest.objects.filter(case=case, state=ApprovalState.PENDING).update(
+            state=ApprovalState.SUPERSEDED, decided_at=at, superseded_by=event
+        )
+    return event
 
 
 def _lock_case(case: Case | int) -> Case:
@@ -419,12 +428,16 @@ def case_transition(
     command: Command,
     actor: Actor,
     expected_state: str | None = None,
+    approval: ApprovalRequest | None = None,
 ) -> Case:
     """Move a case along the workflow by ``command`` (``cases.actions``), or raise and change
     nothing.
 
     ``expected_state``, when given, must be the case's state now (else ``StaleState``): a
-    person acting on what they saw is told if someone else moved the case first.
+    person acting on what they saw is told if someone else moved the case first. People and
+    clients reach this through ``cases.services.case_act``, which turns an action that needs
+    four eyes into an approval request; ``approval`` is the approved request whose input this
+    carries out (``cases.services.approvals``), recorded on the event.
     """
     action = command.action
     with transaction.atomic():
@@ -454,6 +467,18 @@ def case_transition(
         citations = applied.citations
         if citations is None:
             citations = _case_citations(locked)
+        event_data = applied.event_data
+        if approval is not None:
+            event_data = {
+                **event_data,
+                "approval": {
+                    "id": approval.pk,
+                    "proposed_by": approval.proposed_by_label,
+                    "proposed_at": iso(approval.proposed_at),
+                    "approved_by": approval.decided_by_label,
+                    "approved_at": iso_or_none(approval.decided_at),
+                },
+            }
         event = _append_event(
             case=locked,
             actor=actor,
@@ -463,7 +488,7 @@ def case_transition(
             to_state=transition.target,
             reason=applied.reason,
             policy_versions=citations,
-            data=applied.event_data,
+            data=event_data,
         )
         locked.refresh_from_db()
         change, warning = decisions_for_transition(
@@ -588,15 +613,32 @@ def _apply_remediate(case: Case, command: Remediate, actor: Actor, now: datetime
     return Applied(reason=command.verification_note, event_data=data, ends_at=ends_at)
 
 
-def _apply_terminate(case: Case, command: Terminate, actor: Actor) -> Applied:
-    data: dict[str, Any] = {}
+def transition_check(case: Case, command: Command, actor: Actor) -> None:
+    """Check what applying ``command`` to the locked case would check, writing nothing: what a
+    proposal for four eyes is held to (``cases.services.approvals``)."""
+    match command:
+        case Terminate():
+            _terminate_checked(case, command, actor)
+        case Suspend() | Investigate() | Remediate() | Dismiss():
+            raise InvalidInput(detail=f"'{command.action}' needs no approval.", field="action")
+        case _:
+            assert_never(command)
+
+
+def _terminate_checked(case: Case, command: Terminate, actor: Actor) -> list[PolicyVersion]:
     if case.violation_confirmed is not True:
         # Terminating is for a confirmed violation; a lead may decide otherwise, on the record.
         if not command.override_reason:
             raise ViolationNotConfirmed()
         _require_role(actor, Role.LEAD, "terminate against the investigation's finding")
+    return policies_resolve(list(command.policies)) if command.policies else []
+
+
+def _apply_terminate(case: Case, command: Terminate, actor: Actor) -> Applied:
+    data: dict[str, Any] = {}
+    versions = _terminate_checked(case, command, actor)
+    if case.violation_confirmed is not True:
         data["override_reason"] = command.override_reason
-    if command.policies:
-        versions = policies_resolve(list(command.policies))
+    if versions:
         case.policies.add(*[v.policy for v in versions])
     return Applied(reason=command.rationale, event_data=data)

@@ -278,8 +278,8 @@ def test_staff_role_decides_transitions(
     assert response.status_code == status
 
 
-def test_analyst_may_not_investigate_and_lead_may_terminate(
-    staff: Callable[[str], ApiCaller], case: Case
+def test_analyst_may_not_investigate_and_lead_may_propose_a_termination(
+    staff: Callable[[str], ApiCaller], case: Case, users: dict[str, User]
 ) -> None:
     suspended(case)
     body = {"action": "investigate", "findings": "f", "violation_confirmed": True}
@@ -287,8 +287,11 @@ def test_analyst_may_not_investigate_and_lead_may_terminate(
     assert staff("investigator").post(f"/cases/{case.pk}/transitions", body).status_code == 200
     terminate = {"action": "terminate", "rationale": "Repeated"}
     problem(staff("investigator").post(f"/cases/{case.pk}/transitions", terminate), 403)
-    assert staff("lead").post(f"/cases/{case.pk}/transitions", terminate).status_code == 200
-    assert Account.objects.get().enforcement_status == "terminated"
+    proposed = staff("lead").post(f"/cases/{case.pk}/transitions", terminate)
+    assert proposed.status_code == 202, proposed.content
+    assert proposed.json()["approval"]["state"] == "pending"
+    assert Account.objects.get().enforcement_status == "suspended"
+    assert Case.objects.get(pk=case.pk).state == "investigated"
 
 
 def test_client_role_bounds_its_transitions(

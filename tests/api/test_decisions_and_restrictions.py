@@ -257,7 +257,11 @@ def test_story_a_10_rpm_limit_is_restricted_not_suspended(
 
 
 def test_story_terminating_after_no_violation_needs_a_leads_override(
-    api: ApiCaller, account: Account, actors: dict[str, Actor], policies: Any
+    api: ApiCaller,
+    make_caller: Callable[..., ApiCaller],
+    account: Account,
+    actors: dict[str, Actor],
+    policies: Any,
 ) -> None:
     case = open_case(account, actors)
     suspend_api(api, case)
@@ -273,7 +277,7 @@ def test_story_terminating_after_no_violation_needs_a_leads_override(
     assert not Decision.objects.filter(case=case, kind="terminate").exists()
     assert lookup(api)["status"] == "suspended"
 
-    done = api.post(
+    proposed = api.post(
         path,
         {
             "action": "terminate",
@@ -281,6 +285,10 @@ def test_story_terminating_after_no_violation_needs_a_leads_override(
             "override_reason": "Evidence from the linked accounts outweighs the finding",
         },
     )
+    assert proposed.status_code == 202, proposed.content
+    assert lookup(api)["status"] == "suspended"
+    second = make_caller("cases:write", "cases:read", role="lead", name="second-lead")
+    done = second.post(f"/approvals/{proposed.json()['approval']['id']}/approve", {})
     assert done.status_code == 200, done.content
     decision = Decision.objects.get(case=case, kind="terminate")
     assert decision.override_reason.startswith("Evidence from the linked")

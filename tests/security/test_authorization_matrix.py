@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from accounts.models import Account, Partner
 from accounts.services import api_client_create, api_client_revoke
-from cases.actions import Investigate, RemediationPlan, Suspend
+from cases.actions import Investigate, RemediationPlan, Suspend, Terminate
 from cases.models import (
+    ApprovalRequest,
     Case,
     CaseNote,
     Decision,
@@ -23,9 +24,10 @@ from cases.models import (
     RemediationItem,
     ReviewDeadlineRule,
 )
-from cases.services import case_assign, case_open, case_transition
+from cases.services import approval_propose, case_assign, case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
+from tests.conftest import make_user
 
 from .authorization_matrix import ADMIN, API, PRINCIPALS, PUBLIC, SCOPES
 
@@ -82,6 +84,14 @@ def new_case(state: str = "flagged", *, plan: bool = True) -> Case:
     return case
 
 
+def pending_approval() -> ApprovalRequest:
+    """A termination proposed by a lead who is none of the principals."""
+    proposer = Actor.for_user(make_user("lead", f"proposer-{next(_n)}"))
+    return approval_propose(
+        case=new_case("investigated"), command=Terminate(rationale="repeated"), actor=proposer
+    )
+
+
 def api_request(operation: str) -> tuple[str, str, Any]:
     method, template = operation.split(" ", 1)
     case = new_case()
@@ -96,6 +106,7 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         planned=planned.pk,
         item=item.pk,
         decision=Decision.objects.filter(case=planned).values_list("reference", flat=True)[0],
+        approval=pending_approval().pk if "{approval}" in template else 0,
     )
     bodies: dict[str, Any] = {
         "PUT /accounts/{account}": {"name": "Renamed"},
@@ -115,6 +126,8 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         "POST /cases": {"account": f"open-{next(_n)}", "summary": "press report"},
         "POST /cases/{case}/transitions": {"action": "dismiss", "reason": "false alarm"},
         "POST /cases/{planned}/plan/items/{item}/verify": {"note": "checked"},
+        "POST /approvals/{approval}/approve": {"comment": "agreed"},
+        "POST /approvals/{approval}/reject": {"comment": "not yet"},
         "POST /enforcement/check": {"accounts": [case.account.external_id]},
     }
     if operation == "POST /cases":
@@ -256,8 +269,27 @@ def admin_probe(name: str, users: dict[str, User]) -> Callable[[Client], bool]:
             {"verification_note": "ok", "override_reason": "verified by phone"},
             "remediated",
         ),
-        "terminate an investigated case": _transition(
-            "investigated", "terminate", {"rationale": "repeated"}, "terminated"
+        "propose a termination": _post_effect(
+            lambda: new_case("investigated", plan=False),
+            lambda c: admin_case_url(c, "transition/terminate/"),
+            lambda c: {"expected_state": "investigated", "rationale": "repeated"},
+            lambda c: ApprovalRequest.objects.filter(case=c, state="pending").exists(),
+        ),
+        "view the approvals queue": _get_ok("/admin/cases/approvalrequest/"),
+        "view an approval request": lambda c: _get_ok(
+            f"/admin/cases/approvalrequest/{pending_approval().pk}/change/", b"repeated"
+        )(c),
+        "approve a termination": _post_effect(
+            pending_approval,
+            lambda a: f"/admin/cases/approvalrequest/{a.pk}/decide/",
+            lambda a: {"decision": "approve", "comment": "agreed"},
+            lambda a: _state_after(a.case) == "terminated",
+        ),
+        "reject a termination": _post_effect(
+            pending_approval,
+            lambda a: f"/admin/cases/approvalrequest/{a.pk}/decide/",
+            lambda a: {"decision": "reject", "comment": "not yet"},
+            lambda a: ApprovalRequest.objects.get(pk=a.pk).state == "rejected",
         ),
         "dismiss an investigated case": _transition(
             "investigated", "dismiss", {"reason": "no violation"}, "dismissed"
