@@ -29,6 +29,7 @@ from django.utils.timesince import timesince, timeuntil
 from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
 from cases.errors import StaleState
 from cases.models import (
+    ApprovalRequest,
     Case,
     CaseEvent,
     CaseNote,
@@ -40,6 +41,7 @@ from cases.models import (
 )
 from cases.selectors import account_enforcement_now, case_records_current
 from cases.services import (
+    case_act,
     case_assign,
     case_evidence_add,
     case_evidence_correct,
@@ -50,9 +52,11 @@ from cases.services import (
     case_transition,
     plan_item_verify,
 )
+from cases.services.approvals import may_decide, other_lead_exists
 from cases.workflow import (
     ASSIGN_SELF_MIN_ROLE,
     CORRECT_OTHERS_MIN_ROLE,
+    FOUR_EYES_ACTIONS,
     NOTE_MIN_ROLE,
     PLAN_VERIFY_MIN_ROLE,
     PRIORITY_MIN_ROLE,
@@ -230,7 +234,7 @@ def deadline_html(case: Case, now: Any = None) -> str:
 
 
 # Conflicts the person can resolve in the form they filled in (what they typed is kept).
-FORM_CONFLICTS = ("plan_not_verified", "violation_not_confirmed")
+FORM_CONFLICTS = ("plan_not_verified", "violation_not_confirmed", "approval_pending")
 
 
 @admin.register(Case)
@@ -431,6 +435,12 @@ class CaseAdmin(FastAdmin):
             .prefetch_related("restrictions")
             .order_by("-decided_at", "-id")[:PANEL_LIMIT]
         )
+        actor = Actor.for_user(request.user)
+        approvals = list(
+            ApprovalRequest.objects.filter(case=case).order_by("-proposed_at", "-id")[:PANEL_LIMIT]
+        )
+        for approval in approvals:
+            approval.can_decide = may_decide(approval, actor)  # shown with its buttons
         has_contact = any(str(c).strip() for c in (account.contacts or []))
         is_open = case.state in OPEN_STATES
         can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
@@ -447,6 +457,8 @@ class CaseAdmin(FastAdmin):
             "enforcement": enforcement,
             "restrictions_html": restrictions_html(enforcement["restrictions"]),
             "decisions": decisions,
+            "approvals": approvals,
+            "pending_approval": next((a for a in approvals if a.state_now == "pending"), None),
             "unsent_decisions": [] if has_contact else decisions,
             "events": events,
             "event_total": events[0].seq if events else 0,
@@ -539,7 +551,7 @@ class CaseAdmin(FastAdmin):
             form = form_class(request.POST, role=actor.role)
             if form.is_valid():
                 try:
-                    updated = case_transition(
+                    updated = case_act(
                         case=case.pk,
                         command=form.to_command(),
                         actor=actor,
@@ -555,10 +567,19 @@ class CaseAdmin(FastAdmin):
                         self._error(request, exc)
                         return back
                 else:
-                    messages.success(
-                        request,
-                        f"Case #{updated.pk}: {action} done; it is now {updated.state}.",
-                    )
+                    if isinstance(updated, ApprovalRequest):
+                        messages.success(
+                            request,
+                            f"Case #{case.pk}: {action} proposed (approval request "
+                            f"#{updated.pk}). A different lead must approve it before "
+                            f"{updated.expires_at:%Y-%m-%d %H:%M} UTC; until then the case stays "
+                            f"{case.state} and the suspension stays in force.",
+                        )
+                    else:
+                        messages.success(
+                            request,
+                            f"Case #{updated.pk}: {action} done; it is now {updated.state}.",
+                        )
                     return back
         else:
             if action not in allowed_actions(case.state, actor.role):
@@ -573,6 +594,8 @@ class CaseAdmin(FastAdmin):
             form=form,
             action=action,
             original=case,
+            four_eyes=action in FOUR_EYES_ACTIONS,
+            other_lead=action in FOUR_EYES_ACTIONS and other_lead_exists(request.user),
         )
 
     def _post_action(

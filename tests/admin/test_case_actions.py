@@ -161,17 +161,22 @@ def test_investigator_form_has_no_override_field(login: Any, make_case: MakeCase
     assert b"override_reason" not in response.content
 
 
-def test_lead_terminates(login: Any, make_case: MakeCase) -> None:
+def test_lead_proposes_a_termination_and_nothing_is_terminated(
+    login: Any, make_case: MakeCase
+) -> None:
     case = make_case("investigated")
 
-    login("lead").post(
+    response = login("lead").post(
         transition_url(case, "terminate"),
         {"expected_state": "investigated", "rationale": "third violation"},
+        follow=True,
     )
 
     case.refresh_from_db()
-    assert case.state == "terminated"
-    assert case.account.__class__.objects.get(pk=case.account_id).enforcement_status == "terminated"
+    assert case.state == "investigated"
+    assert case.account.__class__.objects.get(pk=case.account_id).enforcement_status == "suspended"
+    assert b"terminate proposed" in response.content
+    assert b'id="ts-pending-approval"' in response.content
 
 
 def test_take_reassign_and_priority(
