@@ -8,7 +8,10 @@ from typing import Any
 from django.urls import reverse
 
 from accounts.models import Account
-from cases.models import Decision
+from cases.models import ApprovalRequest, Decision
+from cases.services import approval_approve
+from core.actors import Actor
+from tests.conftest import make_user
 
 from .conftest import POLICY, MakeCase, change_url, messages_of, transition_url
 
@@ -96,6 +99,11 @@ def test_terminating_after_no_violation_keeps_the_form_and_asks_for_an_override(
             "override_reason": "Linked accounts show the breach",
         },
     )
+    case.refresh_from_db()
+    assert case.state == "investigated"
+    approval = ApprovalRequest.objects.get(case=case, state="pending")
+    assert approval.input["override_reason"] == "Linked accounts show the breach"
+    approval_approve(approval=approval, actor=Actor.for_user(make_user("lead", "lead2")))
     case.refresh_from_db()
     assert case.state == "terminated"
     assert Decision.objects.get(case=case, kind="terminate").override_reason

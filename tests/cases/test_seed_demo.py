@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Account
-from cases.models import Decision
+from cases.models import ApprovalRequest, Decision
 from cases.selectors import enforcement_get
 
 
@@ -24,5 +24,10 @@ def test_the_demo_shows_each_kind_of_enforcement(settings: Any, tmp_path: Any) -
     assert restricted["restrictions"][0]["requests_per_minute"] == 10
     assert restricted["until"] is not None
     assert Decision.objects.filter(account__external_id="hooli", kind="warn").exists()
+    pending = ApprovalRequest.objects.get(state="pending")
+    assert pending.case.account.external_id == "massive-dynamic"
+    assert pending.case.state == "investigated" and pending.proposed_by_label == "lead2"
+    terminated = Decision.objects.get(account__external_id="vandelay", kind="terminate")
+    assert terminated.approvals.get().decided_by_label == "lead2"
     for account in Account.objects.exclude(enforcement_status="active"):
         assert Decision.objects.filter(account=account).exists(), account.external_id

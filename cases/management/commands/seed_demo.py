@@ -31,6 +31,8 @@ from cases.actions import (
 )
 from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
 from cases.services import (
+    approval_approve,
+    approval_propose,
     case_assign,
     case_open,
     case_transition,
@@ -84,9 +86,12 @@ ACCOUNTS = [
     ("vandelay", "Vandelay Industries", "free", True, []),
     ("stark-analytics", "Stark Analytics", "scale", True, ["cloudco"]),
     ("soylent-ai", "Soylent AI", "build", True, ["cloudco"]),
+    ("massive-dynamic", "Massive Dynamic", "enterprise", True, ["cloudco"]),
 ]
 
 ROLES = ("analyst", "investigator", "lead", "auditor")
+# username -> role; a termination needs two leads (four eyes), so the demo has a second.
+STAFF = {**{role: role for role in ROLES}, "lead2": "lead"}
 
 
 @contextmanager
@@ -115,8 +120,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<13} {password}")
         else:
             self.stdout.write(
-                "Demo staff users exist (analyst, investigator, lead, auditor); their passwords "
-                "were printed when they were created. Reset one with "
+                "Demo staff users exist (analyst, investigator, lead, lead2, auditor); their "
+                "passwords were printed when they were created. Reset one with "
                 "`manage.py changepassword NAME`."
             )
 
@@ -161,19 +166,19 @@ class Command(BaseCommand):
 
     def _staff(self) -> list[tuple[str, str]]:
         created = []
-        for role in ROLES:
-            if User.objects.filter(username=role).exists():
+        for username, role in STAFF.items():
+            if User.objects.filter(username=username).exists():
                 continue
             password = secrets.token_urlsafe(12)
             user = User.objects.create_user(
-                username=role,
-                email=f"{role}@tns.example",
+                username=username,
+                email=f"{username}@tns.example",
                 password=password,
                 is_staff=True,
-                first_name=role.title(),
+                first_name=username.title(),
             )
             user.groups.add(Group.objects.get(name=role))
-            created.append((role, password))
+            created.append((username, password))
         return created
 
     def _signals(
@@ -222,7 +227,7 @@ class Command(BaseCommand):
 
     def _story(self) -> None:
         now = timezone.now()
-        staff = {role: User.objects.get(username=role) for role in ROLES}
+        staff = {name: User.objects.get(username=name) for name in STAFF}
         actor = {role: Actor.for_user(user) for role, user in staff.items()}
         rules = Actor.system("flag rules")
         accounts = {a.external_id: a for a in Account.objects.all()}
@@ -371,7 +376,7 @@ class Command(BaseCommand):
                 actor=actor["investigator"],
             )
 
-        # 6. Terminated by a lead.
+        # 6. Terminated: proposed by one lead, approved by another (four eyes).
         at = now - timedelta(days=20)
         with clock(at):
             case = case_open(
@@ -395,10 +400,14 @@ class Command(BaseCommand):
                 actor=actor["investigator"],
             )
         with clock(at + timedelta(days=3)):
-            case_transition(
+            approval = approval_propose(
                 case=case,
                 command=Terminate(rationale="Deliberate, public and repeated breach"),
                 actor=actor["lead"],
+            )
+        with clock(at + timedelta(days=3, hours=4)):
+            approval_approve(
+                approval=approval, actor=actor["lead2"], comment="Checked the release notes."
             )
 
         # 7. Dismissed at triage.
@@ -476,4 +485,37 @@ class Command(BaseCommand):
                     duration=timedelta(days=7),
                 ),
                 actor=actor["analyst"],
+            )
+
+        # 10. Investigated, a termination proposed by lead2 and waiting for a second lead.
+        at = now - timedelta(days=4)
+        with clock(at):
+            case = case_open(
+                account=accounts["massive-dynamic"],
+                summary="Outputs resold as a training set on a data marketplace",
+                actor=actor["analyst"],
+                priority="high",
+                policies=["competing-model-development"],
+            )
+            case = case_transition(
+                case=case,
+                command=Suspend(
+                    reason="Listing of our outputs found", policies=["competing-model-development"]
+                ),
+                actor=actor["analyst"],
+            )
+        with clock(at + timedelta(days=3)):
+            case = case_transition(
+                case=case,
+                command=Investigate(
+                    findings="The listing's sample matches our outputs to this account.",
+                    violation_confirmed=True,
+                ),
+                actor=actor["investigator"],
+            )
+        with clock(now - timedelta(hours=6)):
+            approval_propose(
+                case=case,
+                command=Terminate(rationale="Resale of outputs for training, after a warning"),
+                actor=actor["lead2"],
             )
