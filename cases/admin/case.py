@@ -436,7 +436,7 @@ class CaseAdmin(FastAdmin):
             .order_by("-decided_at", "-id")[:PANEL_LIMIT]
         )
         actor = Actor.for_user(request.user)
-        approvals = list(
+        approvals: list[Any] = list(
             ApprovalRequest.objects.filter(case=case).order_by("-proposed_at", "-id")[:PANEL_LIMIT]
         )
         for approval in approvals:
