@@ -141,7 +141,6 @@ class ApprovalApproveApi(APIView):
     def post(self, request: Request, approval_id: int) -> Response:
         body = ApprovalDecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _approval(approval_id)
         done = approval_approve(
             approval=approval_id,
             actor=request_actor(request),
@@ -174,7 +173,6 @@ class ApprovalRejectApi(APIView):
     def post(self, request: Request, approval_id: int) -> Response:
         body = ApprovalDecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _approval(approval_id)
         done = approval_reject(
             approval=approval_id,
             actor=request_actor(request),

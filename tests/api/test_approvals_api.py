@@ -255,3 +255,5 @@ def test_list_filters_and_pages(
     assert rest["results"][0]["state"] == "rejected"
     problem(leads[1].get("/approvals", state="maybe"), 400, "invalid_query")
     problem(leads[1].get("/approvals/999999"), 404)
+    problem(leads[1].post("/approvals/999999/approve", {}), 404)
+    problem(leads[1].post("/approvals/999999/reject", {}), 404)
