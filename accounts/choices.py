@@ -36,3 +36,5 @@ class Scope(models.TextChoices):
     ACCOUNTS_WRITE = "accounts:write"
     CASES_READ = "cases:read"
     CASES_WRITE = "cases:write"
+    # Filing and withdrawing appeals on an account's behalf (the customer portal, support tools).
+    APPEALS_WRITE = "appeals:write"

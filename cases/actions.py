@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.errors import InvalidInput, MissingInput
 
-from .choices import RestrictionKind
+from .choices import AppealOutcome, RestrictionKind
 
 MAX_TEXT = 20_000
 MAX_REFERENCE = 500
@@ -210,7 +210,7 @@ class RestrictionSpec:
         }
 
 
-def _end(command: Suspend | Remediate) -> None:
+def _end(command: Suspend | Remediate | AppealDecide) -> None:
     """A restriction lasts a ``duration`` or until ``ends_at``, not both; the duration is
     positive and at most ten years, ``ends_at`` has a time zone (the service checks it is
     ahead of the transaction's clock)."""
@@ -359,3 +359,78 @@ Command: TypeAlias = Suspend | Investigate | Remediate | Terminate | Dismiss
 COMMANDS: dict[str, type[Command]] = {
     command.action: command for command in (Suspend, Investigate, Remediate, Terminate, Dismiss)
 }
+
+
+# --- appeals ------------------------------------------------------------------------------------
+
+APPEAL_ATTACHMENTS_MAX = 20
+SUBMITTED_BY_MAX = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealFile:
+    """An appeal of one decision, as the account (through the portal, or staff) puts it: why
+    the decision is wrong, who at the customer says so, and references to what supports it."""
+
+    reason: str
+    submitted_by: str
+    attachments: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        _set(self, "reason", _text(self.reason, "reason"))
+        _set(self, "submitted_by", _text(self.submitted_by, "submitted_by"))
+        _missing(self, ("reason", "submitted_by"))
+        if len(self.submitted_by) > SUBMITTED_BY_MAX:
+            raise InvalidInput(
+                detail=f"'submitted_by' is longer than {SUBMITTED_BY_MAX} characters.",
+                field="submitted_by",
+            )
+        attachments = tuple(a.strip() for a in _texts(self.attachments, "attachments"))
+        if len(attachments) > APPEAL_ATTACHMENTS_MAX or not all(
+            0 < len(a) <= MAX_REFERENCE for a in attachments
+        ):
+            raise InvalidInput(
+                detail=f"'attachments' must be at most {APPEAL_ATTACHMENTS_MAX} references or "
+                f"URLs of 1 to {MAX_REFERENCE} characters.",
+                field="attachments",
+            )
+        _set(self, "attachments", tuple(dict.fromkeys(attachments)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealDecide:
+    """The outcome of an appeal: ``upheld`` (the decision stands), ``overturned`` (its
+    restrictions still in force are lifted) or ``modified`` (they are replaced by
+    ``restriction``, for a ``duration`` or until ``ends_at`` if given)."""
+
+    outcome: str
+    reason: str
+    restriction: RestrictionSpec | None = None
+    duration: timedelta | None = None
+    ends_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in AppealOutcome.values:
+            raise InvalidInput(
+                detail=f"'outcome' must be one of {', '.join(AppealOutcome.values)}.",
+                field="outcome",
+            )
+        _set(self, "reason", _text(self.reason, "reason"))
+        _missing(self, ("reason",))
+        _end(self)
+        if self.outcome != AppealOutcome.MODIFIED:
+            if self.restriction is not None or self.duration or self.ends_at:
+                raise InvalidInput(
+                    detail=f"An appeal {self.outcome} takes no restriction; 'modified' does.",
+                    field="restriction",
+                )
+            return
+        if self.restriction is None:
+            raise MissingInput(missing=["restriction"])
+        if not isinstance(self.restriction, RestrictionSpec):
+            raise InvalidInput(detail="'restriction' must be a restriction.", field="restriction")
+        if self.restriction.kind == RestrictionKind.TERMINATION:
+            raise InvalidInput(
+                detail="An appeal's outcome cannot terminate; uphold a termination instead.",
+                field="restriction.kind",
+            )

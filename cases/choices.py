@@ -88,6 +88,10 @@ class EventAction(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", "Approval requested"
     APPROVAL_APPROVED = "approval_approved", "Approval given"
     APPROVAL_REJECTED = "approval_rejected", "Approval refused"
+    APPEAL_RECEIVED = "appeal_received", "Appeal received"
+    APPEAL_REVIEW = "appeal_review", "Appeal review started"
+    APPEAL_DECIDED = "appeal_decided", "Appeal decided"
+    APPEAL_WITHDRAWN = "appeal_withdrawn", "Appeal withdrawn"
 
 
 class RestrictionKind(models.TextChoices):
@@ -141,3 +145,30 @@ APPROVAL_NEUTRAL_EVENTS = (
     EventAction.APPROVAL_APPROVED,
     EventAction.APPROVAL_REJECTED,
 )
+
+
+class AppealState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    IN_REVIEW = "in_review", "In review"
+    UPHELD = "upheld", "Upheld"
+    OVERTURNED = "overturned", "Overturned"
+    MODIFIED = "modified", "Modified"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# An appeal still to be decided; a decision has at most one such appeal at a time.
+APPEAL_OPEN_STATES = (AppealState.RECEIVED, AppealState.IN_REVIEW)
+
+
+class AppealOutcome(models.TextChoices):
+    UPHELD = "upheld", "Upheld: the decision stands"
+    OVERTURNED = "overturned", "Overturned: its restrictions are lifted"
+    MODIFIED = "modified", "Modified: its restrictions are replaced"
+
+
+# The decision kind that records each outcome.
+APPEAL_OUTCOME_KINDS = {
+    AppealOutcome.UPHELD: DecisionKind.APPEAL_UPHELD,
+    AppealOutcome.OVERTURNED: DecisionKind.APPEAL_OVERTURNED,
+    AppealOutcome.MODIFIED: DecisionKind.APPEAL_MODIFIED,
+}

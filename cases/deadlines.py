@@ -14,6 +14,8 @@ Sending once, however often they run:
   passed since the deadline (``escalation``, ``escalation-2``, ...), so the number depends on the
   time, not on how often the sweep ran. A sweep that was down for a while sends the current
   escalation only, not the ones it missed.
+- An appeal's review deadline is swept the same way, its reminders recorded on its case with
+  the kind prefixed by the appeal (``appeal:<id>:reminder``), so they too are sent once.
 - A digest notice has an id derived from the recipient and the day, so a second run that day
   inserts nothing.
 """
@@ -42,8 +44,8 @@ from core.roles import Role
 from notifications.choices import Channel
 from notifications.models import Notice
 
-from .choices import OPEN_STATES, CaseState
-from .models import Case, Decision, RemediationItem, Reminder
+from .choices import APPEAL_OPEN_STATES, OPEN_STATES, CaseState, DecisionKind
+from .models import Appeal, Case, Decision, RemediationItem, Reminder
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ EVENT_REMINDER = "deadline.reminder"
 EVENT_ESCALATION = "deadline.escalation"
 EVENT_DIGEST = "digest"
 EVENT_PLAN_REMINDER = "plan_reminder"
+EVENT_APPEAL_REMINDER = "appeal.reminder"
+EVENT_APPEAL_ESCALATION = "appeal.escalation"
 
 # Digest notice ids are uuid5(DIGEST_NAMESPACE, "<user id>:<day>"): one per person per day.
 DIGEST_NAMESPACE = uuid.UUID("6f1d3c1e-8a55-4f0e-9b7e-2f6a1c0d5e41")
@@ -143,9 +147,17 @@ class _Staff:
 
     @cached_property
     def analysts(self) -> list[Any]:
+        return self._group(Role.ANALYST)
+
+    @cached_property
+    def investigators(self) -> list[Any]:
+        return self._group(Role.INVESTIGATOR)
+
+    @staticmethod
+    def _group(role: str) -> list[Any]:
         User = get_user_model()
         return list(
-            User.objects.filter(is_active=True, groups__name=Role.ANALYST)
+            User.objects.filter(is_active=True, groups__name=role)
             .exclude(email="")
             .distinct()
             .order_by("pk")
@@ -242,11 +254,12 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     before: timedelta = settings.DEADLINE_REMINDER_BEFORE
     repeat: timedelta = settings.DEADLINE_ESCALATION_REPEAT
     result = SweepResult()
+    staff = _Staff()
+    appeals_sweep(now=now, before=before, repeat=repeat, staff=staff, result=result)
     cases = list(due_cases(now=now, before=before))
     if not cases:
         return result
     sent = _already_sent([c.pk for c in cases])
-    staff = _Staff()
     for case in cases:
         try:
             _sweep_one(
@@ -288,6 +301,113 @@ def _sweep_one(
     if not notices:
         logger.warning("case %s: %s is due but nobody can receive it", case.pk, kind)
     if _record(case=case, deadline=deadline, kind=kind, now=now, notices=notices):
+        if kind == REMINDER:
+            result.reminders += 1
+        else:
+            result.escalations += 1
+        result.notices += len(notices)
+
+
+# --- appeals ----------------------------------------------------------------------------------
+
+
+def due_appeals(*, now: datetime, before: timedelta) -> QuerySet[Appeal]:
+    """Open appeals whose review deadline is at most ``before`` away, or past (read through the
+    partial index ``appeal_open_deadline_idx``)."""
+    return (
+        Appeal.objects.filter(state__in=APPEAL_OPEN_STATES, review_deadline__lte=now + before)
+        .select_related("account", "case", "decision", "reviewer_user")
+        .order_by("review_deadline", "pk")
+    )
+
+
+def appeal_reminder_kind(appeal: Appeal, kind: str) -> str:
+    """The ``Reminder.kind`` of an appeal's reminder or escalation, on the appeal's case."""
+    return f"appeal:{appeal.pk}:{kind}"
+
+
+def appeals_sweep(
+    *, now: datetime, before: timedelta, repeat: timedelta, staff: _Staff, result: SweepResult
+) -> None:
+    """Remind before appeals' review deadlines and escalate after them, each once, as for cases:
+    before, the reviewer (or, with none yet, those who may review: the leads for a
+    termination's appeal, else the investigators); after, the leads, again every ``repeat``."""
+    appeals = list(due_appeals(now=now, before=before))
+    if not appeals:
+        return
+    sent = _already_sent(sorted({a.case_id for a in appeals}))
+    for appeal in appeals:
+        try:
+            _sweep_appeal(
+                appeal, now=now, before=before, repeat=repeat, sent=sent, staff=staff, result=result
+            )
+        except Exception:
+            logger.exception("deadline sweep failed for appeal %s", appeal.pk)
+            result.failed += 1
+
+
+def _sweep_appeal(
+    appeal: Appeal,
+    *,
+    now: datetime,
+    before: timedelta,
+    repeat: timedelta,
+    sent: set[tuple],
+    staff: _Staff,
+    result: SweepResult,
+) -> None:
+    deadline = appeal.review_deadline
+    kind = due_kind(deadline=deadline, now=now, before=before, repeat=repeat)
+    if kind is None:
+        return
+    key = appeal_reminder_kind(appeal, kind)
+    if (appeal.case_id, deadline, key) in sent:
+        return
+    if kind == REMINDER:
+        reviewer = appeal.reviewer_user
+        if reviewer is not None and reviewer.is_active and reviewer.email:
+            recipients = [reviewer]
+        elif appeal.decision.kind == DecisionKind.TERMINATE:
+            recipients = staff.leads
+        else:
+            recipients = staff.investigators
+        event = EVENT_APPEAL_REMINDER
+    else:
+        recipients = staff.leads
+        event = EVENT_APPEAL_ESCALATION
+    context = {
+        "appeal": appeal,
+        "account": appeal.account,
+        "deadline": deadline,
+        "now": now,
+        "kind": kind,
+        "due_in": timeuntil(deadline, now) if deadline > now else "",
+        "overdue_for": timesince(deadline, now) if deadline <= now else "",
+    }
+    payload = {
+        "appeal": appeal.pk,
+        "case": appeal.case_id,
+        "account": appeal.account.external_id,
+        "decision": appeal.decision.reference,
+        "kind": kind,
+        "state": appeal.state,
+        "deadline": iso_or_none(deadline),
+    }
+    notices = [
+        Notice(
+            case=appeal.case,
+            account=appeal.account,
+            channel=Channel.STAFF,
+            event=event,
+            recipient=user.email,
+            payload=payload,
+            **_render(Channel.STAFF, event, {**context, "recipient": user}),
+        )
+        for user in recipients
+    ]
+    if not notices:
+        logger.warning("appeal %s: %s is due but nobody can receive it", appeal.pk, kind)
+    if _record(case=appeal.case, deadline=deadline, kind=key, now=now, notices=notices):
         if kind == REMINDER:
             result.reminders += 1
         else:

@@ -132,3 +132,80 @@ class SelfApproval(Forbidden):
 
     def default_detail(self, **fields: Any) -> str:
         return "A different lead must approve or reject what you proposed (four eyes)."
+
+
+class DecisionNotFound(NotFound):
+    """The decision named by the caller (by its reference) does not exist."""
+
+
+class AppealNotFound(NotFound):
+    """The appeal named by the caller does not exist."""
+
+
+class NotAppealable(Conflict):
+    code = "not_appealable"
+    title = "This decision cannot be appealed"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"A {fields.get('kind')} decision cannot be appealed: it restricts nothing."
+
+
+class AppealWindowClosed(Conflict):
+    code = "appeal_window_closed"
+    title = "The appeal window has closed"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"This decision could be appealed until {fields.get('closed_at')}."
+
+
+class AppealAlreadyOpen(Conflict):
+    code = "appeal_already_open"
+    title = "Another appeal of this decision is open"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            f"Appeal {fields.get('appeal_id')} of this decision is still open; it is decided "
+            "(or withdrawn) before another can be filed."
+        )
+
+
+class AppealNotOpen(Conflict):
+    code = "appeal_not_open"
+    title = "The appeal is not open for this"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"The appeal is {fields.get('state')}: it cannot be {fields.get('what')}."
+
+
+class FourEyesRequired(Conflict):
+    code = "four_eyes_required"
+    title = "A second lead's approval is needed"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            "Overturning or modifying a termination needs the approval of a second lead "
+            "(four eyes), which this service cannot record yet: uphold the appeal, or leave it "
+            "in review until approvals are available."
+        )
+
+
+class ConflictOfInterest(Forbidden):
+    code = "conflict_of_interest"
+    title = "You took part in the appealed decision"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            "The appeal is reviewed by someone who took no part in the decision appealed; "
+            f"{fields.get('actor')} did ({fields.get('part')})."
+        )
+
+
+class PersonRequired(Forbidden):
+    code = "person_required"
+    title = "A person decides this appeal"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            "The appealed decision was automated: a person reviews and decides its appeal "
+            "(a staff member, or a staff tool naming one with Acting-User), not an automation."
+        )

@@ -20,7 +20,9 @@ from core.actors import ActedBy, ActorKind
 
 from .audit import HASH_VERSION
 from .choices import (
+    APPEAL_OPEN_STATES,
     OPEN_STATES,
+    AppealState,
     ApprovalAction,
     ApprovalState,
     CaseState,
@@ -474,11 +476,14 @@ class ReviewDeadlineRule(models.Model):
 
 
 class Reminder(models.Model):
-    """A reminder or escalation sent for one deadline of one case; never sent twice."""
+    """A reminder or escalation sent for one deadline of one case; never sent twice.
+
+    An appeal's review deadline is one of its case's deadlines, its ``kind`` prefixed with
+    ``appeal:<id>:`` (``cases.deadlines``)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
     deadline = models.DateTimeField()
-    kind = models.CharField(max_length=32)
+    kind = models.CharField(max_length=64)
     sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -687,3 +692,92 @@ class ApprovalRequest(models.Model):
     @property
     def state_now(self) -> str:
         return self.state_at(timezone.now())
+
+
+class Appeal(models.Model):
+    """The account contesting one decision (decisions.md, Appeals; DSA Art. 20).
+
+    Filed by the customer portal (an API client) or recorded by staff; reviewed by someone who
+    took no part in the decision; decided by an outcome decision of its own
+    (``appeal_upheld``, ``appeal_overturned``, ``appeal_modified``). Changed only by
+    ``cases.services.appeals``. At most one appeal of a decision is open at a time.
+    """
+
+    ATTACHMENTS_MAX = 20
+    ATTACHMENT_MAX = 500
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="appeals")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="appeals")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="appeals")
+    state = models.CharField(
+        max_length=16, choices=AppealState.choices, default=AppealState.RECEIVED
+    )
+    reason = models.TextField()
+    submitted_by = models.CharField(
+        max_length=200, help_text="Who at the customer appealed (as the portal names them)."
+    )
+    attachments = models.JSONField(default=list, blank=True)
+    # Who filed it: the portal's API client, or staff recording it.
+    filed_by_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    filed_by_acted_by = models.CharField(max_length=16, choices=ActedBy.choices)
+    filed_by_label = models.CharField(max_length=200)
+    filed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    filed_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    filed_at = models.DateTimeField(default=timezone.now)
+    review_deadline = models.DateTimeField()
+    # Who reviews it, from when; the same actor decides it.
+    reviewer_kind = models.CharField(max_length=16, choices=ActorKind.choices, blank=True)
+    reviewer_acted_by = models.CharField(max_length=16, choices=ActedBy.choices, blank=True)
+    reviewer_label = models.CharField(max_length=200, blank=True)
+    reviewer_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewer_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_started_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.ForeignKey(
+        Decision,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outcome_of",
+        help_text="The decision that decided the appeal.",
+    )
+    outcome_reason = models.TextField(blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-filed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision"],
+                condition=Q(state__in=APPEAL_OPEN_STATES),
+                name="one_open_appeal_per_decision",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["review_deadline"],
+                condition=Q(state__in=APPEAL_OPEN_STATES),
+                name="appeal_open_deadline_idx",
+            ),
+            models.Index(fields=["state", "filed_at"], name="appeal_state_idx"),
+            models.Index(fields=["case", "filed_at"], name="appeal_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appeal {self.pk} of {self.decision_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in APPEAL_OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.is_open and self.review_deadline < timezone.now())

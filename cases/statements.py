@@ -228,6 +228,10 @@ LIFTED_TEXT = {
     DecisionKind.REINSTATE: "The restrictions on your account are lifted.",
     DecisionKind.RESTRICTION_EXPIRED: "A restriction on your account has ended on its end date.",
     DecisionKind.APPEAL_OVERTURNED: "Your appeal succeeded: the restrictions are lifted.",
+    DecisionKind.APPEAL_UPHELD: (
+        "Your appeal did not succeed: the decision you appealed stands, and its restrictions "
+        "stay as they were."
+    ),
 }
 
 

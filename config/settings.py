@@ -235,7 +235,18 @@ NOTICE_SEND_CONCURRENCY = int(os.environ.get("NOTICE_SEND_CONCURRENCY", "8"))
 # A task starts no attempt after this long (seconds); what it has not tried goes back to the
 # outbox. With the webhook deadline, this bounds how long a slow receiver holds a worker process.
 NOTICE_BATCH_SECONDS = float(os.environ.get("NOTICE_BATCH_SECONDS", "60"))
+# Appeals (decisions.md, DSA Art. 20): open this many days after the decision (at least six
+# months), to be decided within APPEAL_REVIEW_DAYS of their filing. The outcome notice names
+# the out-of-court dispute settlement body (DSA Art. 21) the account may turn to next.
 APPEAL_WINDOW_DAYS = int(os.environ.get("APPEAL_WINDOW_DAYS", "183"))
+APPEAL_REVIEW_DAYS = int(os.environ.get("APPEAL_REVIEW_DAYS", "14"))
+DISPUTE_SETTLEMENT_BODY = os.environ.get(
+    "DISPUTE_SETTLEMENT_BODY", "an out-of-court dispute settlement body certified under DSA Art. 21"
+)
+DISPUTE_SETTLEMENT_URL = os.environ.get(
+    "DISPUTE_SETTLEMENT_URL",
+    "https://digital-strategy.ec.europa.eu/en/policies/dsa-out-of-court-dispute-settlement",
+)
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 
 # --- Deadlines ------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ VIEW_MODELS = {
         "enforcementchange",
         "decision",
         "restriction",
+        "appeal",
         "reviewdeadlinerule",
         "reminder",
         "approvalrequest",

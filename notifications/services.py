@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
@@ -209,13 +210,15 @@ def notices_record_for_event(
     event: CaseEvent,
     change: EnforcementChange | None,
     warning: Decision | None = None,
+    outcome: Decision | None = None,
 ) -> list[Notice]:
     """Write the outbox rows that ``event`` calls for (notices.md), dispatched after commit.
 
     Account e-mails and enforcement webhooks announce an enforcement *change* (``announced``):
     a transition that leaves the account's status as it was (another case holds it) announces
     nothing new. ``warning`` is a ``warn`` decision made with the event: the account is told,
-    with its statement, though nothing is restricted.
+    with its statement, though nothing is restricted. ``outcome`` is the decision that decided
+    an appeal (``appeal_decided``): the account is told of it with its statement.
     """
     notices: list[Notice] = []
     if warning is not None:
@@ -240,6 +243,22 @@ def notices_record_for_event(
     elif event.action == EventAction.ASSIGN:
         if case.assignee is not None:
             notices += _staff(case, "case.assigned", [case.assignee], _staff_base(case, event))
+    elif event.action == EventAction.APPEAL_RECEIVED:
+        notices += _account_emails(case, "appeal_received", _appeal_base(case, event))
+    elif event.action == EventAction.APPEAL_DECIDED:
+        if announced(change):
+            assert change is not None  # noqa: S101 -- announced() says so
+            notices += _enforcement(case, event, change)
+        if outcome is not None:
+            payload = {
+                **_appeal_base(case, event),
+                "outcome": event.data.get("outcome", ""),
+                "outcome_decision": outcome.reference,
+                "reason": event.reason,
+                "dispute_body": settings.DISPUTE_SETTLEMENT_BODY,
+                "dispute_url": settings.DISPUTE_SETTLEMENT_URL,
+            }
+            notices += _account_emails(case, "appeal_decided", payload, outcome.statement)
     elif event.action == EventAction.RESTRICTION_EXPIRED:
         if announced(change):
             assert change is not None  # noqa: S101 -- announced() says so
@@ -301,6 +320,16 @@ def notices_record_for_approval(
     return notices_save(_staff(case, kind, users, payload))
 
 
+def _appeal_base(case: Case, event: CaseEvent) -> dict[str, Any]:
+    return {
+        **_account_base(case, event),
+        "appeal": event.data.get("appeal"),
+        "decision": event.data.get("decision", ""),
+        "submitted_by": event.data.get("submitted_by", ""),
+        "review_deadline": event.data.get("review_deadline"),
+    }
+
+
 def _remediation_required(case: Case, event: CaseEvent) -> list[Notice]:
     plan = RemediationPlan.objects.filter(case=case).first()
     if plan is None:
@@ -333,6 +362,7 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
     }
     statement = decision.statement if decision is not None else None
     payload["expired"] = expired
+    payload["appeal"] = event.action == EventAction.APPEAL_DECIDED
     if change.status == "active":
         payload["no_violation"] = (
             event.action == EventAction.DISMISS and event.from_state == CaseState.INVESTIGATED

@@ -32,6 +32,7 @@ STAFF_MIN_ROLE: dict[str, str] = {
     Scope.CASES_READ: Role.AUDITOR,
     Scope.SIGNALS_WRITE: Role.ANALYST,
     Scope.CASES_WRITE: Role.ANALYST,
+    Scope.APPEALS_WRITE: Role.ANALYST,
     Scope.ACCOUNTS_WRITE: Role.LEAD,
 }
 

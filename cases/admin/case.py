@@ -29,6 +29,7 @@ from django.utils.timesince import timesince, timeuntil
 from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
 from cases.errors import StaleState
 from cases.models import (
+    Appeal,
     ApprovalRequest,
     Case,
     CaseEvent,
@@ -441,6 +442,11 @@ class CaseAdmin(FastAdmin):
         )
         for approval in approvals:
             approval.can_decide = may_decide(approval, actor)  # shown with its buttons
+        appeals = list(
+            Appeal.objects.filter(case=case)
+            .select_related("decision", "outcome")
+            .order_by("-filed_at", "-id")[:PANEL_LIMIT]
+        )
         has_contact = any(str(c).strip() for c in (account.contacts or []))
         is_open = case.state in OPEN_STATES
         can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
@@ -459,6 +465,7 @@ class CaseAdmin(FastAdmin):
             "decisions": decisions,
             "approvals": approvals,
             "pending_approval": next((a for a in approvals if a.state_now == "pending"), None),
+            "appeals": appeals,
             "unsent_decisions": [] if has_contact else decisions,
             "events": events,
             "event_total": events[0].seq if events else 0,

@@ -1,24 +1,34 @@
 """Decisions in the admin: each with its statement of reasons and the restrictions it imposed or
 ended; and the restrictions in force, as the gateway reads them, for the case and account pages.
 
-Read-only: decisions are made by the case transitions and the expiry job, never edited.
+Read-only: decisions are made by the case transitions and the expiry job, never edited. A
+decision's page lists its appeals, and staff may record one there that reached them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin, ReadOnlyInline
+from core.actors import Actor
+from core.admin import ReadOnlyAdmin, ReadOnlyInline, may_act
+from core.errors import DomainError
 
+from ..choices import APPEAL_OPEN_STATES
 from ..models import Decision, Restriction
-from ..statements import restriction_wording
+from ..services import appeal_file
+from ..services.appeals import appeal_window_closes
+from ..statements import NOT_APPEALABLE, restriction_wording
+from .forms import AppealRecordForm
 
 
 def restriction_text(view: dict[str, Any]) -> str:
@@ -98,6 +108,7 @@ class DecisionAdmin(ReadOnlyAdmin):
         "statement_html",
     )
     readonly_fields = fields
+    change_form_template = "admin/cases/decision/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Decision]:
         return (
@@ -111,6 +122,76 @@ class DecisionAdmin(ReadOnlyAdmin):
                 )
             )
         )
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/appeal/",
+                self.admin_site.admin_view(self.appeal_record_view),
+                name=f"{name}_appeal",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context.update(self.appeal_panel(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def appeal_panel(self, request: HttpRequest, decision: Decision) -> dict[str, Any]:
+        """What a decision's page shows of its appeals, and the form to record one if it may."""
+        appeals = list(decision.appeals.order_by("-filed_at", "-id"))
+        open_appeal = next((a for a in appeals if a.state in APPEAL_OPEN_STATES), None)
+        closes = appeal_window_closes(decision)
+        why_not = ""
+        if decision.kind in NOT_APPEALABLE:
+            why_not = f"A {decision.kind} decision cannot be appealed."
+        elif open_appeal is not None:
+            why_not = f"Appeal #{open_appeal.pk} of this decision is open."
+        elif timezone.now() > closes:
+            why_not = f"The appeal window closed {closes:%Y-%m-%d %H:%M} UTC."
+        return {
+            "decision_appeals": appeals,
+            "appeal_closes": closes,
+            "appeal_why_not": why_not,
+            "appeal_form": AppealRecordForm() if may_act(request) and not why_not else None,
+        }
+
+    def appeal_record_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record an appeal of the decision that reached staff; back to the decision's page."""
+        decision = self.get_object(request, unquote(object_id))
+        if decision is None:
+            raise Http404("No such decision.")
+        back = HttpResponseRedirect(reverse("admin:cases_decision_change", args=[decision.pk]))
+        if not may_act(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return back
+        form = AppealRecordForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()
+            )
+            messages.error(request, f"Nothing was recorded: {errors}")
+            return back
+        try:
+            appeal = appeal_file(
+                decision=decision, command=form.to_input(), actor=Actor.for_user(request.user)
+            )
+        except DomainError as exc:
+            messages.error(request, f"Nothing was recorded. {exc.title}: {exc.detail}")
+            return back
+        messages.success(request, f"Appeal #{appeal.pk} recorded; the account is told of it.")
+        return HttpResponseRedirect(reverse("admin:cases_appeal_change", args=[appeal.pk]))
 
     @admin.display(description="case")
     def case_link(self, obj: Decision) -> SafeString:

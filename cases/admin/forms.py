@@ -11,6 +11,9 @@ from django.utils.dateparse import parse_duration
 
 from accounts.models import Account
 from cases.actions import (
+    SUBMITTED_BY_MAX,
+    AppealDecide,
+    AppealFile,
     Command,
     Dismiss,
     Evidence,
@@ -22,7 +25,7 @@ from cases.actions import (
     Terminate,
     input_names,
 )
-from cases.choices import Priority, RestrictionKind
+from cases.choices import AppealOutcome, Priority, RestrictionKind
 from cases.models import PolicyClause
 from core.roles import Role
 
@@ -371,3 +374,61 @@ class BulkAssignForm(forms.Form):
         if not lead and user is not None:
             users = users.filter(pk=user.pk)
         self.fields["assignee"].queryset = users  # type: ignore[attr-defined]  # a ModelChoiceField
+
+
+# --- appeals --------------------------------------------------------------------------------
+
+
+class AppealRecordForm(forms.Form):
+    """An appeal that reached staff (by e-mail, by phone), recorded on the account's behalf."""
+
+    reason = forms.CharField(
+        widget=TEXTAREA, help_text="Why the account says the decision is wrong."
+    )
+    submitted_by = forms.CharField(
+        max_length=SUBMITTED_BY_MAX, help_text="Who at the customer appeals (name or e-mail)."
+    )
+    attachments = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="References or URLs of what supports it, one per line.",
+    )
+
+    def to_input(self) -> AppealFile:
+        return AppealFile(
+            reason=self.cleaned_data["reason"],
+            submitted_by=self.cleaned_data["submitted_by"],
+            attachments=_lines(self.cleaned_data.get("attachments") or ""),
+        )
+
+
+class AppealDecideForm(RestrictionFields):
+    """The outcome of an appeal; a ``modified`` one names the restriction that replaces the
+    decision's, as a suspension does."""
+
+    field_order = ["outcome", "reason", "restriction_kind"]
+    outcome = forms.ChoiceField(choices=AppealOutcome.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(widget=TEXTAREA, help_text="The reasons, told to the account.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.fields["restriction_kind"]
+        kind.choices = [("", "—"), *self.kind_choices]  # type: ignore[attr-defined]  # a ChoiceField
+        kind.help_text = "Modified only: the restriction that replaces the decision's."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("outcome") == AppealOutcome.MODIFIED and not cleaned.get("restriction_kind"):
+            self.add_error("restriction_kind", "A modified outcome names the new restriction.")
+        return cleaned
+
+    def to_input(self) -> AppealDecide:
+        outcome = self.cleaned_data["outcome"]
+        if outcome != AppealOutcome.MODIFIED:
+            return AppealDecide(outcome=outcome, reason=self.cleaned_data["reason"])
+        return AppealDecide(
+            outcome=outcome,
+            reason=self.cleaned_data["reason"],
+            restriction=self.restriction(),
+            **self.end(),
+        )

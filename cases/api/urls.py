@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import approvals, decisions, views
+from . import appeals, approvals, decisions, views
 
 urlpatterns = [
     path("signals", views.SignalBatchApi.as_view(), name="signals"),
@@ -36,6 +36,20 @@ urlpatterns = [
         "approvals/<id:approval_id>/reject",
         approvals.ApprovalRejectApi.as_view(),
         name="approvals-reject",
+    ),
+    path(
+        "decisions/<str:reference>/appeals",
+        appeals.DecisionAppealsApi.as_view(),
+        name="decisions-appeals",
+    ),
+    path("appeals", appeals.AppealListApi.as_view(), name="appeals-list"),
+    path("appeals/<id:appeal_id>", appeals.AppealDetailApi.as_view(), name="appeals-detail"),
+    path("appeals/<id:appeal_id>/review", appeals.AppealReviewApi.as_view(), name="appeals-review"),
+    path("appeals/<id:appeal_id>/decide", appeals.AppealDecideApi.as_view(), name="appeals-decide"),
+    path(
+        "appeals/<id:appeal_id>/withdraw",
+        appeals.AppealWithdrawApi.as_view(),
+        name="appeals-withdraw",
     ),
     path("cases/<id:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
 ]

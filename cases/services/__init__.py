@@ -6,6 +6,14 @@ enforcement status and records the notices to send. Notices are dispatched only 
 Failures raise the typed errors of ``cases.errors`` and leave everything as it was.
 """
 
+from .appeals import (
+    appeal_decide,
+    appeal_file,
+    appeal_review_start,
+    appeal_withdraw,
+    decision_participants,
+    reviewer_refusal,
+)
 from .approvals import (
     approval_approve,
     approval_propose,
@@ -35,6 +43,10 @@ from .transitions import (
 )
 
 __all__ = [
+    "appeal_decide",
+    "appeal_file",
+    "appeal_review_start",
+    "appeal_withdraw",
     "approval_approve",
     "approval_propose",
     "approval_reject",
@@ -49,6 +61,7 @@ __all__ = [
     "case_open",
     "case_priority_set",
     "case_transition",
+    "decision_participants",
     "enforcement_derive",
     "flag_rule_delete",
     "flag_rule_save",
@@ -60,4 +73,5 @@ __all__ = [
     "restrictions_expire",
     "review_deadline_for",
     "review_deadline_rule_save",
+    "reviewer_refusal",
 ]

@@ -255,11 +255,12 @@ def test_the_sweep_costs_the_same_whatever_the_number_of_cases_not_due(
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
-def test_a_sweep_with_nothing_due_is_one_query(db: Any) -> None:
+def test_a_sweep_with_nothing_due_is_two_queries(db: Any) -> None:
+    """One for the due cases, one for the due appeals."""
     make_not_due(50, 0)
     with CaptureQueriesContext(connection) as queries:
         deadlines_sweep(now=T0)
-    assert len(queries.captured_queries) == 1
+    assert len(queries.captured_queries) == 2
 
 
 def test_postgres_reads_due_cases_through_the_partial_deadline_index(

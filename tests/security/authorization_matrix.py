@@ -19,6 +19,7 @@ SCOPES = (
     "accounts:write",
     "cases:read",
     "cases:write",
+    "appeals:write",
 )
 KEYS = tuple(f"key:{s}" for s in SCOPES)
 PRINCIPALS = ("anonymous", "revoked", *KEYS, *STAFF)
@@ -51,6 +52,13 @@ API: dict[str, set[str]] = {
     # A lead other than the proposer (a key with the lead role counts as one).
     "POST /approvals/{approval}/approve": {"key:cases:write", *LEADS},
     "POST /approvals/{approval}/reject": {"key:cases:write", *LEADS},
+    "POST /decisions/{decision}/appeals": {"key:appeals:write", *WORKERS},
+    "GET /appeals": {"key:cases:read", *READERS},
+    "GET /appeals/{appeal}": {"key:cases:read", *READERS},
+    # Of a decision a staff member took: any other investigator or lead (or a client's role).
+    "POST /appeals/{appeal}/review": {"key:cases:write", *INVESTIGATORS},
+    "POST /appeals/{appeal}/decide": {"key:cases:write", *INVESTIGATORS},
+    "POST /appeals/{appeal}/withdraw": {"key:appeals:write", *WORKERS},
     "GET /enforcement/{account}": {"key:enforcement:read", *READERS},
     "POST /enforcement/check": {"key:enforcement:read", *READERS},
     "GET /enforcement/changes": {"key:enforcement:read", *READERS},
@@ -89,5 +97,12 @@ ADMIN: dict[str, set[str]] = {
     "add a partner": LEADS,
     "change the beat schedule": LEADS,
     "redeliver a notice": INVESTIGATORS,
+    "view the appeals queue": READERS,
+    "view an appeal": READERS,
+    "record an appeal": WORKERS,
+    # Of a decision someone else took; the one who took it is refused (conflict of interest).
+    "start an appeal's review": INVESTIGATORS,
+    "decide an appeal": INVESTIGATORS,
+    "withdraw an appeal": WORKERS,
     "edit an account": set(),  # derived from billing over the API; superusers only
 }

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from accounts.models import Account, Partner
 from accounts.services import api_client_create, api_client_revoke
-from cases.actions import Investigate, RemediationPlan, Suspend, Terminate
+from cases.actions import AppealFile, Investigate, RemediationPlan, Suspend, Terminate
 from cases.models import (
+    Appeal,
     ApprovalRequest,
     Case,
     CaseNote,
@@ -24,7 +25,13 @@ from cases.models import (
     RemediationItem,
     ReviewDeadlineRule,
 )
-from cases.services import approval_propose, case_assign, case_open, case_transition
+from cases.services import (
+    appeal_file,
+    approval_propose,
+    case_assign,
+    case_open,
+    case_transition,
+)
 from core.actors import Actor
 from notifications.models import Notice
 from tests.conftest import make_user
@@ -92,10 +99,27 @@ def pending_approval() -> ApprovalRequest:
     )
 
 
+def new_appeal() -> Appeal:
+    """An open appeal of a suspension that a staff member outside the personas decided."""
+    decider, _ = User.objects.get_or_create(username="matrix-decider", is_staff=True)
+    decider.groups.add(Group.objects.get_or_create(name="lead")[0])
+    account = Account.objects.create(external_id=f"m-{next(_n)}", contacts=["x@m.test"])
+    case = case_open(account=account, summary="matrix", actor=actor())
+    case_transition(
+        case=case, command=Suspend(reason="r", policies=[POLICY]), actor=Actor.for_user(decider)
+    )
+    return appeal_file(
+        decision=Decision.objects.get(case=case, kind="suspend"),
+        command=AppealFile(reason="wrong", submitted_by="cto@m.test"),
+        actor=actor(),
+    )
+
+
 def api_request(operation: str) -> tuple[str, str, Any]:
     method, template = operation.split(" ", 1)
     case = new_case()
     planned = new_case("investigated")
+    appeal = new_appeal() if "{appeal}" in template else None
     item = RemediationItem.objects.filter(plan__case=planned).first()
     assert item is not None
     Partner.objects.get_or_create(code="cloudco", defaults={"name": "CloudCo"})
@@ -105,6 +129,7 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         case=case.pk,
         planned=planned.pk,
         item=item.pk,
+        appeal=appeal.pk if appeal is not None else 0,
         decision=Decision.objects.filter(case=planned).values_list("reference", flat=True)[0],
         approval=pending_approval().pk if "{approval}" in template else 0,
     )
@@ -129,6 +154,10 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         "POST /approvals/{approval}/approve": {"comment": "agreed"},
         "POST /approvals/{approval}/reject": {"comment": "not yet"},
         "POST /enforcement/check": {"accounts": [case.account.external_id]},
+        "POST /decisions/{decision}/appeals": {"reason": "wrong", "submitted_by": "cto"},
+        "POST /appeals/{appeal}/review": {},
+        "POST /appeals/{appeal}/decide": {"outcome": "upheld", "reason": "confirmed"},
+        "POST /appeals/{appeal}/withdraw": {},
     }
     if operation == "POST /cases":
         Account.objects.create(external_id=bodies["POST /cases"]["account"])
@@ -357,6 +386,32 @@ def admin_probe(name: str, users: dict[str, User]) -> Callable[[Client], bool]:
             lambda n: "/admin/notifications/notice/",
             lambda n: {"action": "redeliver", "_selected_action": [str(n.pk)]},
             lambda n: Notice.objects.get(pk=n.pk).status != "failed",
+        ),
+        "view the appeals queue": _get_ok("/admin/cases/appeal/"),
+        "view an appeal": lambda c: _get_ok(f"/admin/cases/appeal/{new_appeal().pk}/change/")(c),
+        "record an appeal": _post_effect(
+            lambda: Decision.objects.get(case=new_case("suspended"), kind="suspend"),
+            lambda d: f"/admin/cases/decision/{d.pk}/appeal/",
+            lambda d: {"reason": "wrong", "submitted_by": "cto by phone"},
+            lambda d: Appeal.objects.filter(decision=d).exists(),
+        ),
+        "start an appeal's review": _post_effect(
+            new_appeal,
+            lambda a: f"/admin/cases/appeal/{a.pk}/review/",
+            lambda a: {},
+            lambda a: Appeal.objects.get(pk=a.pk).state == "in_review",
+        ),
+        "decide an appeal": _post_effect(
+            new_appeal,
+            lambda a: f"/admin/cases/appeal/{a.pk}/decide/",
+            lambda a: {"outcome": "upheld", "reason": "confirmed"},
+            lambda a: Appeal.objects.get(pk=a.pk).state == "upheld",
+        ),
+        "withdraw an appeal": _post_effect(
+            new_appeal,
+            lambda a: f"/admin/cases/appeal/{a.pk}/withdraw/",
+            lambda a: {},
+            lambda a: Appeal.objects.get(pk=a.pk).state == "withdrawn",
         ),
         "edit an account": lambda c: _get_ok(
             f"/admin/accounts/account/{new_case().account_id}/change/", b'name="_save"'
