@@ -124,6 +124,7 @@ class ApprovalAction(models.TextChoices):
     """The actions that need a second person (decisions.md, Four-eyes approval)."""
 
     TERMINATE = "terminate", "Terminate the account"
+    LIFT_TERMINATION = "lift_termination", "Lift a termination (an appeal's outcome)"
 
 
 class ApprovalState(models.TextChoices):

@@ -177,18 +177,6 @@ class AppealNotOpen(Conflict):
         return f"The appeal is {fields.get('state')}: it cannot be {fields.get('what')}."
 
 
-class FourEyesRequired(Conflict):
-    code = "four_eyes_required"
-    title = "A second lead's approval is needed"
-
-    def default_detail(self, **fields: Any) -> str:
-        return (
-            "Overturning or modifying a termination needs the approval of a second lead "
-            "(four eyes), which this service cannot record yet: uphold the appeal, or leave it "
-            "in review until approvals are available."
-        )
-
-
 class ConflictOfInterest(Forbidden):
     code = "conflict_of_interest"
     title = "You took part in the appealed decision"

@@ -26,7 +26,7 @@ from core.admin import FastAdmin, may_act
 from core.errors import DomainError
 
 from ..choices import APPEAL_OPEN_STATES, AppealState
-from ..models import Appeal
+from ..models import Appeal, ApprovalRequest
 from ..services import appeal_decide, appeal_review_start, appeal_withdraw, reviewer_refusal
 from .decisions import decision_link
 from .forms import AppealDecideForm
@@ -229,7 +229,14 @@ class AppealAdmin(FastAdmin):
             except DomainError as exc:
                 messages.error(request, f"Nothing was decided. {exc.title}: {exc.detail}")
             else:
-                messages.success(request, f"Appeal #{decided.pk}: {decided.state}.")
+                if isinstance(decided, ApprovalRequest):
+                    messages.success(
+                        request,
+                        f"Proposed for a second lead's approval (request #{decided.pk}); the "
+                        "termination stays in force until another lead approves.",
+                    )
+                else:
+                    messages.success(request, f"Appeal #{decided.pk}: {decided.state}.")
         else:
             errors = "; ".join(
                 f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()

@@ -28,8 +28,9 @@ from ..actions import (
     AppealFile,
 )
 from ..choices import AppealOutcome, AppealState
-from ..models import Appeal
+from ..models import Appeal, ApprovalRequest
 from ..services import appeal_decide, appeal_file, appeal_review_start, appeal_withdraw
+from .approval_serializers import ApprovalCreatedSerializer, approval_created
 from .decisions import REFERENCE
 from .serializers import RestrictionInSerializer, _duration, _ends_at
 from .views import ACTING_USER_PARAMETER, IDEMPOTENCY_HEADER
@@ -330,11 +331,14 @@ class AppealDecideApi(APIView):
             "`modified` replaces them by `restriction` (required), for `duration` or until "
             "`ends_at` if given. The account is told of the outcome with the reasons and where "
             "to take the dispute further. Overturning or modifying a termination needs a "
-            "second lead's approval: 409 `four_eyes_required`. An appeal no longer open: 409 "
+            "second lead: a lead's `overturned` or `modified` answers 202 with a pending "
+            "`lift_termination` approval request (`POST /approvals/{id}/approve` by another lead "
+            "who took no part in the termination carries it out); the termination stays in force "
+            "meanwhile. An appeal no longer open: 409 "
             "`appeal_not_open`. " + REVIEWER_RULES
         ),
         request=AppealDecideSerializer,
-        responses={200: AppealSerializer},
+        responses={200: AppealSerializer, 202: ApprovalCreatedSerializer},
         parameters=[IDEMPOTENCY_HEADER, ACTING_USER_PARAMETER],
         examples=[
             OpenApiExample(
@@ -362,10 +366,12 @@ class AppealDecideApi(APIView):
     def post(self, request: Request, appeal_id: int) -> Response:
         body = AppealDecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        appeal = appeal_decide(
+        done = appeal_decide(
             appeal=appeal_id, command=body.to_input(), actor=request_actor(request)
         )
-        return Response(_appeal_body(appeal.pk))
+        if isinstance(done, ApprovalRequest):
+            return Response(approval_created(done), status=status.HTTP_202_ACCEPTED)
+        return Response(_appeal_body(done.pk))
 
 
 class AppealWithdrawApi(APIView):

@@ -20,15 +20,24 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime, parse_duration
+from django.utils.duration import duration_iso_string
 
 from config.times import iso
 from core.actors import Actor
 from core.errors import Forbidden, InvalidInput
 from core.roles import Role, role_allows
 
-from ..actions import COMMANDS, MAX_TEXT, Command, Terminate
-from ..choices import APPROVAL_NEUTRAL_EVENTS, ApprovalAction, ApprovalState, EventAction
+from ..actions import COMMANDS, MAX_TEXT, AppealDecide, Command, RestrictionSpec, Terminate
+from ..choices import (
+    APPEAL_OPEN_STATES,
+    APPROVAL_NEUTRAL_EVENTS,
+    ApprovalAction,
+    ApprovalState,
+    EventAction,
+)
 from ..errors import (
+    AppealNotOpen,
     ApprovalAlreadyPending,
     ApprovalExpired,
     ApprovalNotFound,
@@ -37,8 +46,9 @@ from ..errors import (
     SelfApproval,
     StaleState,
 )
-from ..models import ApprovalRequest, Case, CaseEvent, Decision, Reminder
+from ..models import Appeal, ApprovalRequest, Case, CaseEvent, Decision, Reminder
 from ..workflow import FOUR_EYES_ACTIONS, check_transition
+from .appeal_outcomes import appeal_outcome_apply, check_reviewer
 from .transitions import _append_event, _lock_case, case_transition, transition_check
 
 logger = logging.getLogger(__name__)
@@ -46,7 +56,9 @@ logger = logging.getLogger(__name__)
 APPROVER_ROLE = Role.LEAD
 REMINDER_KIND = "approval_reminder"
 
-# The input type of each action that needs four eyes; ``lift_termination`` joins with appeals.
+# The input type of each workflow action that needs four eyes. ``lift_termination`` (an appeal's
+# outcome that overturns or modifies a termination) carries an ``AppealDecide`` and its appeal
+# (``lift_termination_propose``, ``lift_input_of``).
 APPROVAL_INPUTS: dict[str, type[Command]] = {ApprovalAction.TERMINATE: Terminate}
 
 
@@ -258,6 +270,10 @@ def approval_approve(
         except (ApprovalExpired, ApprovalSuperseded) as exc:
             refusal = exc  # the new state is kept: commit, then refuse
         else:
+            if locked.action == ApprovalAction.LIFT_TERMINATION:
+                _approve_lift(locked, case, actor, now, comment)
+                locked.refresh_from_db()
+                return locked
             command = input_of(locked)
             ApprovalRequest.objects.filter(pk=locked.pk).update(
                 state=ApprovalState.APPROVED,
@@ -291,6 +307,108 @@ def approval_approve(
     if refusal is not None:
         raise refusal
     return locked
+
+
+def _approve_lift(
+    approval: ApprovalRequest, case: Case, actor: Actor, now: datetime, comment: str
+) -> None:
+    """Carry out an approved ``lift_termination``: the appeal's outcome, decided by the
+    approver, who must be free to decide the appeal too (no part in the termination)."""
+    appeal = (
+        Appeal.objects.select_for_update(of=("self",))
+        .select_related("decision", "account")
+        .get(pk=approval.input["appeal"])
+    )
+    if appeal.state not in APPEAL_OPEN_STATES:
+        raise AppealNotOpen(state=appeal.state, what="decided")
+    check_reviewer(appeal, actor)
+    command = lift_input_of(approval)
+    ApprovalRequest.objects.filter(pk=approval.pk).update(
+        state=ApprovalState.APPROVED,
+        decided_at=now,
+        decision_comment=comment,
+        **_actor_fields("decided_by", actor),
+    )
+    approval.refresh_from_db()
+    _append_event(
+        case=case,
+        actor=actor,
+        action=EventAction.APPROVAL_APPROVED,
+        at=now,
+        reason=comment,
+        data={**_view(approval), "approved_by": actor.label, "appeal": appeal.pk},
+    )
+    made = appeal_outcome_apply(
+        case=case, appeal=appeal, command=command, actor=actor, approval=approval
+    )
+    ApprovalRequest.objects.filter(pk=approval.pk).update(decision=made)
+
+
+def lift_input_of(approval: ApprovalRequest) -> AppealDecide:
+    """The appeal outcome a ``lift_termination`` request carries, as its type again."""
+    data = dict(approval.input)
+    data.pop("appeal", None)
+    restriction = data.pop("restriction", None)
+    duration = data.pop("duration", None)
+    ends_at = data.pop("ends_at", None)
+    return AppealDecide(
+        **data,
+        restriction=RestrictionSpec(**restriction) if restriction else None,
+        duration=parse_duration(duration) if duration else None,
+        ends_at=parse_datetime(ends_at) if ends_at else None,
+    )
+
+
+def lift_termination_propose(
+    *, case: Case, appeal: Appeal, command: AppealDecide, actor: Actor
+) -> ApprovalRequest:
+    """Propose an appeal's ``overturned`` or ``modified`` outcome of a termination for a second
+    lead's approval; the caller holds the case's and the appeal's locks and has checked that
+    ``actor`` may decide the appeal. Nothing changes until a different lead approves; the other
+    leads are told at once. A request already pending for the case is a 409."""
+    if not role_allows(actor.role, APPROVER_ROLE):
+        raise Forbidden(detail="Lifting a termination is proposed by a lead.")
+    now = timezone.now()
+    _expire_for_case(case, now)
+    if ApprovalRequest.objects.filter(case=case, state=ApprovalState.PENDING).exists():
+        raise ApprovalAlreadyPending(case_id=case.pk)
+    last_seq = (
+        CaseEvent.objects.filter(case=case).order_by("-seq").values_list("seq", flat=True)
+    ).first() or 0
+    stored: dict[str, Any] = {
+        "appeal": appeal.pk,
+        "outcome": command.outcome,
+        "reason": command.reason,
+        "restriction": command.restriction.as_data() if command.restriction else None,
+        "duration": duration_iso_string(command.duration) if command.duration else None,
+        "ends_at": iso(command.ends_at) if command.ends_at else None,
+    }
+    try:
+        with transaction.atomic():
+            approval = ApprovalRequest.objects.create(
+                action=ApprovalAction.LIFT_TERMINATION,
+                case=case,
+                input=stored,
+                state=ApprovalState.PENDING,
+                proposed_at=now,
+                comment=command.reason,
+                expires_at=now + settings.APPROVAL_TTL,
+                case_state=case.state,
+                case_seq=last_seq + 1,  # the approval_requested event below
+                **_actor_fields("proposed_by", actor),
+            )
+    except IntegrityError:
+        raise ApprovalAlreadyPending(case_id=case.pk) from None
+    event = _append_event(
+        case=case,
+        actor=actor,
+        action=EventAction.APPROVAL_REQUESTED,
+        at=now,
+        reason=command.reason,
+        data={**_view(approval), "input": approval.input},
+    )
+    _notify(approval, event, "approval.requested", other_leads(approval))
+    return approval
 
 
 def approval_reject(

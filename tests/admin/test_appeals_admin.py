@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from accounts.models import Account
 from cases.actions import AppealFile, Suspend
-from cases.models import Appeal, Case, Decision
+from cases.models import Appeal, ApprovalRequest, Case, Decision
 from cases.services import appeal_file, case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice
+from tests.conftest import make_user
 
 from .conftest import POLICY, MakeCase, change_url, messages_of
 
@@ -152,3 +153,36 @@ def test_withdrawn_on_the_accounts_word(
     assert Appeal.objects.get(pk=appeal.pk).state == "received"
     login("analyst").post(appeal_url(appeal, "withdraw/"), {"reason": "Settled by phone"})
     assert Appeal.objects.get(pk=appeal.pk).state == "withdrawn"
+
+
+def test_a_leads_overturn_of_a_termination_is_proposed_for_four_eyes(
+    client: Any, make_case: MakeCase, users: dict[str, Any]
+) -> None:
+    case = make_case("terminated")  # terminated by the persona "lead"
+    appeal = filed(Decision.objects.get(case=case, kind="terminate"))
+    other = make_user("lead", "lead-b")
+    client.force_login(other)
+    page = client.get(appeal_url(appeal)).content.decode()
+    assert "needs a second lead" in page
+    response = client.post(
+        appeal_url(appeal, "decide/"), {"outcome": "overturned", "reason": "r"}, follow=True
+    )
+    assert any("second lead" in m for m in messages_of(response))
+    [request] = ApprovalRequest.objects.filter(case=case, action="lift_termination")
+    assert request.state == "pending" and request.input["appeal"] == appeal.pk
+    assert Account.objects.get(pk=case.account_id).enforcement_status == "terminated"
+    assert (
+        f"#{appeal.pk}"
+        in client.get(f"/admin/cases/approvalrequest/{request.pk}/change/").content.decode()
+    )
+    # The lead who terminated may not approve it either.
+    decide = f"/admin/cases/approvalrequest/{request.pk}/decide/"
+    client.force_login(users["lead"])
+    response = client.post(decide, {"decision": "approve", "comment": "ok"}, follow=True)
+    assert any("took no part" in m for m in messages_of(response))
+    assert ApprovalRequest.objects.get(pk=request.pk).state == "pending"
+    client.force_login(make_user("lead", "lead-c"))
+    client.post(decide, {"decision": "approve", "comment": "Agreed"})
+    assert ApprovalRequest.objects.get(pk=request.pk).state == "approved"
+    assert Appeal.objects.get(pk=appeal.pk).state == "overturned"
+    assert Account.objects.get(pk=case.account_id).enforcement_status == "active"

@@ -17,7 +17,13 @@ from accounts.models import Account
 from accounts.services import api_client_create
 from cases.actions import Dismiss, Investigate, Suspend, Terminate
 from cases.models import Appeal, Case, CaseEvent, Decision, EnforcementChange, Restriction
-from cases.services import case_open, case_transition, restrictions_expire
+from cases.services import (
+    approval_approve,
+    approval_propose,
+    case_open,
+    case_transition,
+    restrictions_expire,
+)
 from core.actors import Actor
 from notifications.models import Notice
 
@@ -326,7 +332,124 @@ def test_the_same_api_client_may_not_decide_its_own_decision(
     assert ApiCaller(client).post(url, upheld).status_code == 200
 
 
-def test_a_termination_needs_a_lead_and_four_eyes_to_be_lifted(
+def lead(name: str, users: dict[str, User]) -> User:
+    user = User.objects.create_user(username=name, email=f"{name}@tns.example", is_staff=True)
+    user.groups.add(users["lead"].groups.get())
+    return user
+
+
+def as_staff(user: User) -> ApiCaller:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return ApiCaller(client)
+
+
+def test_a_termination_is_lifted_by_four_eyes_of_leads_who_took_no_part(
+    portal: ApiCaller,
+    api: ApiCaller,
+    account: Account,
+    actors: dict[str, Actor],
+    users: dict[str, User],
+    policies: Any,
+    hook: Any,  # noqa: F811
+) -> None:
+    """Acceptance 3: lead one proposed the termination and lead two approved it; neither may
+    decide the appeal. Lead three proposes to overturn it, lead four approves: the account is
+    active again, and the customer heard of the receipt and of the outcome with reasons."""
+    proposer, approver, third, fourth = (lead(f"lead-{n}", users) for n in range(1, 5))
+    case = case_open(account=account, summary="x", actor=actors["analyst"])
+    case_transition(case=case, command=Suspend(reason="r", policies=[POLICY]), actor=actors["lead"])
+    case_transition(
+        case=case,
+        command=Investigate(findings="Confirmed", violation_confirmed=True),
+        actor=actors["investigator"],
+    )
+    pending = approval_propose(
+        case=case, command=Terminate(rationale="Repeated"), actor=Actor.for_user(proposer)
+    )
+    approval_approve(approval=pending, actor=Actor.for_user(approver))
+    termination = Decision.objects.get(case=case, kind="terminate")
+    assert lookup(api)["status"] == "terminated"
+
+    appeal = filed(portal, termination)
+    assert emails(account, "appeal_received")
+    url = f"/appeals/{appeal['id']}/decide"
+    overturn = {"outcome": "overturned", "reason": "The harness is the customer's own."}
+    before = counts()
+    for took_part, part in ((proposer, "proposed"), (approver, "approved")):
+        body = problem(as_staff(took_part).post(url, overturn), 403, "conflict_of_interest")
+        assert part in body["detail"]
+    problem(as_staff(users["investigator"]).post(url, overturn), 403, "forbidden")
+    assert counts() == before
+
+    # Lead three proposes: nothing changes until a second lead approves.
+    proposed = as_staff(third).post(url, overturn)
+    assert proposed.status_code == 202, proposed.content
+    request = proposed.json()["approval"]
+    assert (request["action"], request["state"]) == ("lift_termination", "pending")
+    assert lookup(api)["status"] == "terminated"
+    assert Appeal.objects.get(pk=appeal["id"]).state == "in_review"
+    approve = f"/approvals/{request['id']}/approve"
+    problem(as_staff(third).post(approve, {"comment": "mine"}), 403, "self_approval")
+    problem(as_staff(proposer).post(approve, {"comment": "x"}), 403, "conflict_of_interest")
+    assert lookup(api)["status"] == "terminated"
+
+    approved = as_staff(fourth).post(approve, {"comment": "Agreed"})
+    assert approved.status_code == 200, approved.content
+    decided = Appeal.objects.get(pk=appeal["id"])
+    assert decided.state == "overturned" and decided.outcome is not None
+    outcome = decided.outcome
+    assert outcome.kind == "appeal_overturned" and outcome.actor_label == "lead-4"
+    event = outcome.event
+    assert event is not None and event.data["approval"]["proposed_by"] == "lead-3"
+    assert event.data["approval"]["approved_by"] == "lead-4"
+    assert lookup(api)["status"] == "active"
+    assert feed_last(api)["decision"] == outcome.reference
+    assert webhook_last(account)["type"] == "enforcement.reinstated"
+    told = emails(account, "appeal_decided")
+    assert told and told[0].statement == outcome.statement
+    assert "The harness is the customer's own." in told[0].body_text
+
+
+def test_modifying_a_termination_to_a_rate_limit_through_four_eyes(
+    portal: ApiCaller,
+    api: ApiCaller,
+    account: Account,
+    actors: dict[str, Actor],
+    users: dict[str, User],
+    policies: Any,
+    clock: Callable[[timedelta], datetime],  # noqa: F811
+) -> None:
+    third, fourth = lead("lead-3", users), lead("lead-4", users)
+    case = case_open(account=account, summary="x", actor=actors["analyst"])
+    case_transition(case=case, command=Suspend(reason="r", policies=[POLICY]), actor=actors["lead"])
+    case_transition(
+        case=case,
+        command=Investigate(findings="Confirmed", violation_confirmed=True),
+        actor=actors["investigator"],
+    )
+    case_transition(case=case, command=Terminate(rationale="Repeated"), actor=actors["lead"])
+    appeal = filed(portal, Decision.objects.get(case=case, kind="terminate"))
+    modify = {
+        "outcome": "modified",
+        "reason": "A termination goes further than the breach calls for.",
+        "restriction": {"kind": "rate_limit", "requests_per_minute": 10},
+        "duration": "P30D",
+    }
+    proposed = as_staff(third).post(f"/appeals/{appeal['id']}/decide", modify)
+    assert proposed.status_code == 202, proposed.content
+    approval_id = proposed.json()["approval"]["id"]
+    assert as_staff(fourth).post(f"/approvals/{approval_id}/approve", {}).status_code == 200
+    now = lookup(api)
+    assert now["status"] == "restricted"
+    assert now["restrictions"][0]["requests_per_minute"] == 10
+    assert Appeal.objects.get(pk=appeal["id"]).state == "modified"
+    clock(timedelta(days=30, seconds=1))
+    assert lookup(api)["status"] == "active"
+    assert restrictions_expire() == 1
+
+
+def test_upholding_a_termination_needs_one_lead(
     portal: ApiCaller,
     api: ApiCaller,
     staff: Callable[[str], ApiCaller],
@@ -342,29 +465,10 @@ def test_a_termination_needs_a_lead_and_four_eyes_to_be_lifted(
         command=Investigate(findings="Confirmed", violation_confirmed=True),
         actor=actors["investigator"],
     )
-    other_lead = User.objects.create_user(username="lead2", email="l2@tns.example", is_staff=True)
-    other_lead.groups.add(users["lead"].groups.get())
     case_transition(
-        case=case, command=Terminate(rationale="Repeated"), actor=Actor.for_user(other_lead)
+        case=case, command=Terminate(rationale="Repeated"), actor=Actor.for_user(lead("l2", users))
     )
-    termination = Decision.objects.get(case=case, kind="terminate")
-    appeal = filed(portal, termination)
-    before = counts()
-    problem(staff("investigator").post(f"/appeals/{appeal['id']}/review"), 403, "forbidden")
-    overturn = {"outcome": "overturned", "reason": "r"}
-    body = problem(staff("lead").post(f"/appeals/{appeal['id']}/decide", overturn), 409)
-    assert body["code"] == "four_eyes_required" and "second lead" in body["detail"]
-    modify = {
-        "outcome": "modified",
-        "reason": "r",
-        "restriction": {"kind": "rate_limit", "requests_per_minute": 10},
-        "duration": "P30D",
-    }
-    problem(
-        staff("lead").post(f"/appeals/{appeal['id']}/decide", modify), 409, "four_eyes_required"
-    )
-    assert counts() == before
-    assert lookup(api)["status"] == "terminated"
+    appeal = filed(portal, Decision.objects.get(case=case, kind="terminate"))
     upheld = staff("lead").post(
         f"/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "Confirmed"}
     )
