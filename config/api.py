@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
+import django_filters
+from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django_filters import ChoiceFilter
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import Cursor, CursorPagination
@@ -35,6 +38,7 @@ INVALID_CURSOR = "Invalid cursor: pass a `next` or `previous` link's cursor unch
 # Text without NUL. Python's ``str.strip()`` also takes U+001C..U+001F for white space, which
 # ECMA-262's ``\s`` does not: they are named so that both readings of the pattern agree.
 NO_NUL_PATTERN = r"^[^\u0000]*$"
+NONEMPTY_NO_NUL_PATTERN = r"^[^\u0000]+$"
 NONBLANK_PATTERN = r"^[^\u0000]*[^\u0000\s\u001c-\u001f][^\u0000]*$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
@@ -186,7 +190,10 @@ class TextField(serializers.CharField):
 
     @property
     def pattern(self) -> str:
-        return NO_NUL_PATTERN if self.allow_blank else NONBLANK_PATTERN
+        # Where blank text is allowed, drf-spectacular offers "" as a second alternative of a
+        # ``oneOf``; the pattern then takes the non-empty strings only, so that "" matches
+        # exactly one of the two.
+        return NONEMPTY_NO_NUL_PATTERN if self.allow_blank else NONBLANK_PATTERN
 
 
 class SlugTextField(TextField):
@@ -266,3 +273,15 @@ class StrictDateTimeField(serializers.DateTimeField):
         if time_problem(result) is not None:
             self.fail("range")
         return result
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a row id: a whole number from 1, as the schema says."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)

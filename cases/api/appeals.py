@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from accounts.api.permissions import request_actor
 from accounts.choices import Scope
 from accounts.idempotency import idempotent
-from config.api import CursorPage, StrictSerializer, TextField
+from config.api import CursorPage, IdFilter, StrictSerializer, TextField
 
 from ..actions import (
     APPEAL_ATTACHMENTS_MAX,
@@ -230,7 +230,7 @@ class DecisionAppealsApi(APIView):
 class AppealFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=AppealState.choices)
     account = django_filters.CharFilter(field_name="account__external_id", max_length=128)
-    case = django_filters.NumberFilter(field_name="case_id", min_value=1)
+    case = IdFilter(field_name="case_id")
 
     class Meta:
         model = Appeal

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.api.permissions import request_actor
 from accounts.choices import Scope
 from accounts.idempotency import idempotent
-from config.api import CursorPage
+from config.api import CursorPage, IdFilter
 
 from ..choices import ApprovalAction, ApprovalState
 from ..models import ApprovalRequest
@@ -29,7 +29,7 @@ from .views import ACTING_USER_PARAMETER, IDEMPOTENCY_HEADER, _detail
 class ApprovalFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=ApprovalState.choices, method="filter_state")
     action = django_filters.ChoiceFilter(choices=ApprovalAction.choices)
-    case = django_filters.NumberFilter(field_name="case_id", min_value=1, max_value=2**63 - 1)
+    case = IdFilter(field_name="case_id")
 
     class Meta:
         model = ApprovalRequest

@@ -16,7 +16,7 @@ from accounts.models import Account, Channel, IdempotencyKey, Partner
 from cases.actions import Suspend
 from cases.models import Case, CaseEvent, PolicyClause, Signal
 from cases.services import case_open, case_transition
-from config.api import NO_NUL_PATTERN, NONBLANK_PATTERN
+from config.api import NO_NUL_PATTERN, NONBLANK_PATTERN, TextField
 from core.actors import Actor
 
 from .conftest import ApiCaller, problem
@@ -233,3 +233,21 @@ def test_free_text_query_parameters_declare_no_nul(schema: dict[str, Any]) -> No
     params = {p["name"]: p["schema"] for p in operation["parameters"]}
     for name in ("account", "assignee", "policy"):
         assert params[name]["pattern"] == NO_NUL_PATTERN, name
+
+
+def test_blank_text_where_allowed_matches_one_alternative_only() -> None:
+    """``""`` may not match both branches of the ``oneOf`` drf-spectacular writes for text that
+    may be blank (schemathesis: a schema-violating body accepted)."""
+    field = TextField(allow_blank=True, max_length=10)
+    assert re.fullmatch(field.pattern, "") is None
+    assert re.fullmatch(field.pattern, "x") is not None
+
+
+@pytest.mark.django_db
+def test_an_id_filter_refuses_what_its_schema_refuses(make_caller: Any) -> None:
+    caller = make_caller()
+    for value in ("0", "1.5", "-3"):
+        response = caller.get("/approvals", case=value)
+        assert response.status_code == 400, (value, response.content)
+    assert caller.get("/approvals", case="1").status_code == 200
+    assert caller.get("/appeals", case="0").status_code == 400
