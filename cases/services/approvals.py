@@ -48,7 +48,7 @@ from ..errors import (
 )
 from ..models import Appeal, ApprovalRequest, Case, CaseEvent, Decision, Reminder
 from ..workflow import FOUR_EYES_ACTIONS, check_transition
-from .appeal_outcomes import appeal_outcome_apply, check_reviewer
+from .appeal_outcomes import appeal_outcome_apply, check_reviewer, reviewer_refusal
 from .transitions import _append_event, _lock_case, case_transition, transition_check
 
 logger = logging.getLogger(__name__)
@@ -110,12 +110,22 @@ def is_proposer(approval: ApprovalRequest, actor: Actor) -> bool:
 
 
 def may_decide(approval: ApprovalRequest, actor: Actor) -> bool:
-    """Whether ``actor`` may approve or reject ``approval`` now (what the admin offers)."""
-    return (
+    """Whether ``actor`` may approve or reject ``approval`` now (what the admin offers). Lifting
+    a termination is also an appeal's decision: whoever took part in the termination may not."""
+    if not (
         approval.state_now == ApprovalState.PENDING
         and role_allows(actor.role, APPROVER_ROLE)
         and not is_proposer(approval, actor)
-    )
+    ):
+        return False
+    if approval.action == ApprovalAction.LIFT_TERMINATION:
+        appeal = (
+            Appeal.objects.select_related("decision")
+            .filter(pk=(approval.input or {}).get("appeal"))
+            .first()
+        )
+        return appeal is not None and reviewer_refusal(appeal, actor) is None
+    return True
 
 
 def other_leads(approval: ApprovalRequest) -> Any:

@@ -175,13 +175,16 @@ def test_a_leads_overturn_of_a_termination_is_proposed_for_four_eyes(
         f"#{appeal.pk}"
         in client.get(f"/admin/cases/approvalrequest/{request.pk}/change/").content.decode()
     )
-    # The lead who terminated may not approve it either.
+    # The lead who terminated may not approve it either, and is not offered the buttons.
     decide = f"/admin/cases/approvalrequest/{request.pk}/decide/"
     client.force_login(users["lead"])
+    request_page = f"/admin/cases/approvalrequest/{request.pk}/change/"
+    assert 'id="ts-decide"' not in client.get(request_page).content.decode()
     response = client.post(decide, {"decision": "approve", "comment": "ok"}, follow=True)
     assert any("took no part" in m for m in messages_of(response))
     assert ApprovalRequest.objects.get(pk=request.pk).state == "pending"
     client.force_login(make_user("lead", "lead-c"))
+    assert 'id="ts-decide"' in client.get(request_page).content.decode()
     client.post(decide, {"decision": "approve", "comment": "Agreed"})
     assert ApprovalRequest.objects.get(pk=request.pk).state == "approved"
     assert Appeal.objects.get(pk=appeal.pk).state == "overturned"
