@@ -275,11 +275,20 @@ class StrictDateTimeField(serializers.DateTimeField):
         return result
 
 
+class _IdField(forms.IntegerField):
+    """A whole number; given but empty (``?case=``) is an error, not "no filter"."""
+
+    def clean(self, value: Any) -> Any:
+        if value == "":
+            raise forms.ValidationError("Give a whole number from 1.", code="invalid")
+        return super().clean(value)
+
+
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.NumberFilter):
     """A filter on a row id: a whole number from 1, as the schema says."""
 
-    field_class = forms.IntegerField
+    field_class = _IdField
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)

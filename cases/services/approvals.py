@@ -119,10 +119,11 @@ def may_decide(approval: ApprovalRequest, actor: Actor) -> bool:
     ):
         return False
     if approval.action == ApprovalAction.LIFT_TERMINATION:
+        appeal_id = (approval.input or {}).get("appeal")
         appeal = (
-            Appeal.objects.select_related("decision")
-            .filter(pk=(approval.input or {}).get("appeal"))
-            .first()
+            Appeal.objects.select_related("decision").filter(pk=appeal_id).first()
+            if isinstance(appeal_id, int)
+            else None
         )
         return appeal is not None and reviewer_refusal(appeal, actor) is None
     return True

@@ -246,8 +246,9 @@ def test_blank_text_where_allowed_matches_one_alternative_only() -> None:
 @pytest.mark.django_db
 def test_an_id_filter_refuses_what_its_schema_refuses(make_caller: Any) -> None:
     caller = make_caller()
-    for value in ("0", "1.5", "-3"):
+    for value in ("0", "1.5", "-3", ""):
         response = caller.get("/approvals", case=value)
         assert response.status_code == 400, (value, response.content)
     assert caller.get("/approvals", case="1").status_code == 200
     assert caller.get("/appeals", case="0").status_code == 400
+    assert caller.get("/appeals", case="").status_code == 400
