@@ -48,7 +48,7 @@ from ..errors import (
 )
 from ..models import Appeal, ApprovalRequest, Case, CaseEvent, Decision, Reminder
 from ..workflow import FOUR_EYES_ACTIONS, check_transition
-from .appeal_outcomes import appeal_outcome_apply, check_reviewer, reviewer_refusal
+from .appeal_outcomes import actor_fields, appeal_outcome_apply, check_reviewer, reviewer_refusal
 from .transitions import _append_event, _lock_case, case_transition, transition_check
 
 logger = logging.getLogger(__name__)
@@ -85,17 +85,6 @@ def input_of(approval: ApprovalRequest) -> Command:
 
 
 # --- who -------------------------------------------------------------------------------------
-
-
-def _actor_fields(prefix: str, actor: Actor) -> dict[str, Any]:
-    user = actor.user if actor.user is not None and actor.user.pk else None
-    return {
-        f"{prefix}_kind": actor.kind,
-        f"{prefix}_acted_by": actor.acted_by,
-        f"{prefix}_label": actor.label,
-        f"{prefix}_user": user,
-        f"{prefix}_client_id": actor.client.pk if actor.client is not None else None,
-    }
 
 
 def is_proposer(approval: ApprovalRequest, actor: Actor) -> bool:
@@ -208,7 +197,7 @@ def approval_propose(
                     expires_at=now + settings.APPROVAL_TTL,
                     case_state=locked.state,
                     case_seq=last_seq + 1,  # the approval_requested event below
-                    **_actor_fields("proposed_by", actor),
+                    **actor_fields("proposed_by", actor),
                 )
         except IntegrityError:
             raise ApprovalAlreadyPending(case_id=locked.pk) from None
@@ -286,21 +275,7 @@ def approval_approve(
                 locked.refresh_from_db()
                 return locked
             command = input_of(locked)
-            ApprovalRequest.objects.filter(pk=locked.pk).update(
-                state=ApprovalState.APPROVED,
-                decided_at=now,
-                decision_comment=comment,
-                **_actor_fields("decided_by", actor),
-            )
-            locked.refresh_from_db()
-            _append_event(
-                case=case,
-                actor=actor,
-                action=EventAction.APPROVAL_APPROVED,
-                at=now,
-                reason=comment,
-                data={**_view(locked), "approved_by": actor.label},
-            )
+            _mark_approved(locked, case, actor, now, comment)
             case_transition(
                 case=case.pk,
                 command=command,
@@ -320,6 +295,33 @@ def approval_approve(
     return locked
 
 
+def _mark_approved(
+    approval: ApprovalRequest,
+    case: Case,
+    actor: Actor,
+    now: datetime,
+    comment: str,
+    **event_data: Any,
+) -> None:
+    """Record ``approval`` as approved by ``actor`` (on the row and on the timeline); the
+    caller then carries out what it approves."""
+    ApprovalRequest.objects.filter(pk=approval.pk).update(
+        state=ApprovalState.APPROVED,
+        decided_at=now,
+        decision_comment=comment,
+        **actor_fields("decided_by", actor),
+    )
+    approval.refresh_from_db()
+    _append_event(
+        case=case,
+        actor=actor,
+        action=EventAction.APPROVAL_APPROVED,
+        at=now,
+        reason=comment,
+        data={**_view(approval), "approved_by": actor.label, **event_data},
+    )
+
+
 def _approve_lift(
     approval: ApprovalRequest, case: Case, actor: Actor, now: datetime, comment: str
 ) -> None:
@@ -334,21 +336,7 @@ def _approve_lift(
         raise AppealNotOpen(state=appeal.state, what="decided")
     check_reviewer(appeal, actor)
     command = lift_input_of(approval)
-    ApprovalRequest.objects.filter(pk=approval.pk).update(
-        state=ApprovalState.APPROVED,
-        decided_at=now,
-        decision_comment=comment,
-        **_actor_fields("decided_by", actor),
-    )
-    approval.refresh_from_db()
-    _append_event(
-        case=case,
-        actor=actor,
-        action=EventAction.APPROVAL_APPROVED,
-        at=now,
-        reason=comment,
-        data={**_view(approval), "approved_by": actor.label, "appeal": appeal.pk},
-    )
+    _mark_approved(approval, case, actor, now, comment, appeal=appeal.pk)
     made = appeal_outcome_apply(
         case=case, appeal=appeal, command=command, actor=actor, approval=approval
     )
@@ -406,7 +394,7 @@ def lift_termination_propose(
                 expires_at=now + settings.APPROVAL_TTL,
                 case_state=case.state,
                 case_seq=last_seq + 1,  # the approval_requested event below
-                **_actor_fields("proposed_by", actor),
+                **actor_fields("proposed_by", actor),
             )
     except IntegrityError:
         raise ApprovalAlreadyPending(case_id=case.pk) from None
@@ -441,7 +429,7 @@ def approval_reject(
                 state=ApprovalState.REJECTED,
                 decided_at=now,
                 decision_comment=comment,
-                **_actor_fields("decided_by", actor),
+                **actor_fields("decided_by", actor),
             )
             locked.refresh_from_db()
             event = _append_event(
