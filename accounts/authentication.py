@@ -74,10 +74,21 @@ def client_for_key(key: str) -> ApiClient | None:
                 scopes=cached_value["scopes"],
                 role=cached_value["role"],
                 staff_tool=bool(cached_value.get("staff_tool", False)),
+                partner_id=cached_value.get("partner"),
             )
     client = (
         ApiClient.objects.filter(key_prefix=prefix, revoked_at__isnull=True)
-        .only("id", "name", "key_prefix", "key_hash", "scopes", "role", "staff_tool", "revoked_at")
+        .only(
+            "id",
+            "name",
+            "key_prefix",
+            "key_hash",
+            "scopes",
+            "role",
+            "staff_tool",
+            "partner",
+            "revoked_at",
+        )
         .first()
     )
     if client is None or not hmac.compare_digest(client.key_hash, digest):
@@ -93,6 +104,7 @@ def client_for_key(key: str) -> ApiClient | None:
                 "scopes": list(client.scopes or []),
                 "role": client.role,
                 "staff_tool": client.staff_tool,
+                "partner": client.partner_id,
             },
         )
     return client

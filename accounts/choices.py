@@ -38,3 +38,12 @@ class Scope(models.TextChoices):
     CASES_WRITE = "cases:write"
     # Filing and withdrawing appeals on an account's behalf (the customer portal, support tools).
     APPEALS_WRITE = "appeals:write"
+    # A partner's own key (bound to one partner): its feed, and acknowledging and reporting what
+    # it did about each change (partners.md).
+    PARTNER_READ = "partner:read"
+    PARTNER_REPORT = "partner:report"
+
+
+# The scopes a key bound to a partner holds, and only such a key: a partner sees nothing of
+# accounts that do not reach the API through it.
+PARTNER_SCOPES = frozenset({Scope.PARTNER_READ, Scope.PARTNER_REPORT})

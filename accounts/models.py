@@ -21,6 +21,10 @@ class Partner(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=PartnerKind.choices, default=PartnerKind.CLOUD)
+    contact_email = models.EmailField(
+        blank=True,
+        help_text="Where reminders go when the partner has not acknowledged or reported a change.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +105,10 @@ class ApiClient(models.Model):
     key_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     role = models.CharField(max_length=16, default="analyst")
+    # A partner's key: it sees only that partner's feed and accounts (partners.md).
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="api_clients"
+    )
     staff_tool = models.BooleanField(
         default=False,
         help_text="An internal tool used by staff: its requests may name the staff member "

@@ -19,7 +19,7 @@ from core.roles import Role
 
 from .authentication import key_generate
 from .cache import api_key_invalidate_on_commit
-from .choices import PartnerKind, Scope, Tier
+from .choices import PARTNER_SCOPES, PartnerKind, Scope, Tier
 from .external_ids import RULE as EXTERNAL_ID_RULE
 from .external_ids import is_external_id
 from .models import Account, ApiClient, Channel, Partner
@@ -93,6 +93,12 @@ def account_upsert(
                 [Channel(account=account, partner_id=pk) for pk in wanted - current],
                 ignore_conflicts=True,
             )
+            if wanted - current:
+                # A partner that gains a channel to a restricted account is told at once
+                # (partners.md); notifications owns who hears of what.
+                from notifications.services import notices_record_for_new_channels
+
+                notices_record_for_new_channels(account=account, partner_ids=wanted - current)
     return account, created
 
 
@@ -134,12 +140,19 @@ def account_ids_query(*, external_ids: Iterable[str]) -> QuerySet[Account, tuple
 
 
 def api_client_create(
-    *, name: str, scopes: Sequence[str], role: str = Role.ANALYST, staff_tool: bool = False
+    *,
+    name: str,
+    scopes: Sequence[str],
+    role: str = Role.ANALYST,
+    staff_tool: bool = False,
+    partner: str | None = None,
 ) -> tuple[ApiClient, str]:
     """A new client and its key; the key is returned once and only its hash is stored.
 
     A ``staff_tool`` is an internal tool whose requests may name the staff member using it
-    (``Acting-User``): that person is then recorded as the one who acted."""
+    (``Acting-User``): that person is then recorded as the one who acted. A ``partner``'s key
+    (its code) holds the partner scopes and only those: it sees only that partner's accounts;
+    and the partner scopes belong to partner keys alone."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiClientError("name must be 1 to 100 characters")
@@ -152,6 +165,23 @@ def api_client_create(
         )
     if role not in Role.values:
         raise ApiClientError(f"unknown role '{role}'; choose from {', '.join(Role.values)}")
+    bound = None
+    if partner is not None:
+        bound = Partner.objects.filter(code=partner).first()
+        if bound is None:
+            raise ApiClientError(f"unknown partner '{partner}'")
+        others = [s for s in scopes if s not in PARTNER_SCOPES]
+        if others:
+            raise ApiClientError(
+                f"a partner's key holds only {' and '.join(sorted(PARTNER_SCOPES))}, "
+                f"not {', '.join(others)}"
+            )
+        if staff_tool:
+            raise ApiClientError("a partner's key cannot be a staff tool")
+    elif any(s in PARTNER_SCOPES for s in scopes):
+        raise ApiClientError(
+            "the partner scopes need --partner CODE: a partner's key sees only its own accounts"
+        )
     key, prefix, digest = key_generate()
     try:
         with transaction.atomic():
@@ -162,6 +192,7 @@ def api_client_create(
                 scopes=list(dict.fromkeys(scopes)),
                 role=role,
                 staff_tool=staff_tool,
+                partner=bound,
             )
     except IntegrityError:
         raise ApiClientError(f"an API client named '{name}' already exists") from None

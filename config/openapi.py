@@ -79,7 +79,11 @@ class ProblemAutoSchema(AutoSchema):
         scope = self._scope()
         if operation is not None and scope:
             operation["x-scopes"] = [scope]
-            note = f"**Scope:** `{scope}` (API key), or a staff session with a role allowing it."
+            note = (
+                f"**Scope:** `{scope}`, of a partner's API key only."
+                if scope.startswith("partner:")
+                else f"**Scope:** `{scope}` (API key), or a staff session with a role allowing it."
+            )
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
         elif operation is not None:
             operation["security"] = [{}]

@@ -24,3 +24,33 @@ class WebhookEvent(models.TextChoices):
     REINSTATED = "enforcement.reinstated"
     TERMINATED = "enforcement.terminated"
     CASE_TRANSITIONED = "case.transitioned"
+
+
+class PropagationState(models.TextChoices):
+    """How far a partner has followed one enforcement change (partners.md)."""
+
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    APPLIED = "applied", "Applied"
+    DECLINED = "declined", "Declined"
+    UNDELIVERABLE = "undeliverable", "Undeliverable"
+
+
+# States a partner's report ends in; and those in which the webhook is still on its way.
+REPORTED_STATES = (PropagationState.APPLIED, PropagationState.DECLINED)
+UNACKNOWLEDGED_STATES = (
+    PropagationState.PENDING,
+    PropagationState.DELIVERED,
+    PropagationState.UNDELIVERABLE,
+)
+
+
+class PropagationTrigger(models.TextChoices):
+    CHANGE = "change", "The account's enforcement changed"
+    CHANNEL_ADDED = "channel_added", "The partner gained a channel to a restricted account"
+
+
+class PartnerOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    DECLINED = "declined", "Declined"

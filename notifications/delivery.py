@@ -40,6 +40,7 @@ from .choices import Channel, NoticeStatus
 from .crypto import SecretUnreadable, secret_decrypt
 from .errors import WebhookUrlRefused
 from .models import DeliveryAttempt, Notice, WebhookEndpoint
+from .propagations import propagations_delivered, propagations_undeliverable
 from .services import endpoint_gone
 from .urls_check import webhook_url_check
 
@@ -63,6 +64,7 @@ SENDING_FIELDS = (
     "next_attempt_at",
     "locked_until",
     "lease",
+    "propagation",
     "endpoint__url",
     "endpoint__active",
     "endpoint__disabled_at",
@@ -732,6 +734,16 @@ def _record(
         )
     if updated != len(delivered) + len(unsettled):
         raise _LeaseLost
+    # The partners' follow-up of the changes these webhooks announce (partners.md).
+    reached = set(delivered)
+    propagations_delivered(
+        ids=[a.notice.propagation_id for a in attempts if a.notice.pk in reached],
+        at=now,
+    )
+    propagations_undeliverable(
+        ids=[a.notice.propagation_id for a in settled.failed],
+        reason="the webhook failed after every retry",
+    )
     for endpoint_id in sorted(settled.gone):
         endpoint_gone(endpoint_id=endpoint_id, at=now, detail=f"HTTP {GONE} Gone")
     return settled

@@ -33,3 +33,21 @@ class RedeliveryNotAllowed(Conflict):
 
     def default_detail(self, **fields: Any) -> str:
         return f"The notice is {fields.get('status')}; only delivered or failed notices are resent."
+
+
+class ChangeNotFound(NotFound):
+    """The enforcement change is not in the partner's feed (or does not exist): a partner key
+    cannot tell another partner's changes from changes that never were."""
+
+    code = "change_not_found"
+    title = "Change not found"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"Change {fields.get('seq')} is not in your feed."
+
+
+class AlreadyReported(Conflict):
+    """A different report of a change that was already reported: a report is final."""
+
+    code = "already_reported"
+    title = "Already reported"

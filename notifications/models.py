@@ -13,9 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, Partner
-from cases.models import Case
+from cases.models import Case, EnforcementChange
 
-from .choices import Channel, NoticeStatus
+from .choices import Channel, NoticeStatus, PropagationState, PropagationTrigger
 
 
 class WebhookEndpoint(models.Model):
@@ -48,6 +48,62 @@ class WebhookEndpoint(models.Model):
         return self.url
 
 
+class Propagation(models.Model):
+    """One enforcement change as one partner of the account follows it (partners.md).
+
+    Made in the transaction that records the change (or that gives the partner a channel to a
+    restricted account: then ``change`` is the account's latest change and ``trigger`` says
+    so). ``seq`` is the row's place in the partners' feed, handed out in commit order like the
+    enforcement feed's: a partner that follows ``seq`` never skips a late commit. The follow-up
+    stamps (``*_reminded_at``, ``*_escalated_at``) are set once, so nobody is told twice.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    change = models.ForeignKey(
+        EnforcementChange, on_delete=models.PROTECT, related_name="propagations"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="propagations")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="propagations")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="propagations"
+    )
+    trigger = models.CharField(
+        max_length=16, choices=PropagationTrigger.choices, default=PropagationTrigger.CHANGE
+    )
+    state = models.CharField(
+        max_length=16, choices=PropagationState.choices, default=PropagationState.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    partner_reference = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    # Why it is undeliverable (no active endpoint, the endpoint answered 410 ...).
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
+    ack_reminded_at = models.DateTimeField(null=True, blank=True)
+    ack_escalated_at = models.DateTimeField(null=True, blank=True)
+    report_reminded_at = models.DateTimeField(null=True, blank=True)
+    report_escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["change", "partner"], name="propagation_unique")
+        ]
+        indexes = [
+            models.Index(fields=["partner", "seq"], name="propagation_partner_feed_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=~Q(state__in=["applied", "declined"]),
+                name="propagation_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"change {self.change_id} → {self.partner_id}: {self.state}"
+
+
 class Notice(models.Model):
     """One message to one recipient: the outbox row and its delivery state."""
 
@@ -63,6 +119,10 @@ class Notice(models.Model):
     recipient = models.CharField(max_length=500, help_text="E-mail address or endpoint URL.")
     endpoint = models.ForeignKey(
         WebhookEndpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    # The partner's follow-up of the enforcement change this webhook announces, if it is one.
+    propagation = models.ForeignKey(
+        Propagation, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
     )
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)

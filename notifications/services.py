@@ -10,6 +10,7 @@ by signed webhook, staff by e-mail. Each notice is one outbox row, rendered when
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Partner
+from accounts.choices import EnforcementStatus
+from accounts.models import Account, Partner
+from accounts.models import Channel as Channel_
 from cases.choices import PRIORITY_RANK, CaseState, EventAction, Priority
 from cases.models import (
     ApprovalRequest,
@@ -35,10 +38,16 @@ from core.actors import Actor
 from core.errors import Forbidden, InvalidInput
 from core.roles import Role, role_allows
 
-from .choices import Channel, NoticeStatus, WebhookEvent
+from .choices import Channel, NoticeStatus, PropagationTrigger, WebhookEvent
 from .crypto import secret_encrypt, secret_generate
 from .errors import EndpointNotFound, NoticeNotFound, RedeliveryNotAllowed
-from .models import Notice, WebhookEndpoint
+from .models import Notice, Propagation, WebhookEndpoint
+from .propagations import (
+    partner_urls,
+    propagations_record,
+    propagations_resumed,
+    propagations_undeliverable,
+)
 from .rendering import notice_render
 from .urls_check import webhook_url_check
 
@@ -63,16 +72,25 @@ REDELIVER_MIN_ROLE = Role.INVESTIGATOR
 # --- who hears of what ----------------------------------------------------------------------
 
 
-def _endpoints_for(case: Case, event_type: str) -> list[tuple[WebhookEndpoint, str | None]]:
+def _endpoints_for(
+    account_id: int, event_type: str, partner_ids: Iterable[int] | None = None
+) -> list[tuple[WebhookEndpoint, str | None]]:
     """Active endpoints subscribed to ``event_type`` that may hear of this account.
 
     A partner's endpoint hears only of accounts with a channel through that partner; an
-    endpoint without a partner (an internal subscriber) hears of every account.
+    endpoint without a partner (an internal subscriber) hears of every account. With
+    ``partner_ids``, only those partners' endpoints.
     """
-    partner_ids = list(case.account.channels.values_list("partner_id", flat=True))
+    if partner_ids is None:
+        partner_ids = Channel_.objects.filter(account_id=account_id).values_list(
+            "partner_id", flat=True
+        )
+        scope = Q(partner__isnull=True) | Q(partner_id__in=list(partner_ids))
+    else:
+        scope = Q(partner_id__in=list(partner_ids))
     endpoints = (
         WebhookEndpoint.objects.filter(active=True)
-        .filter(Q(partner__isnull=True) | Q(partner_id__in=partner_ids))
+        .filter(scope)
         .select_related("partner")
         .order_by("id")
     )
@@ -83,16 +101,23 @@ def _endpoints_for(case: Case, event_type: str) -> list[tuple[WebhookEndpoint, s
     ]
 
 
-def _webhooks(case: Case, event_type: str, data: dict[str, Any], at: datetime) -> list[Notice]:
+def _webhooks(
+    case: Case | None,
+    account: Account,
+    event_type: str,
+    data: dict[str, Any],
+    at: datetime,
+    partner_ids: Iterable[int] | None = None,
+) -> list[Notice]:
     notices = []
-    for endpoint, channel in _endpoints_for(case, event_type):
+    for endpoint, channel in _endpoints_for(account.pk, event_type, partner_ids):
         body = dict(data)
         if event_type != WebhookEvent.CASE_TRANSITIONED:
             body["channel"] = channel
         notices.append(
             Notice(
                 case=case,
-                account=case.account,
+                account=account,
                 channel=Channel.WEBHOOK,
                 event=event_type,
                 recipient=endpoint.url,
@@ -271,6 +296,7 @@ def notices_record_for_event(
             notices += _remediation_required(case, event)
         notices += _webhooks(
             case,
+            case.account,
             WebhookEvent.CASE_TRANSITIONED,
             {
                 "case": case.pk,
@@ -369,24 +395,80 @@ def _enforcement(case: Case, event: CaseEvent, change: EnforcementChange) -> lis
         )
         payload["reason"] = event.reason
     notices = _account_emails(case, kind, payload, statement)
-    notices += _webhooks(
+    webhooks = _webhooks(
         case,
+        case.account,
         ENFORCEMENT_EVENTS[change.status],
-        {
-            "account": case.account.external_id,
-            "status": change.status,
-            "previous_status": change.previous_status,
-            "since": iso_or_none(change.account.enforcement_since),
-            "until": iso_or_none(change.until),
-            "case": case.pk,
-            "policies": change.policies,
-            "restrictions": change.restrictions,
-            "decision": reference,
-            "change": change.seq,
-        },
+        _enforcement_data(change, case.account),
         change.at,
     )
-    return notices
+    partners = Partner.objects.filter(channels__account_id=case.account_id)
+    propagations_record(change=change, webhooks=webhooks, partners=partners)
+    return notices + webhooks
+
+
+def _enforcement_data(change: EnforcementChange, account: Account) -> dict[str, Any]:
+    """An enforcement webhook's ``data`` (notices.md), with where the partner reports."""
+    decision = change.decision
+    return {
+        "account": account.external_id,
+        "status": change.status,
+        "previous_status": change.previous_status,
+        "since": iso_or_none(account.enforcement_since),
+        "until": iso_or_none(change.until),
+        "case": change.case_id,
+        "policies": change.policies,
+        "restrictions": change.restrictions,
+        "decision": decision.reference if decision is not None else None,
+        "change": change.seq,
+        **partner_urls(change.seq),
+    }
+
+
+def notices_record_for_new_channels(
+    *, account: Account, partner_ids: Iterable[int]
+) -> list[Notice]:
+    """Partners that just gained a channel to ``account`` hear of its current enforcement at
+    once, if it is restricted, suspended or terminated (partners.md): a webhook of the current
+    status, tied to the account's latest change, with a propagation record of its own. In the
+    caller's transaction, dispatched after commit. A partner already following that change
+    (its channel was removed and given back) is not told again."""
+    partner_ids = sorted(set(partner_ids))
+    if not partner_ids or account.enforcement_status == EnforcementStatus.ACTIVE:
+        return []
+    change = (
+        EnforcementChange.objects.filter(account=account)
+        .select_related("decision", "case")
+        .order_by("-seq")
+        .first()
+    )
+    if change is None or change.status != account.enforcement_status:
+        return []
+    following = set(
+        Propagation.objects.filter(change=change, partner_id__in=partner_ids).values_list(
+            "partner_id", flat=True
+        )
+    )
+    new = [pk for pk in partner_ids if pk not in following]
+    if not new:
+        return []
+    data = {**_enforcement_data(change, account), "trigger": PropagationTrigger.CHANNEL_ADDED}
+    webhooks = _webhooks(
+        change.case, account, ENFORCEMENT_EVENTS[change.status], data, timezone.now(), new
+    )
+    propagations_record(
+        change=change,
+        webhooks=webhooks,
+        partners=Partner.objects.filter(pk__in=new),
+        trigger=PropagationTrigger.CHANNEL_ADDED,
+    )
+    logger.info(
+        "account %s: %d partner(s) with a new channel told of its %s status",
+        account.external_id,
+        len(new),
+        change.status,
+    )
+    return notices_save(webhooks)
 
 
 def notices_save(notices: list[Notice]) -> list[Notice]:
@@ -588,6 +670,13 @@ def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
         endpoint=endpoint, status__in=(NoticeStatus.PENDING, NoticeStatus.RETRYING)
     ).update(status=NoticeStatus.STOPPED, last_error=f"endpoint gone: {reason}", queued_at=None)
     stopped = Notice.objects.filter(endpoint=endpoint, status=NoticeStatus.STOPPED).count()
+    # The partner will not hear of these changes by webhook: staff see them undeliverable.
+    undeliverable = propagations_undeliverable(
+        ids=Notice.objects.filter(
+            endpoint=endpoint, status=NoticeStatus.STOPPED, propagation__isnull=False
+        ).values_list("propagation_id", flat=True),
+        reason=f"the endpoint {endpoint.url} answered {detail}",
+    )
     payload = {
         "endpoint": endpoint.pk,
         "url": endpoint.url,
@@ -595,6 +684,7 @@ def endpoint_gone(*, endpoint_id: int, at: datetime, detail: str) -> int:
         "reason": reason,
         "at": iso(at),
         "stopped": stopped,
+        "undeliverable": undeliverable,
         "admin_path": f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/",
     }
     notices_save(
@@ -660,6 +750,11 @@ def endpoint_enable(*, endpoint_id: Any, actor: Actor) -> tuple[WebhookEndpoint,
             .values_list("pk", flat=True)
         )
         _send_again(resumed, actor=actor)
+        propagations_resumed(
+            ids=Notice.objects.filter(pk__in=resumed, propagation__isnull=False).values_list(
+                "propagation_id", flat=True
+            )
+        )
         logger.info(
             "webhook endpoint %s enabled by %s; %d stopped notice(s) resumed",
             endpoint.pk,

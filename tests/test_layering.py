@@ -37,6 +37,7 @@ WRITERS = {
     "cases/deadlines.py": "the deadline sweep: reminders and escalations",
     "notifications/delivery.py": "the outbox sender: claims, attempts and outcomes of notices",
     "notifications/tasks.py": "the outbox's queue bookkeeping (queued_at)",
+    "notifications/propagations.py": "partners follow suit: propagations, their acks and reports",
     "accounts/idempotency.py": "Idempotency-Key records of API requests",
     "cases/models.py": "the append-only guards call Model.save/delete of their base",
     "cases/management/commands/seed_demo.py": "the demo's data, for a local run only",

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
-from accounts.choices import Scope
+from accounts.choices import PARTNER_SCOPES, Scope
 from accounts.models import ApiClient
 from core.actors import Actor, user_role
 from core.roles import Role, role_allows
@@ -45,9 +45,16 @@ def scope_for(view: Any, method: str) -> str | None:
 
 
 def caller_may(*, client: ApiClient | None, user: Any, scope: str) -> bool:
-    """Whether the caller holds ``scope`` (a client) or a role that stands for it (staff)."""
+    """Whether the caller holds ``scope`` (a client) or a role that stands for it (staff).
+
+    The partner scopes are a partner's key's alone, and such a key holds nothing else: it sees
+    only the accounts that reach the API through its partner."""
     if client is not None:
+        if (client.partner_id is not None) != (scope in PARTNER_SCOPES):
+            return False
         return scope in (client.scopes or [])
+    if scope in PARTNER_SCOPES:
+        return False
     if user is None or not getattr(user, "is_staff", False):
         return False
     return role_allows(user_role(user), STAFF_MIN_ROLE[scope])

@@ -10,11 +10,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from accounts.choices import Scope
+from accounts.choices import PARTNER_SCOPES, Scope
 from accounts.services import api_client_create
 
 API = "/api/v1"
-ALL_SCOPES = tuple(Scope.values)
+# Every scope a key not bound to a partner may hold.
+ALL_SCOPES = tuple(s for s in Scope.values if s not in PARTNER_SCOPES)
 _names = itertools.count(1)
 
 
@@ -50,9 +51,16 @@ def fast_password_hashing(settings: Any) -> None:
 
 @pytest.fixture
 def make_caller(db: Any) -> Callable[..., ApiCaller]:
-    def make(*scopes: str, role: str = "lead", name: str | None = None) -> ApiCaller:
+    def make(
+        *scopes: str, role: str = "lead", name: str | None = None, partner: str | None = None
+    ) -> ApiCaller:
+        if partner is not None and not scopes:
+            scopes = tuple(sorted(PARTNER_SCOPES))
         _, key = api_client_create(
-            name=name or f"client-{next(_names)}", scopes=list(scopes or ALL_SCOPES), role=role
+            name=name or f"client-{next(_names)}",
+            scopes=list(scopes or ALL_SCOPES),
+            role=role,
+            partner=partner,
         )
         return ApiCaller(Client(raise_request_exception=False), key)
 

@@ -139,6 +139,13 @@ def test_a_deleted_enforcement_change_is_reported(
     changes = list(EnforcementChange.objects.filter(case=case).order_by("seq"))
     assert [c.status for c in changes] == ["suspended", "active"]
     with guard_bypassed():
+        # The rows that reference it go too, as a tamperer covering their tracks would do.
+        sql(
+            "UPDATE notifications_notice SET propagation_id = NULL WHERE propagation_id IN "
+            "(SELECT id FROM notifications_propagation WHERE change_id = %s)",
+            [changes[0].pk],
+        )
+        sql("DELETE FROM notifications_propagation WHERE change_id = %s", [changes[0].pk])
         sql("DELETE FROM cases_enforcementchange WHERE seq = %s", [changes[0].seq])
 
     out, _ = verify_fails(capsys)
@@ -196,6 +203,8 @@ def test_truncated_timeline_and_changes_are_reported(
         if connection.vendor == "postgresql":
             truncate("TRUNCATE cases_caseevent CASCADE")  # empties cases_enforcementchange too
         else:
+            sql("UPDATE notifications_notice SET propagation_id = NULL")
+            sql("DELETE FROM notifications_propagation")
             sql("DELETE FROM cases_enforcementchange")
             sql("DELETE FROM cases_restriction")
             sql("DELETE FROM cases_decision")

@@ -59,6 +59,7 @@ def test_delivery_is_signed_and_verified_by_the_reference_library(
     assert delivery.headers["webhook-signature"].startswith("v1,")
     body = json.loads(delivery.body)
     decision = Decision.objects.get(case_id=notice.case_id)
+    change = body["data"]["change"]
     assert body["type"] == "enforcement.suspended"
     assert body["data"] == {
         "account": "acme-ai",
@@ -84,7 +85,13 @@ def test_delivery_is_signed_and_verified_by_the_reference_library(
                 "case": notice.case_id,
             }
         ],
+        "acknowledge_url": f"http://localhost:8000/api/v1/partner/changes/{change}/acknowledge",
+        "report_url": f"http://localhost:8000/api/v1/partner/changes/{change}/report",
     }
+    # The partner's follow-up of the change moved on when the webhook got its 2xx.
+    assert notice.propagation is not None
+    assert notice.propagation.state == "delivered"
+    assert notice.propagation.delivered_at is not None
     [attempt] = notice.attempts_log.all()
     assert attempt.succeeded is True
     assert attempt.status_code == 200

@@ -2,8 +2,9 @@
 
 Principals: ``anonymous`` (no credentials), ``revoked`` (a key that was revoked, which held every
 scope), ``key:<scope>`` (a key holding only that scope, with the lead role so that only the scope
-decides), and the staff personas ``analyst``, ``investigator``, ``lead``, ``auditor``, and
-``norole`` (a staff account in no role group).
+decides; the key of a partner scope is bound to the partner ``cloudco``), and the staff personas
+``analyst``, ``investigator``, ``lead``, ``auditor``, and ``norole`` (a staff account in no role
+group).
 
 Each operation maps to the set of principals that may perform it; every other principal must be
 refused (401/403 in the API; 403, a login redirect, or no effect in the admin).
@@ -20,6 +21,8 @@ SCOPES = (
     "cases:read",
     "cases:write",
     "appeals:write",
+    "partner:read",
+    "partner:report",
 )
 KEYS = tuple(f"key:{s}" for s in SCOPES)
 PRINCIPALS = ("anonymous", "revoked", *KEYS, *STAFF)
@@ -62,6 +65,11 @@ API: dict[str, set[str]] = {
     "GET /enforcement/{account}": {"key:enforcement:read", *READERS},
     "POST /enforcement/check": {"key:enforcement:read", *READERS},
     "GET /enforcement/changes": {"key:enforcement:read", *READERS},
+    # A partner's own key only; no staff session (partners.md). That a partner sees nothing of
+    # another partner's accounts is tested in tests/notifications/test_partner_api.py.
+    "GET /partner/changes": {"key:partner:read"},
+    "POST /partner/changes/{change}/acknowledge": {"key:partner:report"},
+    "POST /partner/changes/{change}/report": {"key:partner:report"},
 }
 
 # Open to everyone, by design: liveness, readiness and the API's description.

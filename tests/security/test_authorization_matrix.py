@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Account, Partner
+from accounts.models import Account, Channel, Partner
 from accounts.services import api_client_create, api_client_revoke
 from cases.actions import AppealFile, Investigate, RemediationPlan, Suspend, Terminate
 from cases.models import (
@@ -21,6 +21,7 @@ from cases.models import (
     Case,
     CaseNote,
     Decision,
+    EnforcementChange,
     EvidenceReference,
     RemediationItem,
     ReviewDeadlineRule,
@@ -50,8 +51,13 @@ def principal_client(name: str, users: dict[str, User]) -> tuple[Client, dict[st
     if name == "anonymous":
         return client, {}
     if name == "revoked":
-        _, key = api_client_create(name="revoked", scopes=list(SCOPES), role="lead")
+        scopes = [s for s in SCOPES if not s.startswith("partner:")]
+        _, key = api_client_create(name="revoked", scopes=scopes, role="lead")
         api_client_revoke(name="revoked")
+        return client, {"Authorization": f"Bearer {key}"}
+    if name.startswith("key:partner:"):
+        Partner.objects.get_or_create(code="cloudco", defaults={"name": "CloudCo"})
+        _, key = api_client_create(name=f"k-{next(_n)}", scopes=[name[4:]], partner="cloudco")
         return client, {"Authorization": f"Bearer {key}"}
     if name.startswith("key:"):
         _, key = api_client_create(name=f"k-{next(_n)}", scopes=[name[4:]], role="lead")
@@ -122,8 +128,19 @@ def api_request(operation: str) -> tuple[str, str, Any]:
     appeal = new_appeal() if "{appeal}" in template else None
     item = RemediationItem.objects.filter(plan__case=planned).first()
     assert item is not None
-    Partner.objects.get_or_create(code="cloudco", defaults={"name": "CloudCo"})
+    cloudco, _ = Partner.objects.get_or_create(code="cloudco", defaults={"name": "CloudCo"})
+    change = None
+    if "{change}" in template:
+        through = Account.objects.create(external_id=f"m-{next(_n)}")
+        Channel.objects.create(account=through, partner=cloudco)
+        suspended = case_transition(
+            case=case_open(account=through, summary="matrix", actor=actor()),
+            command=Suspend(reason="r", policies=[POLICY]),
+            actor=actor(),
+        )
+        change = EnforcementChange.objects.get(case=suspended).seq
     path = template.format(
+        change=change,
         account=case.account.external_id,
         partner="cloudco",
         case=case.pk,
@@ -158,6 +175,8 @@ def api_request(operation: str) -> tuple[str, str, Any]:
         "POST /appeals/{appeal}/review": {},
         "POST /appeals/{appeal}/decide": {"outcome": "upheld", "reason": "confirmed"},
         "POST /appeals/{appeal}/withdraw": {},
+        "POST /partner/changes/{change}/acknowledge": {},
+        "POST /partner/changes/{change}/report": {"outcome": "applied", "reference": "CC-1"},
     }
     if operation == "POST /cases":
         Account.objects.create(external_id=bodies["POST /cases"]["account"])

@@ -38,6 +38,12 @@ class Command(BaseCommand):
             help="An internal tool used by staff: its requests may name the staff member acting "
             "(Acting-User header), who is then recorded as the one who decided.",
         )
+        parser.add_argument(
+            "--partner",
+            metavar="CODE",
+            help="Bind the key to this partner (with the partner:read and partner:report "
+            "scopes only): it sees only the accounts that reach the API through that partner.",
+        )
         parser.add_argument("--revoke", action="store_true", help="Revoke the client's key.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,10 +57,13 @@ class Command(BaseCommand):
                 scopes=options["scopes"],
                 role=options["role"],
                 staff_tool=options["staff_tool"],
+                partner=options["partner"],
             )
         except ApiClientError as exc:
             raise CommandError(str(exc)) from None
         tool = " (a staff tool)" if client.staff_tool else ""
+        if client.partner is not None:
+            tool = f" (the key of partner {client.partner.code})"
         self.stderr.write(
             f"Created {client.name}{tool} with {', '.join(client.scopes)}; the key is shown once:"
         )
