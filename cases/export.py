@@ -64,7 +64,7 @@ def case_export(*, case_id: int) -> dict[str, Any]:
     ]
     problems = [str(p) for p in chain_check(chain_rows)]
     problems += [str(p) for p in state_check(case.pk, case.state, chain_rows)]
-    from notifications.models import Notice
+    from notifications.models import Notice, Propagation
 
     notices = [
         {
@@ -170,6 +170,25 @@ def case_export(*, case_id: int) -> dict[str, Any]:
             for c in EnforcementChange.objects.filter(case=case).order_by("seq")
         ],
         "notices": notices,
+        # How each partner of the account followed the case's enforcement changes.
+        "propagations": [
+            {
+                "change": p.change.seq,
+                "partner": p.partner.code,
+                "trigger": p.trigger,
+                "state": p.state,
+                "created_at": iso(p.created_at),
+                "delivered_at": iso_or_none(p.delivered_at),
+                "acknowledged_at": iso_or_none(p.acknowledged_at),
+                "reported_at": iso_or_none(p.reported_at),
+                "partner_reference": p.partner_reference,
+                "note": p.note,
+                "undeliverable_reason": p.undeliverable_reason,
+            }
+            for p in Propagation.objects.filter(case=case)
+            .select_related("change", "partner")
+            .order_by("seq")
+        ],
         "integrity": {
             "algorithm": "sha256(prev_hash + '\\n' + canonical JSON of the fields that the "
             "event's hash_version covers, listed below; absent: version 1); canonical JSON: keys "

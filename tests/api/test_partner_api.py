@@ -153,6 +153,12 @@ def test_the_story_each_partner_follows_the_suspension_in_its_own_feed(
     # The silent partner stays delivered, with nothing acknowledged.
     silent = Propagation.objects.get(change=change, partner__code="resell")
     assert (silent.state, silent.acknowledged_at) == ("delivered", None)
+    # The case's export carries how each partner followed it.
+    exported = api.get(f"/cases/{case_id}/export").json()["propagations"]
+    assert [(p["partner"], p["state"], p["partner_reference"]) for p in exported] == [
+        ("cloudco", "applied", "CC-4411"),
+        ("resell", "delivered", ""),
+    ]
 
 
 def test_reporting_first_acknowledges_too(
