@@ -328,6 +328,12 @@ SPECTACULAR_SETTINGS = {
 IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
 # How long a cached enforcement status or API key may live at most (invalidated on change).
 ENFORCEMENT_CACHE_TTL = int(os.environ.get("ENFORCEMENT_CACHE_TTL", "300"))
+# The enforcement feed serves the changes of this many days (gateway.md): a reader whose next
+# change is older gets 410 and starts again from the snapshot. The changes themselves are kept
+# (they are the enforcement record that verify_audit and the case export read).
+ENFORCEMENT_FEED_RETENTION = timedelta(
+    days=max(1, int(os.environ.get("ENFORCEMENT_FEED_RETENTION", "30")))
+)
 
 # One handler, on the root: Django's own console handler on the "django" logger is replaced
 # (with DEBUG it printed every record a second time), and a refused request (4xx) is logged as

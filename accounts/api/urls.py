@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import enforcement, views
+from . import enforcement, gateway, views
 
 
 class AnyTextConverter:
@@ -25,11 +25,14 @@ urlpatterns = [
     path("partners", views.PartnerListApi.as_view(), name="partners-list"),
     path("partners/<slug:code>", views.PartnerApi.as_view(), name="partners-detail"),
     path("enforcement/check", enforcement.EnforcementCheckApi.as_view(), name="enforcement-check"),
+    path("enforcement/changes", enforcement.enforcement_changes_view, name="enforcement-changes"),
     path(
-        "enforcement/changes",
-        enforcement.EnforcementChangesApi.as_view(),
-        name="enforcement-changes",
+        "enforcement/snapshot",
+        gateway.EnforcementSnapshotApi.as_view(),
+        name="enforcement-snapshot",
     ),
+    path("gateway/authz", gateway.gateway_authz, name="gateway-authz"),
+    path("gateway/authz/<anytext:rest>", gateway.gateway_authz, name="gateway-authz-rest"),
     path(
         "enforcement/<anytext:external_id>", enforcement.enforcement_lookup, name="enforcement-get"
     ),

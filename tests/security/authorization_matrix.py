@@ -65,6 +65,10 @@ API: dict[str, set[str]] = {
     "GET /enforcement/{account}": {"key:enforcement:read", *READERS},
     "POST /enforcement/check": {"key:enforcement:read", *READERS},
     "GET /enforcement/changes": {"key:enforcement:read", *READERS},
+    "GET /enforcement/snapshot": {"key:enforcement:read", *READERS},
+    # The gateway's key in x-tns-key (the test puts a principal's key there); no session.
+    "GET /gateway/authz": {"key:enforcement:read"},
+    "GET /gateway/authz/{rest}": {"key:enforcement:read"},
     # A partner's own key only; no staff session (partners.md). That a partner sees nothing of
     # another partner's accounts is tested in tests/notifications/test_partner_api.py.
     "GET /partner/changes": {"key:partner:read"},

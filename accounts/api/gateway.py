@@ -1,0 +1,191 @@
+"""What API gateways call (gateway.md): the authorization check, and the snapshot a mirror
+starts from.
+
+``/api/v1/gateway/authz`` (and any path below it, for Envoy's ``path_prefix``) answers any
+method: 200 lets the request pass, 403 refuses it, with the ``x-tns-*`` headers that say why and
+which decision to contest. It is a lean Django view, like the lookup: one indexed round trip
+reads the gateway's key (``x-tns-key``: the customer's own ``Authorization`` header is forwarded
+by the gateway) and the account, and :mod:`gateway.verdict` (shared with every mirror) decides.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.authentication import key_hash, key_prefix
+from accounts.choices import Scope
+from accounts.external_ids import is_external_id
+from cases.gateway_reads import enforcement_snapshot, gateway_authz_read
+from config.problems import problem_for_exception, problem_response
+from gateway.verdict import verdict
+
+KEY_HEADER = "x-tns-key"
+REASON_TITLES = {
+    "suspended": "API access suspended",
+    "terminated": "API access terminated",
+    "model_blocked": "This model is blocked for the account",
+    "feature_blocked": "This feature is blocked for the account",
+}
+HEADER_MAX = 200
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _client_for(token: str | None, external_id: str) -> tuple[Any, int]:
+    """The account's stored restrictions (``None``: never seen) and the feed's head, after
+    checking the gateway's key; raises the API's authentication and permission errors."""
+    if not token:
+        raise exceptions.NotAuthenticated(f"Send the gateway's API key in {KEY_HEADER}.")
+    prefix = key_prefix(token)
+    if prefix is None:
+        raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+    client, restrictions, head = gateway_authz_read(key_prefix=prefix, external_id=external_id)
+    if client is None or not hmac.compare_digest(client["hash"], key_hash(token)):
+        raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+    if Scope.ENFORCEMENT_READ not in client["scopes"] or client["partner"] is not None:
+        raise exceptions.PermissionDenied(
+            f"The API key lacks the '{Scope.ENFORCEMENT_READ}' scope."
+        )
+    return restrictions, head
+
+
+@csrf_exempt
+def gateway_authz(request: HttpRequest, rest: str = "") -> HttpResponseBase:
+    try:
+        external_id = _header(request, "x-account-id")
+        if external_id is None:
+            return problem_response(
+                status=400,
+                code="account_id_missing",
+                detail="Send the account's external id in x-account-id.",
+                request=request,
+            )
+        if not is_external_id(external_id):
+            return problem_response(
+                status=400,
+                code="invalid_account_id",
+                detail="x-account-id is not an external id an account can have.",
+                request=request,
+            )
+        restrictions, head = _client_for(_header(request, KEY_HEADER), external_id)
+    except exceptions.APIException as exc:
+        response = problem_for_exception(exc, request)
+        assert response is not None  # noqa: S101 -- every APIException maps to a problem
+        return response
+    model = (_header(request, "x-model") or "")[:HEADER_MAX] or None
+    feature = (_header(request, "x-feature") or "")[:HEADER_MAX] or None
+    found = verdict(restrictions, model=model, feature=feature)
+    headers = {
+        "x-tns-status": found.status,
+        "x-tns-feed-seq": str(head),
+        "Cache-Control": "no-store",
+    }
+    if found.allowed:
+        if found.rate_limit:
+            headers["x-tns-rate-limit"] = found.rate_limit
+        return HttpResponse(status=200, headers=headers)
+    assert found.reason is not None  # noqa: S101 -- a refusal always has its reason
+    headers["x-tns-reason"] = found.reason
+    if found.decision:
+        headers["x-tns-decision"] = found.decision
+    contest = f" Contest decision {found.decision}." if found.decision else ""
+    response = problem_response(
+        status=403,
+        code=found.reason,
+        title=REASON_TITLES[found.reason],
+        detail=f"{REASON_TITLES[found.reason]} for account {external_id}.{contest}",
+        request=request,
+        headers=headers,
+        extra={"decision": found.decision},
+    )
+    return response
+
+
+class GatewayAuthzApi(APIView):
+    """Schema-only twin of :func:`gateway_authz` (which serves every method)."""
+
+    scopes = {"GET": Scope.ENFORCEMENT_READ}
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        operation_id="gateway_authz",
+        summary="May this request pass? (Envoy ext_authz, NGINX auth_request, Traefik forwardAuth)",
+        description=(
+            "Any method, and any path below `/gateway/authz/` (for Envoy's `path_prefix`). The "
+            "gateway's key goes in `x-tns-key` (the customer's `Authorization` header is "
+            "forwarded); the account in `x-account-id`, optionally `x-model` and `x-feature`. "
+            "200: allowed (`x-tns-status` `active`, `restricted` or `unknown`; "
+            "`x-tns-rate-limit` when a rate limit applies). 403: refused (`x-tns-reason` "
+            "`suspended`, `terminated`, `model_blocked` or `feature_blocked`, `x-tns-decision` "
+            "the decision to contest; the body a problem the gateway may pass on). 400: no "
+            "`x-account-id`. Every answer carries `x-tns-feed-seq`, the change it reflects."
+        ),
+        parameters=[
+            OpenApiParameter(KEY_HEADER, str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("x-account-id", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("x-model", str, OpenApiParameter.HEADER),
+            OpenApiParameter("x-feature", str, OpenApiParameter.HEADER),
+        ],
+        responses={200: OpenApiResponse(description="Allowed.")},
+        examples=[
+            OpenApiExample(
+                "suspended",
+                response_only=True,
+                status_codes=["403"],
+                value={
+                    "type": "about:blank",
+                    "title": "Forbidden",
+                    "status": 403,
+                    "code": "suspended",
+                    "detail": "API access suspended for account acme-ai. Contest decision sor_1.",
+                    "decision": "sor_1",
+                },
+            )
+        ],
+        tags=["gateway"],
+    )
+    def get(self, request: Request) -> HttpResponse:  # pragma: no cover
+        raise exceptions.MethodNotAllowed("GET")
+
+
+gateway_authz.cls = GatewayAuthzApi  # type: ignore[attr-defined]  # for drf-spectacular
+gateway_authz.initkwargs = {}  # type: ignore[attr-defined]
+
+
+class EnforcementSnapshotApi(APIView):
+    scopes = {"GET": Scope.ENFORCEMENT_READ}
+
+    @extend_schema(
+        operation_id="enforcement_snapshot",
+        summary="Every account that is not active, consistent with a feed cursor",
+        description=(
+            "Newline-delimited JSON (`application/x-ndjson`), read in one transaction: a "
+            'header line `{"cursor", "taken_at", "accounts"}`, one line per account '
+            "(`account`, `status`, `since`, `until`, `case`, `restrictions`), and an end line "
+            '`{"end": true, "accounts", "cursor"}`; a body without the end line was cut short. '
+            "Follow the change feed from `cursor`. An account whose restrictions all ended "
+            "since it was written is listed `active`, with none."
+        ),
+        responses={(200, "application/x-ndjson"): OpenApiResponse(description="The snapshot.")},
+        tags=["enforcement"],
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(
+            enforcement_snapshot(), content_type="application/x-ndjson"
+        )
+        response["Cache-Control"] = "no-store"
+        return response
