@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+SANDBOX_PORT ?= 8001
 
 .PHONY: run test install lint typecheck check bench bench-quick bench-deps clean
 
@@ -15,18 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate, seed the demo, then run web + Celery worker + beat (config/devrun.py;
-## Ctrl-C stops all three cleanly)
+## run: install, migrate, seed the demo, then run web + Celery worker + beat + the partner
+## sandbox (config/devrun.py; Ctrl-C stops all four cleanly)
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_periodic_tasks
-	$(PY) manage.py seed_demo
+	PARTNER_SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(PY) manage.py seed_demo
 	@echo
 	@echo "  Admin:    http://127.0.0.1:$(PORT)/admin/   (demo logins above: analyst, investigator, lead, auditor)"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/api/v1/docs"
-	@echo "  E-mails to customers and staff are written to var/mail/. Ctrl-C stops web, worker and beat."
+	@echo "  Partners: sandbox on http://127.0.0.1:$(SANDBOX_PORT)/cloudco (applies) and /resellnet (declines);"
+	@echo "            within a minute the admin's case and account pages show each partner's change"
+	@echo "            delivered, acknowledged, then applied or declined (webhooks: Notifications > Notices)"
+	@echo "  E-mails to customers and staff are written to var/mail/. Ctrl-C stops web, worker, beat and partners."
 	@echo
-	PORT=$(PORT) $(PY) -m config.devrun
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) -m config.devrun
 
 ## test: install what the tests need and run the whole suite
 test: $(STAMP)

@@ -1,13 +1,21 @@
-"""``make run``: the web server, one Celery worker and Celery beat in the foreground.
+"""``make run``: the web server, one Celery worker, Celery beat and the partner sandbox in the
+foreground.
 
-Ctrl-C stops all three cleanly and the command exits 0. Each process runs in a session of its
+The partner sandbox (config/partner_sandbox.py, "partners") plays the demo partners on
+loopback: it receives their webhooks, acknowledges and reports through the partner API. The web
+server and the worker are given ``PARTNER_SANDBOX_URL``, the one loopback origin that webhook
+URLs may then use, and ``SITE_URL`` (unless set) so that the URLs in webhooks point at this
+server.
+
+Ctrl-C stops all four cleanly and the command exits 0. Each process runs in a session of its
 own, so the terminal's Ctrl-C reaches only this launcher, which then asks each one to stop the
-way it stops cleanly: the web server by SIGINT, the worker and beat by SIGTERM (a warm
+way it stops cleanly: the web server by SIGINT, the worker, beat and the sandbox by SIGTERM (a warm
 shutdown: the worker finishes the tasks it holds and stops its pool itself). A second Ctrl-C,
 or a process still running after ``DEVRUN_GRACE_SECONDS`` (30), is killed. If one process ends
 by itself, the others are stopped and the launcher exits 1.
 
-Run with ``python -m config.devrun``; ``PORT`` (8000) is the web server's port.
+Run with ``python -m config.devrun``; ``PORT`` (8000) is the web server's port, ``SANDBOX_PORT``
+(8001) the partner sandbox's.
 """
 
 from __future__ import annotations
@@ -35,14 +43,24 @@ class Managed:
     pump: threading.Thread | None = None
 
 
-def processes(port: str) -> list[Managed]:
+def sandbox_url(sandbox_port: str) -> str:
+    return f"http://127.0.0.1:{sandbox_port}"
+
+
+def processes(port: str, sandbox_port: str = "8001") -> list[Managed]:
     python = sys.executable
+    web = f"http://127.0.0.1:{port}"
+    # What web and worker need to send to the sandbox and to tell it where to answer.
+    demo = {
+        "PARTNER_SANDBOX_URL": sandbox_url(sandbox_port),
+        "SITE_URL": os.environ.get("SITE_URL", web),
+    }
     return [
         Managed(
             "web",
             [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
             signal.SIGINT,
-            {"DEBUG": os.environ.get("DEBUG", "1")},
+            {"DEBUG": os.environ.get("DEBUG", "1"), **demo},
         ),
         Managed(
             "worker",
@@ -59,11 +77,18 @@ def processes(port: str) -> list[Managed]:
                 "--without-mingle",
             ],
             signal.SIGTERM,
+            demo,
         ),
         Managed(
             "beat",
             [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
             signal.SIGTERM,
+        ),
+        Managed(
+            "partners",
+            [python, "-m", "config.partner_sandbox"],
+            signal.SIGTERM,
+            {"SANDBOX_PORT": sandbox_port, "PARTNER_SANDBOX_API": web},
         ),
     ]
 
@@ -172,7 +197,8 @@ class Launcher:
 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
-    return Launcher(processes(port), sys.stdout).run()
+    sandbox_port = os.environ.get("SANDBOX_PORT", "8001")
+    return Launcher(processes(port, sandbox_port), sys.stdout).run()
 
 
 if __name__ == "__main__":

@@ -213,6 +213,9 @@ WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
 # Endpoints on private, loopback or link-local addresses are refused unless this is on
 # (tests and the local demo turn it on).
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# The partner sandbox of `make run` (http://127.0.0.1:PORT, set by config/devrun.py): webhook
+# URLs of exactly this origin are accepted although on loopback. Production refuses it.
+PARTNER_SANDBOX_URL = os.environ.get("PARTNER_SANDBOX_URL", "")
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
 # The whole of one attempt (connect, TLS, send, the complete answer), however the receiver

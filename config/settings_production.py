@@ -15,6 +15,11 @@ if not os.environ.get("SECRET_KEY") or os.environ["SECRET_KEY"] == INSECURE_DEV_
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production")
 if len(os.environ["SECRET_KEY"]) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters")
+# The partner sandbox's loopback exception to the webhook URL check is for `make run` only.
+if os.environ.get("PARTNER_SANDBOX_URL"):
+    raise ImproperlyConfigured(
+        "PARTNER_SANDBOX_URL is for the local demo only: unset it in production"
+    )
 
 DEBUG = False
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

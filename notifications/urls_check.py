@@ -2,18 +2,25 @@
 
 An endpoint URL must be http(s) and every address its host resolves to must be public. The
 check runs when an endpoint is created and again before every delivery (DNS may change).
-``WEBHOOK_ALLOW_PRIVATE_URLS`` turns it off for tests and the local demo.
+``WEBHOOK_ALLOW_PRIVATE_URLS`` turns it off for tests.
+
+One exception, for ``make run`` only: ``PARTNER_SANDBOX_URL`` names the origin of the partner
+sandbox (config/partner_sandbox.py), ``http://127.0.0.1:PORT``, and a URL of exactly that
+origin (scheme, host written as ``127.0.0.1``, port) is accepted without a DNS lookup; nothing
+else on loopback is. Production settings refuse to start with it set.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 
 from .errors import WebhookUrlRefused
+
+SANDBOX_HOST = "127.0.0.1"
 
 
 def _address_refused(address: str) -> bool:
@@ -31,6 +38,25 @@ def _address_refused(address: str) -> bool:
     )
 
 
+def _sandbox_origin(parts: SplitResult) -> bool:
+    """Whether ``parts`` is on the partner sandbox's origin (an exact match, never a lookup:
+    a name could resolve elsewhere)."""
+    sandbox = getattr(settings, "PARTNER_SANDBOX_URL", "") or ""
+    if not sandbox:
+        return False
+    try:
+        allowed = urlsplit(sandbox)
+        origin = (allowed.scheme, allowed.hostname, allowed.port)
+        return (
+            origin[0] == "http"
+            and origin[1] == SANDBOX_HOST
+            and origin[2] is not None
+            and (parts.scheme, parts.hostname, parts.port) == origin
+        )
+    except ValueError:
+        return False
+
+
 def webhook_url_check(url: str) -> None:
     """Raise ``WebhookUrlRefused`` unless ``url`` may receive webhooks."""
     try:
@@ -42,7 +68,7 @@ def webhook_url_check(url: str) -> None:
         raise WebhookUrlRefused(detail="The URL must be http(s)://host/...")
     if parts.username or parts.password:
         raise WebhookUrlRefused(detail="The URL must not carry credentials.")
-    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", False):
+    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", False) or _sandbox_origin(parts):
         return
     host = parts.hostname
     try:

@@ -2,23 +2,38 @@
 
 Idempotent: running it again changes nothing that exists. Staff passwords are printed once,
 when the users are created.
+
+With ``PARTNER_SANDBOX_URL`` set (``make run`` sets it), the demo partners get what a partner
+has: a webhook endpoint on the partner sandbox (config/partner_sandbox.py), subscribed to the
+enforcement events, and a partner key; the secrets and keys go to ``var/partner_sandbox.json``
+(mode 0600) for the sandbox to read. The endpoints are registered before the story, so that
+the story's enforcement changes reach both partners by webhook and the sandbox carries each to
+applied or declined. Run again, the endpoints are kept (moved if the sandbox's port changed,
+enabled if disabled) and a key still valid is reused, else a new one replaces it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, Channel, Partner
+from accounts.authentication import client_for_key
+from accounts.choices import Scope
+from accounts.models import Account, ApiClient, Channel, Partner
+from accounts.services import api_client_create, api_client_revoke
 from cases.actions import (
     Dismiss,
     Evidence,
@@ -39,7 +54,12 @@ from cases.services import (
     incident_route,
     plan_item_verify,
 )
+from config.partner_sandbox import FILE_NAME as SANDBOX_FILE_NAME
 from core.actors import Actor
+from notifications.choices import WebhookEvent
+from notifications.crypto import SecretUnreadable, secret_decrypt
+from notifications.models import WebhookEndpoint
+from notifications.services import endpoint_create, endpoint_disable, endpoint_update
 
 POLICIES = [
     (
@@ -74,6 +94,17 @@ POLICIES = [
 ]
 
 PARTNERS = [("cloudco", "CloudCo Platform", "cloud"), ("resellnet", "ResellNet", "reseller")]
+# Where each partner's reminders go (partners.md, follow-up), and what its sandbox reports.
+PARTNER_CONTACTS = {"cloudco": "abuse@cloudco.example", "resellnet": "trust@resellnet.example"}
+SANDBOX_OUTCOMES = {"cloudco": "applied", "resellnet": "declined"}
+SANDBOX_DESCRIPTION = "Partner sandbox of make run (config/partner_sandbox.py)"
+SANDBOX_EVENTS = [
+    WebhookEvent.SUSPENDED.value,
+    WebhookEvent.RESTRICTED.value,
+    WebhookEvent.REINSTATED.value,
+    WebhookEvent.TERMINATED.value,
+]
+SANDBOX_SCOPES = [Scope.PARTNER_READ.value, Scope.PARTNER_REPORT.value]
 
 # external_id, name, tier, direct, partner codes
 ACCOUNTS = [
@@ -109,11 +140,22 @@ class Command(BaseCommand):
             self._policies()
             self._partners_and_accounts()
             created = self._staff()
+        sandbox = settings.PARTNER_SANDBOX_URL
+        entries = self._sandbox(sandbox) if sandbox else []
         if not Case.objects.exists():
             self._story()
             self.stdout.write(self.style.SUCCESS("Demo cases created."))
         else:
             self.stdout.write("Demo cases already present; nothing to add.")
+        if entries:
+            path = self._sandbox_file_write(entries)
+            urls = ", ".join(f"{sandbox}/{e['code']} ({e['outcome']})" for e in entries)
+            self.stdout.write(f"Partner sandbox: {urls}; secrets and keys in {path}.")
+        else:
+            self.stdout.write(
+                "No partner sandbox (PARTNER_SANDBOX_URL is not set; `make run` sets it): "
+                "no webhook endpoint registered."
+            )
         if created:
             self.stdout.write(self.style.WARNING("Demo staff logins (shown once):"))
             for username, password in created:
@@ -148,7 +190,12 @@ class Command(BaseCommand):
         partners = {}
         for code, name, kind in PARTNERS:
             partners[code], _ = Partner.objects.get_or_create(
-                code=code, defaults={"name": name, "kind": kind}
+                code=code,
+                defaults={"name": name, "kind": kind, "contact_email": PARTNER_CONTACTS[code]},
+            )
+            # A demo partner made before it had a contact gets one; one edited keeps its own.
+            Partner.objects.filter(code=code, contact_email="").update(
+                contact_email=PARTNER_CONTACTS[code]
             )
         for external_id, name, tier, direct, channels in ACCOUNTS:
             account, made = Account.objects.get_or_create(
@@ -163,6 +210,91 @@ class Command(BaseCommand):
             if made:
                 for code in channels:
                     Channel.objects.create(account=account, partner=partners[code])
+
+    def _sandbox(self, origin: str) -> list[dict[str, str]]:
+        """Each demo partner's endpoint on the sandbox and its key, through the services."""
+        system = Actor.system("seed_demo")
+        previous = self._sandbox_file_read()
+        entries = []
+        for code, outcome in SANDBOX_OUTCOMES.items():
+            partner = Partner.objects.get(code=code)
+            url = f"{origin.rstrip('/')}/{code}"
+            endpoint = (
+                WebhookEndpoint.objects.filter(partner=partner, description=SANDBOX_DESCRIPTION)
+                .order_by("-id")
+                .first()
+            )
+            secret = None
+            if endpoint is not None:
+                try:
+                    secret = secret_decrypt(endpoint.secret)
+                except SecretUnreadable:  # SECRET_KEY changed since: a new endpoint instead
+                    endpoint_disable(endpoint_id=endpoint.pk, actor=system)
+                    endpoint = None
+            if endpoint is None or secret is None:
+                endpoint, secret = endpoint_create(
+                    url=url,
+                    event_types=SANDBOX_EVENTS,
+                    partner=partner,
+                    actor=system,
+                    description=SANDBOX_DESCRIPTION,
+                )
+            elif (endpoint.url, endpoint.active, endpoint.event_types) != (
+                url,
+                True,
+                SANDBOX_EVENTS,
+            ):
+                endpoint_update(
+                    endpoint_id=endpoint.pk,
+                    actor=system,
+                    url=url,
+                    event_types=SANDBOX_EVENTS,
+                    partner=partner,
+                    description=SANDBOX_DESCRIPTION,
+                    active=True,
+                )
+            key = previous.get(code, "")
+            client = client_for_key(key) if key else None
+            if client is None or client.partner_id != partner.pk:
+                key = self._sandbox_key(partner)
+            entries.append({"code": code, "secret": secret, "key": key, "outcome": outcome})
+        return entries
+
+    def _sandbox_key(self, partner: Partner) -> str:
+        """A new key for the partner's sandbox; its earlier sandbox keys are revoked."""
+        prefix = f"sandbox-{partner.code}-"
+        for name in ApiClient.objects.filter(
+            partner=partner, name__startswith=prefix, revoked_at__isnull=True
+        ).values_list("name", flat=True):
+            api_client_revoke(name=name)
+        _, key = api_client_create(
+            name=prefix + secrets.token_hex(4), scopes=SANDBOX_SCOPES, partner=partner.code
+        )
+        return key
+
+    def _sandbox_path(self) -> Path:
+        return Path(settings.VAR_DIR) / SANDBOX_FILE_NAME
+
+    def _sandbox_file_read(self) -> dict[str, str]:
+        """The keys in an earlier sandbox file, by partner; nothing if there is none."""
+        try:
+            raw = json.loads(self._sandbox_path().read_text())
+            return {p["code"]: p["key"] for p in raw["partners"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def _sandbox_file_write(self, entries: list[dict[str, str]]) -> Path:
+        """Written whole and then moved into place, so the sandbox never reads half of it;
+        readable by this user only, as it holds secrets."""
+        path = self._sandbox_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            os.fchmod(out.fileno(), 0o600)
+            json.dump({"partners": entries}, out, indent=2)
+        os.replace(partial, path)
+        return path
 
     def _staff(self) -> list[tuple[str, str]]:
         created = []
