@@ -1,4 +1,5 @@
-"""``make run``'s launcher: Ctrl-C stops the web server, the worker and beat cleanly, exit 0.
+"""``make run``'s launcher: Ctrl-C stops the web server, the worker, beat and the partner sandbox
+cleanly, exit 0.
 
 Real processes on the embedded default (SQLite and the filesystem broker in a temporary
 directory), the web server on a free port. The test sends SIGINT to the launcher's process
@@ -64,15 +65,20 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_ctrl_c_stops_web_worker_and_beat_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_stops_web_worker_beat_and_partners_cleanly(tmp_path: Path) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_SETTINGS_MODULE")
         and not k.startswith("PYTEST_")
     }
-    port = free_port()
-    env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port), DEVRUN_GRACE_SECONDS="60")
+    port, sandbox_port = free_port(), free_port()
+    env.update(
+        VAR_DIR=str(tmp_path / "var"),
+        PORT=str(port),
+        SANDBOX_PORT=str(sandbox_port),
+        DEVRUN_GRACE_SECONDS="60",
+    )
     for command in (["migrate", "--no-input", "-v", "0"], ["setup_periodic_tasks"]):
         subprocess.run(
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
@@ -104,6 +110,8 @@ def test_ctrl_c_stops_web_worker_and_beat_cleanly(tmp_path: Path) -> None:
             output,
         )
         wait_for(lambda: any("beat: Starting" in line for line in output), 120, "beat", output)
+        listening = f"listening on http://127.0.0.1:{sandbox_port}, answering to "
+        wait_for(lambda: any(listening in line for line in output), 60, "the sandbox", output)
         pids = [
             int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
             for line in output
@@ -120,9 +128,12 @@ def test_ctrl_c_stops_web_worker_and_beat_cleanly(tmp_path: Path) -> None:
 
     text = "".join(output)
     assert code == 0, text[-5000:]
-    assert len(pids) == 3
+    assert len(pids) == 4
     assert [pid for pid in pids if alive(pid)] == []  # each, with its pool, has gone
     assert "Warm shutdown" in text
+    # Without seed_demo's file the sandbox said so once and kept running, then stopped.
+    assert text.count("no partners to play") == 1
+    assert any(line.startswith("partners") and line.rstrip().endswith("stopped") for line in output)
     shutdown = text[text.index("stopping web") :]
     assert [line for line in shutdown.splitlines() if any(m in line for m in ERROR_MARKS)] == []
     assert text.rstrip().endswith("stopped")

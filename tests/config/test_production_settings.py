@@ -10,10 +10,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+GOOD_KEY = "k" * 20 + "Zq8-vL2#pX9!mR4@tN7$wB1%yC6^hJ3&fD5*" + "x" * 10
+
+
 def run_check(**env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
-    }
+    unset = {"SECRET_KEY", "DJANGO_SETTINGS_MODULE", "PARTNER_SANDBOX_URL"}
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(env)
     environment["DJANGO_SETTINGS_MODULE"] = "config.settings_production"
     return subprocess.run(  # fixed argv
@@ -28,7 +30,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_prints_no_warning_with_production_settings() -> None:
-    result = run_check(SECRET_KEY="k" * 20 + "Zq8-vL2#pX9!mR4@tN7$wB1%yC6^hJ3&fD5*" + "x" * 10)
+    result = run_check(SECRET_KEY=GOOD_KEY)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -37,3 +39,9 @@ def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
     result = run_check()
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_refuse_to_start_with_the_partner_sandbox() -> None:
+    result = run_check(SECRET_KEY=GOOD_KEY, PARTNER_SANDBOX_URL="http://127.0.0.1:8001")
+    assert result.returncode != 0
+    assert "PARTNER_SANDBOX_URL is for the local demo only" in result.stderr
