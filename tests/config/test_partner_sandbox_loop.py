@@ -11,6 +11,7 @@ transaction; the webhook URL check runs for real, with only the sandbox's origin
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 from collections.abc import Iterator
@@ -141,3 +142,43 @@ def test_the_sandbox_refuses_a_forged_webhook(sandbox: Running) -> None:
     assert sandbox.sandbox.done == []
     change.refresh_from_db()
     assert (change.state, change.acknowledged_at) == ("pending", None)
+
+
+def example_module() -> Any:
+    """docs/examples/partner_receiver.py, the partner guide's example (not a package)."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "partner_receiver.py"
+    spec = importlib.util.spec_from_file_location("partner_receiver", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.django_db
+def test_the_guides_example_follows_its_feed_to_the_end_once(
+    sandbox: Running, tmp_path: Path, capsys: Any
+) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    key = next(
+        p["key"]
+        for p in json.loads((tmp_path / "partner_sandbox.json").read_text())["partners"]
+        if p["code"] == "resellnet"
+    )
+    api = httpx.Client(
+        transport=DjangoClientTransport(Client()),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    example = example_module()
+    cursor = tmp_path / "cursor.txt"
+
+    first = example.follow(api, "declined", cursor)
+    second = example.follow(api, "declined", cursor)
+
+    rows = Propagation.objects.filter(partner__code="resellnet")
+    assert first == rows.count() > 0 and second == 0
+    assert set(rows.values_list("state", flat=True)) == {"declined"}
+    assert cursor.read_text() == str(rows.order_by("-seq").values_list("seq", flat=True)[0])
+    # The other partner's changes are not in this feed, and were left alone.
+    others = Propagation.objects.filter(partner__code="cloudco")
+    assert set(others.values_list("state", flat=True)) == {"pending"}
