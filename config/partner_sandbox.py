@@ -349,7 +349,14 @@ def main() -> int:
     )
     with sandbox.lock:
         sandbox.reload()
-    running = Running(sandbox, int(os.environ.get("SANDBOX_PORT", "8001"))).start()
+    port = int(os.environ.get("SANDBOX_PORT", "8001"))
+    try:
+        running = Running(sandbox, port).start()
+    except OSError as exc:
+        logger.warning(
+            "cannot listen on 127.0.0.1:%s (%s): set SANDBOX_PORT to a free port", port, exc
+        )
+        return 1
     logger.info("listening on %s, answering to %s", running.url, sandbox.api)
     stopping = threading.Event()
 

@@ -133,3 +133,18 @@ def test_seeding_again_keeps_endpoints_and_keys_and_follows_a_new_port(
         assert client_for_key(again[code]["key"]) is not None
     assert ApiClient.objects.filter(revoked_at__isnull=True).count() == 2
     assert Case.objects.count() == 10  # the story once
+
+
+@pytest.mark.django_db
+def test_a_sandbox_added_to_an_older_demo_says_the_story_predates_it(
+    demo_settings: Path, settings: Any
+) -> None:
+    seed()
+    settings.PARTNER_SANDBOX_URL = SANDBOX
+
+    output = seed()
+
+    assert "make clean && make run" in output
+    assert WebhookEndpoint.objects.count() == 2
+    assert Propagation.objects.filter(state="pending").exists() is False
+    assert "make clean" not in seed()

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,3 +219,27 @@ def test_a_refusal_of_the_partner_api_is_not_retried(tmp_path: Path, caplog: Any
     assert len(api.calls) == 1
     assert (sandbox.pending(), sandbox.done) == (0, [])
     assert "cloudco: acknowledge of change 42: given up (HTTP 404)" in caplog.text
+
+
+def test_a_port_in_use_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **os.environ,
+            "SANDBOX_PORT": str(taken.getsockname()[1]),
+            "PARTNER_SANDBOX_FILE": str(tmp_path / "partner_sandbox.json"),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "config.partner_sandbox"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "set SANDBOX_PORT to a free port" in result.stderr
+    assert "Traceback" not in result.stderr

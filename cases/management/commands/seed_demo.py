@@ -141,8 +141,10 @@ class Command(BaseCommand):
             self._partners_and_accounts()
             created = self._staff()
         sandbox = settings.PARTNER_SANDBOX_URL
+        had_endpoints = WebhookEndpoint.objects.filter(description=SANDBOX_DESCRIPTION).exists()
         entries = self._sandbox(sandbox) if sandbox else []
-        if not Case.objects.exists():
+        story_before = Case.objects.exists()
+        if not story_before:
             self._story()
             self.stdout.write(self.style.SUCCESS("Demo cases created."))
         else:
@@ -151,6 +153,11 @@ class Command(BaseCommand):
             path = self._sandbox_file_write(entries)
             urls = ", ".join(f"{sandbox}/{e['code']} ({e['outcome']})" for e in entries)
             self.stdout.write(f"Partner sandbox: {urls}; secrets and keys in {path}.")
+            if story_before and not had_endpoints:
+                self.stdout.write(
+                    "The demo story was loaded before the sandbox's endpoints existed, so its "
+                    "changes reached no partner: `make clean && make run` to see the loop."
+                )
         else:
             self.stdout.write(
                 "No partner sandbox (PARTNER_SANDBOX_URL is not set; `make run` sets it): "
