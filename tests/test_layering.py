@@ -228,6 +228,7 @@ CASES_IMPORTS = {
     ("accounts", "cases.models"): "an account's admin and its cases (Account.cases) read Case",
     ("accounts", "cases.choices"): "the account admin counts open cases (OPEN_STATES)",
     ("accounts", "cases.selectors"): "the enforcement and account reads query cases",
+    ("accounts", "cases.gateway_reads"): "the gateway's check, snapshot and feed polls",
     ("accounts", "cases.admin.decisions"): "the account page shows its decisions and restrictions",
     ("notifications", "cases.models"): "notices are about cases, their events and changes",
     ("notifications", "cases.choices"): "events, states and priorities name what a notice tells",

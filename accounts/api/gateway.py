@@ -115,6 +115,37 @@ def gateway_authz(request: HttpRequest, rest: str = "") -> HttpResponseBase:
     return response
 
 
+AUTHZ_DESCRIPTION = (
+    "Any method, and any path below `/gateway/authz/` (for Envoy's `path_prefix`). The "
+    "gateway's key goes in `x-tns-key` (the customer's `Authorization` header is "
+    "forwarded); the account in `x-account-id`, optionally `x-model` and `x-feature`. "
+    "200: allowed (`x-tns-status` `active`, `restricted` or `unknown`; "
+    "`x-tns-rate-limit` when a rate limit applies). 403: refused (`x-tns-reason` "
+    "`suspended`, `terminated`, `model_blocked` or `feature_blocked`, `x-tns-decision` "
+    "the decision to contest; the body a problem the gateway may pass on). 400: no "
+    "`x-account-id`. Every answer carries `x-tns-feed-seq`, the change it reflects."
+)
+AUTHZ_HEADERS = [
+    OpenApiParameter(KEY_HEADER, str, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter("x-account-id", str, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter("x-model", str, OpenApiParameter.HEADER),
+    OpenApiParameter("x-feature", str, OpenApiParameter.HEADER),
+]
+AUTHZ_EXAMPLE = OpenApiExample(
+    "suspended",
+    response_only=True,
+    status_codes=["403"],
+    value={
+        "type": "about:blank",
+        "title": "API access suspended",
+        "status": 403,
+        "code": "suspended",
+        "detail": "API access suspended for account acme-ai. Contest decision sor_1.",
+        "decision": "sor_1",
+    },
+)
+
+
 class GatewayAuthzApi(APIView):
     """Schema-only twin of :func:`gateway_authz` (which serves every method)."""
 
@@ -124,46 +155,47 @@ class GatewayAuthzApi(APIView):
     @extend_schema(
         operation_id="gateway_authz",
         summary="May this request pass? (Envoy ext_authz, NGINX auth_request, Traefik forwardAuth)",
-        description=(
-            "Any method, and any path below `/gateway/authz/` (for Envoy's `path_prefix`). The "
-            "gateway's key goes in `x-tns-key` (the customer's `Authorization` header is "
-            "forwarded); the account in `x-account-id`, optionally `x-model` and `x-feature`. "
-            "200: allowed (`x-tns-status` `active`, `restricted` or `unknown`; "
-            "`x-tns-rate-limit` when a rate limit applies). 403: refused (`x-tns-reason` "
-            "`suspended`, `terminated`, `model_blocked` or `feature_blocked`, `x-tns-decision` "
-            "the decision to contest; the body a problem the gateway may pass on). 400: no "
-            "`x-account-id`. Every answer carries `x-tns-feed-seq`, the change it reflects."
-        ),
-        parameters=[
-            OpenApiParameter(KEY_HEADER, str, OpenApiParameter.HEADER, required=True),
-            OpenApiParameter("x-account-id", str, OpenApiParameter.HEADER, required=True),
-            OpenApiParameter("x-model", str, OpenApiParameter.HEADER),
-            OpenApiParameter("x-feature", str, OpenApiParameter.HEADER),
-        ],
+        description=AUTHZ_DESCRIPTION,
+        parameters=AUTHZ_HEADERS,
         responses={200: OpenApiResponse(description="Allowed.")},
-        examples=[
-            OpenApiExample(
-                "suspended",
-                response_only=True,
-                status_codes=["403"],
-                value={
-                    "type": "about:blank",
-                    "title": "Forbidden",
-                    "status": 403,
-                    "code": "suspended",
-                    "detail": "API access suspended for account acme-ai. Contest decision sor_1.",
-                    "decision": "sor_1",
-                },
-            )
-        ],
+        examples=[AUTHZ_EXAMPLE],
         tags=["gateway"],
     )
     def get(self, request: Request) -> HttpResponse:  # pragma: no cover
         raise exceptions.MethodNotAllowed("GET")
 
 
+class GatewayAuthzPathApi(GatewayAuthzApi):
+    """Schema-only twin of :func:`gateway_authz_path`: the check below a path prefix."""
+
+    @extend_schema(
+        operation_id="gateway_authz_path",
+        summary="The same check, below a path prefix (the original request's path follows)",
+        description=AUTHZ_DESCRIPTION,
+        parameters=[
+            OpenApiParameter(
+                "rest", str, OpenApiParameter.PATH, description="The original request's path."
+            ),
+            *AUTHZ_HEADERS,
+        ],
+        responses={200: OpenApiResponse(description="Allowed.")},
+        examples=[AUTHZ_EXAMPLE],
+        tags=["gateway"],
+    )
+    def get(self, request: Request, rest: str = "") -> HttpResponse:  # pragma: no cover
+        raise exceptions.MethodNotAllowed("GET")
+
+
+@csrf_exempt
+def gateway_authz_path(request: HttpRequest, rest: str) -> HttpResponseBase:
+    """:func:`gateway_authz` below a path prefix (Envoy's ``path_prefix``)."""
+    return gateway_authz(request, rest)
+
+
 gateway_authz.cls = GatewayAuthzApi  # type: ignore[attr-defined]  # for drf-spectacular
 gateway_authz.initkwargs = {}  # type: ignore[attr-defined]
+gateway_authz_path.cls = GatewayAuthzPathApi  # type: ignore[attr-defined]
+gateway_authz_path.initkwargs = {}  # type: ignore[attr-defined]
 
 
 class EnforcementSnapshotApi(APIView):

@@ -32,7 +32,7 @@ urlpatterns = [
         name="enforcement-snapshot",
     ),
     path("gateway/authz", gateway.gateway_authz, name="gateway-authz"),
-    path("gateway/authz/<anytext:rest>", gateway.gateway_authz, name="gateway-authz-rest"),
+    path("gateway/authz/<anytext:rest>", gateway.gateway_authz_path, name="gateway-authz-rest"),
     path(
         "enforcement/<anytext:external_id>", enforcement.enforcement_lookup, name="enforcement-get"
     ),
