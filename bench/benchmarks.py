@@ -19,7 +19,7 @@ import httpx
 from django.db import connection
 
 from bench import data
-from bench.procs import Gunicorn, PeakRss, free_port, pinned, wrk
+from bench.procs import Gunicorn, PeakRss, cpu_seconds, free_port, pinned, wrk
 from bench.run import Line, server_env
 
 HERE = Path(__file__).resolve().parent
@@ -485,6 +485,82 @@ def webhook_delivery(quick: bool) -> Line:
     )
 
 
+_counts_lock = threading.Lock()
+
+
+def _poll(
+    url: str, key: str, etag: str | None, stop: threading.Event, counts: dict[int, int]
+) -> None:
+    """One mirror: a keep-alive connection polling the feed once a second until ``stop``."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+    headers = {"Authorization": f"Bearer {key}"}
+    if etag:
+        headers["If-None-Match"] = etag
+    path = parts.path + "?" + parts.query
+    time.sleep(random.random())  # mirrors do not poll in step
+    while not stop.is_set():
+        started = time.monotonic()
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        with _counts_lock:
+            counts[response.status] = counts.get(response.status, 0) + 1
+        stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+    connection.close()
+
+
+def idle_feed(quick: bool) -> Line:
+    """100 mirrors polling an idle feed once a second: the service's CPU, conditional polls
+    (``If-None-Match``, answered 304 from one query) against plain ones (the whole feed view
+    answering an empty page)."""
+    from cases.gateway_reads import feed_head
+
+    _accounts()
+    key = _key("enforcement:read")
+    head = feed_head()
+    server = Gunicorn(server_env(), workers=1, cpu=0)
+    url = f"{server.url}/api/v1/enforcement/changes?after={head}&limit=1000"
+    seconds = 5 if quick else 20
+    try:
+        first = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        etag = first.headers["ETag"]
+
+        def run(tag: str | None) -> tuple[float, dict[int, int]]:
+            stop = threading.Event()
+            counts: dict[int, int] = {}
+            threads = [
+                threading.Thread(target=_poll, args=(url, key, tag, stop, counts), daemon=True)
+                for _ in range(100)
+            ]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.5)  # every poller connected and polling
+            before, started = cpu_seconds(server.proc.pid), time.monotonic()
+            time.sleep(seconds)
+            used = (cpu_seconds(server.proc.pid) - before) / (time.monotonic() - started)
+            stop.set()
+            for thread in threads:
+                thread.join(5)
+            return used, counts
+
+        base, base_counts = run(None)
+        ours, our_counts = run(etag)
+    finally:
+        rss = server.stop()
+    return Line(
+        "idle feed, 100 mirrors",
+        f"{ours * 100:.1f} % of a core ({our_counts.get(304, 0):,} 304s)",
+        f"{base * 100:.1f} % unconditional ({base_counts.get(200, 0):,} 200s)",
+        ours / base if base else 0.0,
+        "<= 10 % of a core",
+        f"1 gunicorn worker, 1 poll/s each; gunicorn {rss}",
+    )
+
+
 ALL: list[tuple[str, Callable[[bool], Line]]] = [
     ("lookup", enforcement_lookup),
     ("check", batch_check),
@@ -492,4 +568,5 @@ ALL: list[tuple[str, Callable[[bool], Line]]] = [
     ("sweep", deadline_sweep),
     ("admin", admin_case_list),
     ("webhook", webhook_delivery),
+    ("idle-feed", idle_feed),
 ]

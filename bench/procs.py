@@ -44,6 +44,20 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process tree (the process and its children), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for one in [pid, *children(pid)]:
+        try:
+            with open(f"/proc/{one}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 @dataclass
 class PeakRss:
     """Samples the RSS of a process tree every 50 ms and keeps each process's peak."""

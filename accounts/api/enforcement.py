@@ -35,6 +35,7 @@ from cases.selectors import (
     enforcement_get,
     enforcement_get_with_key,
 )
+from config.db import read_with_one_retry
 from config.problems import InvalidQuery, problem_for_exception
 from config.renderers import json_plain
 from config.times import ContractJSONEncoder
@@ -83,7 +84,9 @@ def _with_key(token: str, external_id: str) -> list[Any] | None:
             client = seen_client
     found: Any = seen_account if client is not None else None
     if client is None:
-        client, row = enforcement_get_with_key(key_prefix=prefix, external_id=external_id)
+        client, row = read_with_one_retry(
+            lambda: enforcement_get_with_key(key_prefix=prefix, external_id=external_id)
+        )
         found = _encode(row) if row is not None else None
         if caching and client is not None and hmac.compare_digest(client["hash"], digest):
             cache_fill(api_key_key(prefix), seen_client, client)
@@ -353,7 +356,7 @@ def enforcement_changes_view(request: HttpRequest) -> HttpResponseBase:
         prefix = key_prefix(token)
         if after is not None and limit and prefix is not None:
             if etag == feed_etag(after=after, limit=limit, last=after):
-                client, head = feed_head_with_key(key_prefix=prefix)
+                client, head = read_with_one_retry(lambda: feed_head_with_key(key_prefix=prefix))
                 if (
                     client is not None
                     and hmac.compare_digest(client["hash"], key_hash(token))

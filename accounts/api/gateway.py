@@ -24,6 +24,7 @@ from accounts.authentication import key_hash, key_prefix
 from accounts.choices import Scope
 from accounts.external_ids import is_external_id
 from cases.gateway_reads import enforcement_snapshot, gateway_authz_read
+from config.db import read_with_one_retry
 from config.problems import problem_for_exception, problem_response
 from gateway.verdict import verdict
 
@@ -53,7 +54,9 @@ def _client_for(token: str | None, external_id: str) -> tuple[Any, int]:
     prefix = key_prefix(token)
     if prefix is None:
         raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-    client, restrictions, head = gateway_authz_read(key_prefix=prefix, external_id=external_id)
+    client, restrictions, head = read_with_one_retry(
+        lambda: gateway_authz_read(key_prefix=prefix, external_id=external_id)
+    )
     if client is None or not hmac.compare_digest(client["hash"], key_hash(token)):
         raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
     if Scope.ENFORCEMENT_READ not in client["scopes"] or client["partner"] is not None:

@@ -300,3 +300,43 @@ def test_a_cursor_behind_the_retention_is_a_410(
     assert api.get("/enforcement/changes", after=str(old.seq)).json()["results"][0]["seq"] == (
         recent.seq
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_replaced_without_failing_a_read(
+    require_postgres: None, policies: Any, gateway_key: str
+) -> None:
+    """The hot reads skip the health check's extra round trip; a connection that died under
+    them (a database restart) is replaced and the read runs again, so no request fails."""
+    import psycopg
+
+    restrict("acme-ai")
+    client = Client(raise_request_exception=False)
+    ask = {"x-tns-key": gateway_key, "x-account-id": "acme-ai"}
+    bearer = {"Authorization": f"Bearer {gateway_key}"}
+    head = EnforcementChange.objects.latest("seq").seq
+    etag = client.get("/api/v1/enforcement/changes", {"after": head}, headers=bearer)["ETag"]
+    reads = {
+        "authz": lambda: client.get(AUTHZ, headers=ask).status_code,
+        "lookup": lambda: client.get("/api/v1/enforcement/acme-ai", headers=bearer).status_code,
+        "poll": lambda: client.get(
+            "/api/v1/enforcement/changes",
+            {"after": head},
+            headers={**bearer, "If-None-Match": etag},
+        ).status_code,
+    }
+    expected = {"authz": 403, "lookup": 200, "poll": 304}
+    settings_dict = connection.settings_dict
+    for name, read in reads.items():
+        assert read() == expected[name]
+        pid = connection.connection.info.backend_pid
+        with psycopg.connect(
+            host=settings_dict["HOST"] or "127.0.0.1",
+            port=int(settings_dict["PORT"] or 5432),
+            user=settings_dict["USER"],
+            dbname=settings_dict["NAME"],
+            autocommit=True,
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert read() == expected[name], name
+        assert connection.connection.info.backend_pid != pid
