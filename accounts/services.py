@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -31,14 +33,29 @@ class ApiClientError(Exception):
     """Bad input to an API client command (unknown scope, duplicate name, unknown client)."""
 
 
-def partner_upsert(*, code: str, name: str, kind: str = PartnerKind.CLOUD) -> tuple[Partner, bool]:
-    """Create or update a partner by its code; ``(partner, created)``."""
+def partner_upsert(
+    *, code: str, name: str, kind: str = PartnerKind.CLOUD, contact_email: str | None = None
+) -> tuple[Partner, bool]:
+    """Create or update a partner by its code; ``(partner, created)``.
+
+    ``contact_email`` is where the follow-up reminders go (partners.md "Follow-up"); ``None``
+    keeps the current one (none for a new partner), ``""`` removes it.
+    """
     if kind not in PartnerKind.values:
         raise InvalidInput(detail=f"Unknown partner kind '{kind}'.", field="kind")
+    defaults: dict[str, Any] = {"name": name, "kind": kind}
+    if contact_email is not None:
+        contact_email = contact_email.strip()
+        if contact_email:
+            try:
+                validate_email(contact_email)
+            except ValidationError:
+                raise InvalidInput(
+                    detail="contact_email is not a valid e-mail address.", field="contact_email"
+                ) from None
+        defaults["contact_email"] = contact_email
     with transaction.atomic():
-        partner, created = Partner.objects.update_or_create(
-            code=code, defaults={"name": name, "kind": kind}
-        )
+        partner, created = Partner.objects.update_or_create(code=code, defaults=defaults)
     return partner, created
 
 

@@ -265,6 +265,12 @@ DEADLINE_ESCALATION_REPEAT = timedelta(
 PLAN_REMINDER_BEFORE = timedelta(
     hours=max(0, int(os.environ.get("PLAN_REMINDER_BEFORE_HOURS", "72")))
 )
+# Partners' follow-up (partners.md), by the same sweep: a partner that has not acknowledged an
+# enforcement change PARTNER_ACK_HOURS after it was made is reminded at its contact address,
+# and after twice that the case's assignee and the leads are told; the same for a report
+# after PARTNER_REPORT_DAYS. Each step once per change and partner.
+PARTNER_ACK_HOURS = timedelta(hours=max(1, int(os.environ.get("PARTNER_ACK_HOURS", "24"))))
+PARTNER_REPORT_DAYS = timedelta(days=max(1, int(os.environ.get("PARTNER_REPORT_DAYS", "7"))))
 
 # Four-eyes approval (docs/workflow.md): a proposed termination waits this long for a second
 # lead, who is reminded APPROVAL_REMINDER_BEFORE it expires. There is no setting that turns

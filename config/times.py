@@ -9,7 +9,7 @@ the times do.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -32,3 +32,17 @@ class ContractJSONEncoder(DjangoJSONEncoder):
         if isinstance(o, datetime):
             return iso(o)
         return super().default(o)
+
+
+def duration_human(delta: timedelta) -> str:
+    """How long something took, for people: ``3 h 12 min``, ``2 d 4 h``, ``45 s``; the two
+    largest units only (``1 day, 0:00:00`` tells a reader less)."""
+    seconds = max(0, int(delta.total_seconds()))
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+        elif parts:
+            break
+    return " ".join(parts[:2])

@@ -50,6 +50,9 @@ NOTICE_EVENTS = [
         "deadline.escalation",
         "digest",
         "endpoint.disabled",
+        "partner.ack_reminder",
+        "partner.report_reminder",
+        "partner.overdue",
         *WebhookEvent.values,
     )
 ]

@@ -54,3 +54,10 @@ class PropagationTrigger(models.TextChoices):
 class PartnerOutcome(models.TextChoices):
     APPLIED = "applied", "Applied"
     DECLINED = "declined", "Declined"
+
+
+class FollowUp(models.TextChoices):
+    """What a partner still owes on a change (partners.md "Follow-up")."""
+
+    ACK = "acknowledgement", "Acknowledgement"
+    REPORT = "report", "Report"

@@ -67,13 +67,16 @@ def external_id_from_path(value: str) -> str:
 class PartnerSerializer(serializers.ModelSerializer[Partner]):
     class Meta:
         model = Partner
-        fields = ["code", "name", "kind", "created_at", "updated_at"]
+        fields = ["code", "name", "kind", "contact_email", "created_at", "updated_at"]
         read_only_fields = fields
 
 
 class PartnerPutSerializer(StrictSerializer):
+    """``contact_email`` left out keeps the current address; an empty one removes it."""
+
     name = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices, default=PartnerKind.CLOUD)
+    contact_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
 
 
 class AccountPutSerializer(StrictSerializer):

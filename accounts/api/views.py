@@ -147,7 +147,11 @@ class PartnerApi(APIView):
         request=PartnerPutSerializer,
         responses={200: PartnerSerializer, 201: PartnerSerializer},
         examples=[
-            OpenApiExample("cloud", request_only=True, value={"name": "CloudCo", "kind": "cloud"})
+            OpenApiExample(
+                "cloud",
+                request_only=True,
+                value={"name": "CloudCo", "kind": "cloud", "contact_email": "tns@cloudco.example"},
+            )
         ],
         tags=["partners"],
     )

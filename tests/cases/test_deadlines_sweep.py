@@ -255,12 +255,12 @@ def test_the_sweep_costs_the_same_whatever_the_number_of_cases_not_due(
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
-def test_a_sweep_with_nothing_due_is_two_queries(db: Any) -> None:
-    """One for the due cases, one for the due appeals."""
+def test_a_sweep_with_nothing_due_is_three_queries(db: Any) -> None:
+    """One for the due cases, one for the due appeals, one for the partners' follow-up."""
     make_not_due(50, 0)
     with CaptureQueriesContext(connection) as queries:
         deadlines_sweep(now=T0)
-    assert len(queries.captured_queries) == 2
+    assert len(queries.captured_queries) == 3
 
 
 def test_postgres_reads_due_cases_through_the_partial_deadline_index(
@@ -344,8 +344,14 @@ def test_the_command_sweeps_as_of_the_given_time(
     call_command("sweep_deadlines", "--now", at)
 
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("0 reminder(s), 1 escalation(s), 0 plan reminder(s), 1 staff notice(s)")
-    assert out[1].endswith("0 reminder(s), 0 escalation(s), 0 plan reminder(s), 0 staff notice(s)")
+    assert out[0].endswith(
+        "0 reminder(s), 1 escalation(s), 0 plan reminder(s), "
+        "0 partner reminder(s), 0 partner escalation(s), 1 notice(s)"
+    )
+    assert out[1].endswith(
+        "0 reminder(s), 0 escalation(s), 0 plan reminder(s), "
+        "0 partner reminder(s), 0 partner escalation(s), 0 notice(s)"
+    )
     assert Reminder.objects.get().kind == "escalation"
 
 

@@ -12,8 +12,9 @@ from cases.deadlines import deadlines_sweep, parse_now, plan_reminders_send
 
 class Command(BaseCommand):
     help = (
-        "Send the review-deadline reminders and escalations that are due, and the remediation "
-        "plan reminders to accounts. Safe to run at any time: nothing is sent twice."
+        "Send the review-deadline reminders and escalations that are due, the partners' "
+        "follow-up of enforcement changes, and the remediation plan reminders to accounts. "
+        "Safe to run at any time: nothing is sent twice."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,7 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{now.isoformat()}: {result.reminders} reminder(s), "
             f"{result.escalations} escalation(s), {plans} plan reminder(s), "
-            f"{result.notices} staff notice(s)"
+            f"{result.partner_reminders} partner reminder(s), "
+            f"{result.partner_escalations} partner escalation(s), {result.notices} notice(s)"
         )
         if result.failed:
             raise CommandError(f"{result.failed} case(s) could not be swept; see the log.")
