@@ -12,15 +12,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
 from cases.models import Case
 from cases.selectors import account_enforcement_now
 from core.admin import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
+from notifications.admin.propagations import propagation_rows
+from notifications.models import Propagation
+from notifications.selectors import partner_endpoints_health, propagations_open
 
 from .models import Account, ApiClient, Channel, Partner
 from .services import DIRECT, account_upsert, partner_upsert
@@ -110,9 +115,25 @@ class AccountAdmin(ServiceWritesAdmin):
         "updated_at",
     )
     inlines = (ChannelInline, CaseInline, DecisionInline)
+    change_form_template = "admin/accounts/account/change_form.html"
 
     class Media:
         css = {"all": ("cases/admin.css",)}
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:  # the partners' table, as on the case page
+            context["propagations"] = propagation_rows(
+                Propagation.objects.filter(account=obj), now=timezone.now()
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
         open_case = Case.objects.filter(account=OuterRef("pk"), state__in=OPEN_STATES)
@@ -179,20 +200,79 @@ class AccountAdmin(ServiceWritesAdmin):
 
 @admin.register(Partner)
 class PartnerAdmin(ServiceWritesAdmin, LeadEditsAdmin):
-    list_display = ("code", "name", "kind", "created_at")
+    """A partner, its contact address for the follow-up's reminders, and how its webhook
+    endpoints are doing (read in two queries, whatever the number of endpoints)."""
+
+    list_display = ("code", "name", "kind", "contact_email", "created_at")
     list_filter = ("kind",)
     search_fields = ("code", "name")
-    fields = ("code", "name", "kind")
+    fields = ("code", "name", "kind", "contact_email", "endpoints_health", "open_propagations")
+
+    class Media:
+        css = {"all": ("cases/admin.css",)}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("code",) if obj is not None else ()  # accounts' channels name it
+        if obj is None:
+            return ("endpoints_health", "open_propagations")
+        return ("code", "endpoints_health", "open_propagations")  # accounts' channels name it
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields if obj is not None else ("code", "name", "kind", "contact_email")
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        partner, _ = partner_upsert(code=obj.code, name=obj.name, kind=obj.kind)
+        partner, _ = partner_upsert(
+            code=obj.code, name=obj.name, kind=obj.kind, contact_email=obj.contact_email or ""
+        )
         self.adopt(obj, partner)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="webhook endpoints")
+    def endpoints_health(self, obj: Partner) -> SafeString | str:
+        endpoints = partner_endpoints_health(partner_id=obj.pk, now=timezone.now())
+        if not endpoints:
+            return "No webhook endpoint: this partner hears of changes only by its feed."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:notifications_webhookendpoint_change", args=[e.pk]),
+                    e.url,
+                    _endpoint_state(e),
+                    f"{e.last_ok:%Y-%m-%d %H:%M} UTC" if e.last_ok else "never",
+                    e.failed_24h,
+                    f"{e.notices_failed} failed, {e.notices_stopped} stopped",
+                )
+                for e in endpoints
+            ),
+        )
+        return format_html(
+            '<table class="ts-endpoints"><thead><tr><th>URL</th><th>state</th>'
+            "<th>last successful delivery</th><th>failed attempts (24 h)</th>"
+            "<th>notices</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="open propagations")
+    def open_propagations(self, obj: Partner) -> SafeString:
+        count = propagations_open().filter(partner=obj).count()
+        url = reverse("admin:notifications_propagation_changelist")
+        return format_html(
+            '<a href="{}?partner__id__exact={}&amp;follow_up=open">{} not reported</a>',
+            url,
+            obj.pk,
+            count,
+        )
+
+
+def _endpoint_state(endpoint: Any) -> str:
+    if endpoint.active:
+        return "active"
+    if endpoint.disabled_at is not None:
+        return f"disabled {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC: {endpoint.disabled_reason}"
+    return "disabled by a lead"
 
 
 @admin.register(ApiClient)

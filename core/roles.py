@@ -77,7 +77,7 @@ VIEW_MODELS = {
         "reminder",
         "approvalrequest",
     ],
-    "notifications": ["notice", "deliveryattempt", "webhookendpoint"],
+    "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
     "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],
 }
 

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from cases.models import Case
 
-from .choices import REPORTED_STATES, FollowUp
+from .choices import REPORTED_STATES, FollowUp, NoticeStatus
 from .errors import NoticeNotFound
-from .models import DeliveryAttempt, Notice, Propagation
+from .models import DeliveryAttempt, Notice, Propagation, WebhookEndpoint
 
 
 def case_notices_list(case_id: Any) -> QuerySet[Notice]:
@@ -89,3 +90,35 @@ def propagation_overdue_steps(propagation: Propagation, *, now: datetime) -> lis
     if propagation.acknowledged_at is not None and FollowUp.ACK in late:
         late.remove(FollowUp.ACK)
     return late
+
+
+# --- a partner's endpoints ----------------------------------------------------------------------
+
+HEALTH_WINDOW = timedelta(hours=24)
+
+
+def _count(queryset: QuerySet[Any], by: str) -> Coalesce:
+    """A correlated count of ``queryset`` per ``by`` (one subquery, no join that multiplies)."""
+    counted = queryset.order_by().values(by).annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def partner_endpoints_health(*, partner_id: int, now: datetime) -> list[Any]:
+    """The partner's webhook endpoints, each annotated with how deliveries went: the last
+    successful delivery (``last_ok``), failed attempts in the last 24 h (``failed_24h``), and
+    its notices that failed or were stopped (``notices_failed``, ``notices_stopped``). One
+    query, whatever the number of endpoints."""
+    attempts = DeliveryAttempt.objects.filter(notice__endpoint=OuterRef("pk"))
+    notices = Notice.objects.filter(endpoint=OuterRef("pk"))
+    return list(
+        WebhookEndpoint.objects.filter(partner_id=partner_id)
+        .annotate(
+            last_ok=Subquery(attempts.filter(succeeded=True).order_by("-at").values("at")[:1]),
+            failed_24h=_count(
+                attempts.filter(succeeded=False, at__gte=now - HEALTH_WINDOW), "notice__endpoint"
+            ),
+            notices_failed=_count(notices.filter(status=NoticeStatus.FAILED), "endpoint"),
+            notices_stopped=_count(notices.filter(status=NoticeStatus.STOPPED), "endpoint"),
+        )
+        .order_by("-active", "url", "pk")
+    )

@@ -68,7 +68,8 @@ from core.actors import Actor
 from core.admin import FastAdmin, is_lead, may_act, request_role
 from core.errors import DomainError
 from core.roles import role_allows
-from notifications.models import Notice
+from notifications.admin.propagations import propagation_rows
+from notifications.models import Notice, Propagation
 
 from .decisions import restrictions_html
 from .forms import (
@@ -463,6 +464,9 @@ class CaseAdmin(FastAdmin):
             "enforcement": enforcement,
             "restrictions_html": restrictions_html(enforcement["restrictions"]),
             "decisions": decisions,
+            "propagations": propagation_rows(
+                Propagation.objects.filter(case=case), now=timezone.now()
+            ),
             "approvals": approvals,
             "pending_approval": next((a for a in approvals if a.state_now == "pending"), None),
             "appeals": appeals,

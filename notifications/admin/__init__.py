@@ -1,4 +1,5 @@
-"""Webhook endpoints (leads edit), and notices with their delivery attempts (read-only).
+"""Webhook endpoints (leads edit), notices with their delivery attempts and the partners'
+propagations (``propagations``), read-only.
 
 Every write goes through ``notifications.services``: new endpoints through ``endpoint_create``
 (which checks the URL and encrypts the secret), changes through ``endpoint_update``,
@@ -28,9 +29,10 @@ from core.admin import (
 from core.errors import DomainError
 from core.roles import Role, role_allows
 
-from . import services
-from .choices import WebhookEvent
-from .models import DeliveryAttempt, Notice, WebhookEndpoint
+from .. import services
+from ..choices import WebhookEvent
+from ..models import DeliveryAttempt, Notice, WebhookEndpoint
+from . import propagations  # noqa: F401  # registers the Partners queue
 
 logger = logging.getLogger(__name__)
 
