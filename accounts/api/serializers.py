@@ -64,7 +64,21 @@ def external_id_from_path(value: str) -> str:
     return value
 
 
+class OptionalEmailField(serializers.EmailField):
+    """An e-mail address that may be absent: ``null`` in a response, not ``""`` (which is no
+    ``email`` by its schema)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value or None
+
+
 class PartnerSerializer(serializers.ModelSerializer[Partner]):
+    contact_email = OptionalEmailField(
+        read_only=True,
+        allow_null=True,
+        help_text="Where the follow-up's reminders go; null if the partner has none.",
+    )
+
     class Meta:
         model = Partner
         fields = ["code", "name", "kind", "contact_email", "created_at", "updated_at"]
@@ -72,11 +86,16 @@ class PartnerSerializer(serializers.ModelSerializer[Partner]):
 
 
 class PartnerPutSerializer(StrictSerializer):
-    """``contact_email`` left out keeps the current address; an empty one removes it."""
+    """``contact_email`` left out keeps the current address; ``null`` or ``""`` removes it."""
 
     name = TextField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices, default=PartnerKind.CLOUD)
-    contact_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(
+        max_length=254, required=False, allow_blank=True, allow_null=True
+    )
+
+    def validate_contact_email(self, value: str | None) -> str:
+        return value or ""
 
 
 class AccountPutSerializer(StrictSerializer):

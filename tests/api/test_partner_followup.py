@@ -177,7 +177,11 @@ def test_a_partners_contact_address_is_set_shown_kept_and_cleared(api: ApiCaller
     assert (kept.status_code, kept.json()["contact_email"]) == (200, "tns@cloudco.test")
     assert api.get("/partners/cloudco").json()["contact_email"] == "tns@cloudco.test"
     cleared = api.put("/partners/cloudco", {"name": "CloudCo Inc", "contact_email": ""})
-    assert cleared.json()["contact_email"] == ""
+    assert cleared.json()["contact_email"] is None
+    assert Partner.objects.get(code="cloudco").contact_email == ""
+    api.put("/partners/cloudco", {"name": "CloudCo Inc", "contact_email": "tns@cloudco.test"})
+    nulled = api.put("/partners/cloudco", {"name": "CloudCo Inc", "contact_email": None})
+    assert (nulled.status_code, nulled.json()["contact_email"]) == (200, None)
     assert Partner.objects.get(code="cloudco").contact_email == ""
 
 
