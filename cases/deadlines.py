@@ -269,7 +269,8 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     is unassigned. Once it has passed: the leads, and again every
     ``DEADLINE_ESCALATION_REPEAT`` while the case stays overdue. A remediation plan's deadline is
     the case's review deadline while it is investigated, so a plan past its deadline escalates to
-    the leads for a decision here too.
+    the leads for a decision here too. The partners' follow-up of enforcement changes runs here
+    as well (``partners_follow_up``).
     """
     now = now or timezone.now()
     before: timedelta = settings.DEADLINE_REMINDER_BEFORE
