@@ -530,7 +530,11 @@ def partners_follow_up(*, now: datetime, staff: _Staff, result: SweepResult) -> 
             for propagation in rows:
                 steps = [s for s in STEPS if getattr(propagation, f"due_{s.stamp}")]
                 try:
-                    made = [n for s in steps for n in _followup_notices(propagation, s, now, staff)]
+                    made = [
+                        n
+                        for s in steps
+                        for n in _followup_notices(propagation, s, steps, now, staff)
+                    ]
                     for notice in made:
                         notice_render(notice)
                 except Exception:
@@ -557,9 +561,11 @@ def partners_follow_up(*, now: datetime, staff: _Staff, result: SweepResult) -> 
 
 
 def _followup_notices(
-    propagation: Propagation, step: _Step, now: datetime, staff: _Staff
+    propagation: Propagation, step: _Step, steps: list[_Step], now: datetime, staff: _Staff
 ) -> list[Notice]:
-    """The reminder to the partner's contact, or the staff e-mails of an escalation."""
+    """The reminder to the partner's contact, or the staff e-mails of an escalation (``steps``
+    are all those due now: a sweep that was down may send a reminder and its escalation at
+    once, and the escalation says the partner is being reminded)."""
     change, partner, account = propagation.change, propagation.partner, propagation.account
     payload: dict[str, Any] = {
         "propagation": propagation.pk,
@@ -586,9 +592,8 @@ def _followup_notices(
                 payload=payload,
             )
         ]
-    reminded = getattr(
-        propagation, "ack_reminded_at" if step.owed == FollowUp.ACK else "report_reminded_at"
-    )
+    reminder = next(s for s in STEPS if s.owed == step.owed and not s.escalate)
+    reminded = now if reminder in steps else getattr(propagation, reminder.stamp)
     case = propagation.case
     if case is not None:
         admin_path = reverse("admin:cases_case_change", args=[case.pk])

@@ -129,6 +129,22 @@ def test_a_partner_without_a_contact_is_not_reminded_but_staff_are_told(
     assert deadlines_sweep(now=made + 3 * ACK).partner_escalations == 0
 
 
+def test_a_sweep_that_was_down_sends_the_reminder_and_the_escalation_together(
+    db: Any, policies: Any, users: Any
+) -> None:
+    propagation = suspended()
+    at = propagation.created_at + 2 * ACK + timedelta(minutes=1)
+    result = deadlines_sweep(now=at)
+    assert (result.partner_reminders, result.partner_escalations) == (1, 1)
+    [reminder, escalation] = follow_up()
+    assert (reminder.event, escalation.event) == ("partner.ack_reminder", "partner.overdue")
+    assert "tns@cloud.test was reminded" in escalation.body_text
+    propagation.refresh_from_db()
+    assert propagation.ack_reminded_at == propagation.ack_escalated_at == at
+    result = deadlines_sweep(now=at)
+    assert (result.partner_reminders, result.partner_escalations) == (0, 0)
+
+
 def test_a_contact_set_later_is_reminded_then(db: Any, policies: Any, users: Any) -> None:
     propagation = suspended(contact="")
     made = propagation.created_at
