@@ -549,9 +549,9 @@ def partners_follow_up(*, now: datetime, staff: _Staff, result: SweepResult) -> 
                     else:
                         result.partner_reminders += 1
                 notices += made
-            for stamp, ids in claims.items():
-                if ids:
-                    Propagation.objects.filter(pk__in=ids, **{f"{stamp}__isnull": True}).update(
+            for stamp, claimed in claims.items():
+                if claimed:
+                    Propagation.objects.filter(pk__in=claimed, **{f"{stamp}__isnull": True}).update(
                         **{stamp: now}
                     )
             notices_save(notices)

@@ -181,6 +181,14 @@ def test_the_follow_up_reads_and_writes_in_a_constant_number_of_queries(
     assert (nothing.notices, nothing_queries) == (0, 1)
 
 
+def test_one_sweep_goes_through_every_batch(db: Any, policies: Any, users: Any) -> None:
+    last = suspended(5)
+    with mock.patch.object(deadlines_module, "PARTNER_BATCH", 2):
+        result = deadlines_sweep(now=last.created_at + ACK + timedelta(minutes=1))
+    assert result.partner_reminders == 5
+    assert Propagation.objects.filter(ack_reminded_at__isnull=True).exists() is False
+
+
 def test_a_row_that_cannot_be_rendered_does_not_hold_up_the_others(
     db: Any, policies: Any, users: Any
 ) -> None:
