@@ -18,10 +18,8 @@ Sending once, however often they run:
   the kind prefixed by the appeal (``appeal:<id>:reminder``), so they too are sent once.
 - A digest notice has an id derived from the recipient and the day, so a second run that day
   inserts nothing.
-- The partners' follow-up of enforcement changes (partners.md) stamps each step on the
-  propagation (``ack_reminded_at`` ...) in the transaction that stores its notices, on rows
-  locked by the sweep that took them (``skip_locked``: a concurrent sweep passes them by) and
-  by a conditional UPDATE (only a stamp still empty is set), so each step happens once.
+- The partners' follow-up of enforcement changes (``cases.partner_followup``) runs in the
+  same sweep; each of its steps is a stamp on the propagation, set once.
 """
 
 from __future__ import annotations
@@ -37,33 +35,20 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-)
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince, timeuntil
 
-from config.times import duration_human, iso, iso_or_none
+from config.times import iso_or_none
 from core.roles import Role
-from notifications.choices import Channel, FollowUp
-from notifications.models import Notice, Propagation
-from notifications.propagations import partner_urls
-from notifications.rendering import notice_render
-from notifications.selectors import followup_window, propagation_overdue_q, propagations_open
+from notifications.choices import Channel
+from notifications.models import Notice
 
 from .choices import APPEAL_OPEN_STATES, OPEN_STATES, CaseState, DecisionKind
 from .models import Appeal, Case, Decision, RemediationItem, Reminder
+from .partner_followup import partners_follow_up
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +263,11 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     staff = _Staff()
     appeals_sweep(now=now, before=before, repeat=repeat, staff=staff, result=result)
-    partners_follow_up(now=now, staff=staff, result=result)
+    followed = partners_follow_up(now=now, leads=lambda: staff.leads)
+    result.partner_reminders = followed.reminders
+    result.partner_escalations = followed.escalations
+    result.notices += followed.notices
+    result.failed += followed.failed
     cases = list(due_cases(now=now, before=before))
     if not cases:
         return result
@@ -436,201 +425,6 @@ def _sweep_appeal(
         else:
             result.escalations += 1
         result.notices += len(notices)
-
-
-# --- partners' follow-up ----------------------------------------------------------------------
-
-EVENT_PARTNER_REMINDER: dict[str, str] = {
-    FollowUp.ACK: "partner.ack_reminder",
-    FollowUp.REPORT: "partner.report_reminder",
-}
-EVENT_PARTNER_OVERDUE = "partner.overdue"
-PARTNER_BATCH = 200
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One step of the follow-up: the reminder to the partner (at once the window) or the
-    escalation to staff (at twice), stamped in ``stamp``."""
-
-    owed: str  # FollowUp
-    escalate: bool
-    stamp: str
-
-    def due_q(self, now: datetime) -> Q:
-        due = Q(**{f"{self.stamp}__isnull": True}) & propagation_overdue_q(
-            self.owed, now=now, times=2 if self.escalate else 1
-        )
-        # A partner without a contact address is not reminded (the escalation says so).
-        return due if self.escalate else due & ~Q(partner__contact_email="")
-
-
-STEPS = (
-    _Step(FollowUp.ACK, False, "ack_reminded_at"),
-    _Step(FollowUp.ACK, True, "ack_escalated_at"),
-    _Step(FollowUp.REPORT, False, "report_reminded_at"),
-    _Step(FollowUp.REPORT, True, "report_escalated_at"),
-)
-
-
-def due_propagations(*, now: datetime) -> QuerySet[Propagation]:
-    """Open propagations with a follow-up step due, oldest first, each annotated ``due_<stamp>``.
-
-    Read through the partial index ``propagation_open_idx``: its predicate (not reported) and a
-    bound on ``created_at`` (the shorter window) come first, the steps' own tests filter that.
-    """
-    shortest = min(followup_window(FollowUp.ACK), followup_window(FollowUp.REPORT))
-    any_due = Q()
-    for step in STEPS:
-        any_due |= step.due_q(now)
-    return (
-        propagations_open()
-        .filter(any_due, created_at__lte=now - shortest)
-        .annotate(
-            **{
-                f"due_{step.stamp}": ExpressionWrapper(step.due_q(now), output_field=BooleanField())
-                for step in STEPS
-            }
-        )
-        .select_related("partner", "account", "change", "case", "case__assignee")
-        .order_by("created_at", "pk")
-    )
-
-
-def partners_follow_up(*, now: datetime, staff: _Staff, result: SweepResult) -> None:
-    """Remind partners that owe an acknowledgement or a report, then tell staff (partners.md).
-
-    A batch at a time: its rows read, then locked and read again (a row another sweep holds
-    is passed by, one it has done since is no longer due), their notices rendered (a row whose
-    notices cannot be rendered is left for the next sweep and counted failed), then one
-    conditional UPDATE per step and one insert of the notices, in one transaction: a constant
-    number of queries per batch.
-    """
-    from notifications.services import notices_save
-
-    passed: set[int] = set()  # failed here, or held by another sweep: not this sweep's
-    while True:
-        # Which rows, unlocked first: a sweep with nothing due costs this one read.
-        ids = list(
-            due_propagations(now=now)
-            .exclude(pk__in=sorted(passed))
-            .values_list("pk", flat=True)[:PARTNER_BATCH]
-        )
-        if not ids:
-            return
-        with transaction.atomic():
-            rows = list(
-                due_propagations(now=now)
-                .filter(pk__in=ids)
-                .select_for_update(of=("self",), skip_locked=True)
-            )
-            passed.update(set(ids) - {p.pk for p in rows})
-            claims: dict[str, list[int]] = {step.stamp: [] for step in STEPS}
-            notices: list[Notice] = []
-            for propagation in rows:
-                steps = [s for s in STEPS if getattr(propagation, f"due_{s.stamp}")]
-                try:
-                    made = [
-                        n
-                        for s in steps
-                        for n in _followup_notices(propagation, s, steps, now, staff)
-                    ]
-                    for notice in made:
-                        notice_render(notice)
-                except Exception:
-                    logger.exception("partner follow-up failed for propagation %s", propagation.pk)
-                    passed.add(propagation.pk)
-                    result.failed += 1
-                    continue
-                for step in steps:
-                    claims[step.stamp].append(propagation.pk)
-                    if step.escalate:
-                        result.partner_escalations += 1
-                    else:
-                        result.partner_reminders += 1
-                notices += made
-            for stamp, claimed in claims.items():
-                if claimed:
-                    Propagation.objects.filter(pk__in=claimed, **{f"{stamp}__isnull": True}).update(
-                        **{stamp: now}
-                    )
-            notices_save(notices)
-            result.notices += len(notices)
-        if len(ids) < PARTNER_BATCH:
-            return
-
-
-def _followup_notices(
-    propagation: Propagation, step: _Step, steps: list[_Step], now: datetime, staff: _Staff
-) -> list[Notice]:
-    """The reminder to the partner's contact, or the staff e-mails of an escalation (``steps``
-    are all those due now: a sweep that was down may send a reminder and its escalation at
-    once, and the escalation says the partner is being reminded)."""
-    change, partner, account = propagation.change, propagation.partner, propagation.account
-    payload: dict[str, Any] = {
-        "propagation": propagation.pk,
-        "partner": partner.code,
-        "partner_name": partner.name,
-        "change": change.seq,
-        "account": account.external_id,
-        "status": change.status,
-        "changed_at": iso(change.at),
-        "made_at": iso(propagation.created_at),
-        "state": propagation.state,
-        "owed": step.owed,
-        "waiting_for": duration_human(now - propagation.created_at),
-        **partner_urls(change.seq),
-    }
-    if not step.escalate:
-        return [
-            Notice(
-                case=propagation.case,
-                account=account,
-                channel=Channel.EMAIL,
-                event=EVENT_PARTNER_REMINDER[step.owed],
-                recipient=partner.contact_email,
-                payload=payload,
-            )
-        ]
-    reminder = next(s for s in STEPS if s.owed == step.owed and not s.escalate)
-    reminded = now if reminder in steps else getattr(propagation, reminder.stamp)
-    case = propagation.case
-    if case is not None:
-        admin_path = reverse("admin:cases_case_change", args=[case.pk])
-    else:
-        admin_path = reverse("admin:accounts_account_change", args=[account.pk])
-    payload.update(
-        {
-            "case": propagation.case_id,
-            "account_name": account.name or account.external_id,
-            "reminded_at": iso_or_none(reminded),
-            "no_contact": not partner.contact_email,
-            "contact_email": partner.contact_email,
-            "undeliverable_reason": propagation.undeliverable_reason,
-            "admin_path": admin_path,
-        }
-    )
-    recipients: dict[int, Any] = {}
-    assignee = case.assignee if case is not None else None
-    if assignee is not None and assignee.is_active and assignee.email:
-        recipients[assignee.pk] = assignee
-    for lead in staff.leads:
-        recipients.setdefault(lead.pk, lead)
-    if not recipients:
-        logger.warning(
-            "propagation %s: an escalation is due but nobody can receive it", propagation.pk
-        )
-    return [
-        Notice(
-            case=case,
-            account=account,
-            channel=Channel.STAFF,
-            event=EVENT_PARTNER_OVERDUE,
-            recipient=user.email,
-            payload={**payload, "staff_name": user.get_full_name() or user.get_username()},
-        )
-        for user in recipients.values()
-    ]
 
 
 # --- remediation plans ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ WRITERS = {
     "cases/intake/rules.py": "signal intake: incidents made by the flag rules",
     "cases/intake/storage.py": "signal intake: the COPY and insert of a batch",
     "cases/deadlines.py": "the deadline sweep: reminders and escalations",
+    "cases/partner_followup.py": "the partners' follow-up: its steps stamped on propagations",
     "notifications/delivery.py": "the outbox sender: claims, attempts and outcomes of notices",
     "notifications/tasks.py": "the outbox's queue bookkeeping (queued_at)",
     "notifications/propagations.py": "partners follow suit: propagations, their acks and reports",

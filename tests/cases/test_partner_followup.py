@@ -12,17 +12,13 @@ from unittest import mock
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
-from cases import deadlines as deadlines_module
+from cases import partner_followup as followup_module
 from cases.actions import Suspend
-from cases.deadlines import (
-    SweepResult,
-    _Staff,
-    deadlines_sweep,
-    due_propagations,
-    partners_follow_up,
-)
+from cases.deadlines import deadlines_sweep
+from cases.partner_followup import FollowUpResult, due_propagations, partners_follow_up
 from cases.services import case_open, case_transition
 from core.actors import Actor
 from notifications.models import Notice, Propagation
@@ -164,17 +160,16 @@ def test_the_follow_up_reads_and_writes_in_a_constant_number_of_queries(
     Propagation.objects.filter(partner=many.partner).update(created_at=later)  # not yet due
     at = few.created_at + 2 * ACK + timedelta(minutes=1)
 
-    def sweep(now: Any) -> tuple[SweepResult, int]:
-        result = SweepResult()
+    def sweep(now: Any) -> tuple[FollowUpResult, int]:
         with CaptureQueriesContext(connection) as queries:
-            partners_follow_up(now=now, staff=_Staff(), result=result)
+            result = partners_follow_up(now=now)
         return result, len(queries.captured_queries)
 
     (small, small_queries) = sweep(at)
-    assert (small.partner_reminders, small.partner_escalations) == (2, 2)
+    assert (small.reminders, small.escalations) == (2, 2)
     Propagation.objects.filter(partner=many.partner).update(created_at=few.created_at)
     (large, large_queries) = sweep(at + timedelta(minutes=1))
-    assert (large.partner_reminders, large.partner_escalations) == (12, 12)
+    assert (large.reminders, large.escalations) == (12, 12)
     assert (small.notices, large.notices) == (4, 24)  # a reminder and a lead each
     assert large_queries == small_queries
     (nothing, nothing_queries) = sweep(at + timedelta(minutes=2))
@@ -183,7 +178,7 @@ def test_the_follow_up_reads_and_writes_in_a_constant_number_of_queries(
 
 def test_one_sweep_goes_through_every_batch(db: Any, policies: Any, users: Any) -> None:
     last = suspended(5)
-    with mock.patch.object(deadlines_module, "PARTNER_BATCH", 2):
+    with mock.patch.object(followup_module, "PARTNER_BATCH", 2):
         result = deadlines_sweep(now=last.created_at + ACK + timedelta(minutes=1))
     assert result.partner_reminders == 5
     assert Propagation.objects.filter(ack_reminded_at__isnull=True).exists() is False
@@ -194,7 +189,7 @@ def test_a_row_that_cannot_be_rendered_does_not_hold_up_the_others(
 ) -> None:
     broken = suspended(code="broken")
     fine = suspended(code="fine")
-    real = deadlines_module.notice_render
+    real = followup_module.notice_render
 
     def render(notice: Notice) -> None:
         if notice.payload.get("partner") == "broken":
@@ -202,7 +197,7 @@ def test_a_row_that_cannot_be_rendered_does_not_hold_up_the_others(
         real(notice)
 
     at = fine.created_at + ACK + timedelta(minutes=1)
-    with mock.patch.object(deadlines_module, "notice_render", render):
+    with mock.patch.object(followup_module, "notice_render", render):
         result = deadlines_sweep(now=at)
     assert (result.partner_reminders, result.failed) == (1, 1)
     assert [n.recipient for n in follow_up()] == ["tns@fine.test"]
@@ -214,7 +209,7 @@ def test_a_row_that_cannot_be_rendered_does_not_hold_up_the_others(
 def test_postgres_reads_due_propagations_through_the_partial_open_index(
     require_postgres: None, db: Any
 ) -> None:
-    sql, params = due_propagations(now=deadlines_module.timezone.now()).query.sql_with_params()
+    sql, params = due_propagations(now=timezone.now()).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + sql, params)
