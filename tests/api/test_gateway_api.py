@@ -241,9 +241,11 @@ def test_the_snapshot_reads_in_a_constant_number_of_queries(api: ApiCaller, poli
         return len(queries)
 
     restrict("one")
+    count()  # the first request of a connection may run the health check's SELECT 1
     few = count()
     for n in range(5):
         restrict(f"more-{n}")
+    count()
     assert count() == few
 
 

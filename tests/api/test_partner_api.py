@@ -340,12 +340,14 @@ def test_the_feed_reads_in_a_constant_number_of_queries(
             assert caller.get("/partner/changes").status_code == 200
         return len(queries)
 
+    count()  # the first request of a connection may run the health check's SELECT 1
     one = count()
     for n in range(4):
         account = Account.objects.create(external_id=f"more-{n}")
         Channel.objects.create(account=account, partner=story["cloudco"])
         suspend(account)
     assert len(caller.get("/partner/changes").json()["results"]) == 5
+    count()
     assert count() == one
 
 
