@@ -321,11 +321,13 @@ def test_a_connection_the_database_dropped_is_replaced_without_failing_a_read(
     reads = {
         "authz": lambda: client.get(AUTHZ, headers=ask).status_code,
         "lookup": lambda: client.get("/api/v1/enforcement/acme-ai", headers=bearer).status_code,
-        "poll": lambda: client.get(
-            "/api/v1/enforcement/changes",
-            {"after": head},
-            headers={**bearer, "If-None-Match": etag},
-        ).status_code,
+        "poll": lambda: (
+            client.get(
+                "/api/v1/enforcement/changes",
+                {"after": head},
+                headers={**bearer, "If-None-Match": etag},
+            ).status_code
+        ),
     }
     expected = {"authz": 403, "lookup": 200, "poll": 304}
     settings_dict = connection.settings_dict
