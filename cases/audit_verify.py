@@ -538,7 +538,11 @@ def _changes_check(checked: Checked, *, case_id: int | None, account_id: int | N
 
 def _feed_check(checked: Checked) -> None:
     """The change feed is numbered 1, 2, 3 ... up to its counter: a gap is a deleted change."""
-    counter = FeedCounter.objects.filter(name="enforcement").values_list("value", flat=True).first()
+    counter = (
+        FeedCounter.objects.filter(name=FeedCounter.ENFORCEMENT)
+        .values_list("value", flat=True)
+        .first()
+    )
     counter = counter or 0
     following = EnforcementChange.objects.filter(seq__gt=OuterRef("seq")).order_by("seq")
     gaps = (

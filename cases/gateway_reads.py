@@ -24,7 +24,6 @@ from .enforcement import as_of
 from .models import FeedCounter
 from .selectors import _json_value, _time_text_sql
 
-FEED = "enforcement"
 NOT_ACTIVE = (
     EnforcementStatus.RESTRICTED,
     EnforcementStatus.SUSPENDED,
@@ -66,7 +65,9 @@ def gateway_authz_read(
     ``key_prefix`` (``None`` if unknown or revoked), the account's stored restrictions (``None``
     for an account never seen) and the feed's head, the change the answer reflects."""
     with connection.cursor() as cursor:
-        cursor.execute(_AUTHZ_SQL.format(**_tables()), [FEED, external_id, key_prefix])
+        cursor.execute(
+            _AUTHZ_SQL.format(**_tables()), [FeedCounter.ENFORCEMENT, external_id, key_prefix]
+        )
         row = cursor.fetchone()
     if row is None:
         return None, None, 0
@@ -77,7 +78,7 @@ def gateway_authz_read(
 def feed_head_with_key(*, key_prefix: str) -> tuple[dict[str, Any] | None, int]:
     """``(client, head)`` in one round trip: what a conditional poll of the feed needs."""
     with connection.cursor() as cursor:
-        cursor.execute(_HEAD_SQL.format(**_tables()), [FEED, key_prefix])
+        cursor.execute(_HEAD_SQL.format(**_tables()), [FeedCounter.ENFORCEMENT, key_prefix])
         row = cursor.fetchone()
     if row is None:
         return None, 0
@@ -86,7 +87,11 @@ def feed_head_with_key(*, key_prefix: str) -> tuple[dict[str, Any] | None, int]:
 
 def feed_head() -> int:
     """The last change number handed out (0 before the first)."""
-    value = FeedCounter.objects.filter(name=FEED).values_list("value", flat=True).first()
+    value = (
+        FeedCounter.objects.filter(name=FeedCounter.ENFORCEMENT)
+        .values_list("value", flat=True)
+        .first()
+    )
     return int(value or 0)
 
 

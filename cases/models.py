@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.choices import EnforcementStatus
@@ -418,11 +418,28 @@ class CaseEvent(AppendOnlyModel):
         return f"#{self.seq} {self.action} on case {self.case_id}"
 
 
+class FeedCounterManager(models.Manager["FeedCounter"]):
+    def next_value(self, name: str) -> int:
+        """The counter's next number. Its row stays locked until the transaction commits, so
+        numbers are handed out in commit order and without gaps: a reader that follows them
+        never skips a late commit."""
+        if not self.filter(name=name).update(value=F("value") + 1):
+            self.get_or_create(name=name)
+            self.filter(name=name).update(value=F("value") + 1)
+        return int(self.values_list("value", flat=True).get(name=name))
+
+
 class FeedCounter(models.Model):
-    """A gapless counter whose row lock orders enforcement changes by commit."""
+    """A gapless counter whose row lock orders a feed by commit: the enforcement changes'
+    ``seq`` and the partners' feed."""
+
+    ENFORCEMENT = "enforcement"
+    PARTNERS = "partners"
 
     name = models.CharField(max_length=32, primary_key=True)
     value = models.BigIntegerField(default=0)
+
+    objects = FeedCounterManager()
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"

@@ -282,11 +282,15 @@ def handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         server_version = "partner-sandbox"
 
         def log_message(self, format: str, *args: Any) -> None:
-            pass  # one line per webhook is logged by the sandbox itself
+            """Silent: the sandbox logs one line per webhook itself."""
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length > MAX_BODY_BYTES:
+            try:
+                length = int(self.headers.get("content-length") or 0)
+            except ValueError:
+                self._answer(400, {"error": "bad content-length"})
+                return
+            if length < 0 or length > MAX_BODY_BYTES:
                 self._answer(413, {"error": "too large"})
                 return
             body = self.rfile.read(length)

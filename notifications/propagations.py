@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Partner
@@ -37,7 +37,6 @@ from .models import Notice, Propagation
 
 logger = logging.getLogger(__name__)
 
-PARTNER_FEED = "partners"
 REFERENCE_MAX = 200
 NOTE_MAX = 2000
 # Notices of a propagation that may still reach the partner, or did.
@@ -47,16 +46,6 @@ _LIVE = (
     NoticeStatus.RETRYING,
     NoticeStatus.DELIVERED,
 )
-
-
-def _feed_next() -> int:
-    """The next place in the partners' feed; the counter row stays locked until commit, so
-    places are handed out in commit order (as the enforcement feed's ``seq``)."""
-    updated = FeedCounter.objects.filter(name=PARTNER_FEED).update(value=F("value") + 1)
-    if not updated:
-        FeedCounter.objects.get_or_create(name=PARTNER_FEED)
-        FeedCounter.objects.filter(name=PARTNER_FEED).update(value=F("value") + 1)
-    return FeedCounter.objects.values_list("value", flat=True).get(name=PARTNER_FEED)
 
 
 def partner_urls(seq: int) -> dict[str, str]:
@@ -82,7 +71,7 @@ def propagations_record(
             n for n in webhooks if n.endpoint is not None and n.endpoint.partner_id == partner.pk
         ]
         propagation = Propagation(
-            seq=_feed_next(),
+            seq=FeedCounter.objects.next_value(FeedCounter.PARTNERS),
             change=change,
             partner=partner,
             account_id=change.account_id,

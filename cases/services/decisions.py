@@ -30,8 +30,6 @@ from ..enforcement import holder_of, ordered, restriction_view, status_of, until
 from ..models import Case, CaseEvent, Decision, EnforcementChange, FeedCounter, Restriction
 from ..statements import statement_build, statement_reference_new
 
-FEED = "enforcement"
-
 
 @dataclass(frozen=True)
 class Imposed:
@@ -167,19 +165,6 @@ def decision_make(
     return decision
 
 
-def _feed_next() -> int:
-    """The next enforcement change number.
-
-    The counter row stays locked until the transaction commits, so numbers are handed out in
-    commit order and without gaps: a reader that follows ``seq`` never skips a late commit.
-    """
-    updated = FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
-    if not updated:
-        FeedCounter.objects.get_or_create(name=FEED)
-        FeedCounter.objects.filter(name=FEED).update(value=F("value") + 1)
-    return FeedCounter.objects.values_list("value", flat=True).get(name=FEED)
-
-
 def enforcement_derive(
     *,
     account_id: int,
@@ -221,7 +206,7 @@ def enforcement_derive(
     )
     policies: list[Any] = list(holder.decision.policy_versions) if holder is not None else []
     return EnforcementChange.objects.create(
-        seq=_feed_next(),
+        seq=FeedCounter.objects.next_value(FeedCounter.ENFORCEMENT),
         account_id=account_id,
         case=case,
         event=event,
