@@ -309,6 +309,18 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # The gateway's check takes its key in a header of its own (the customer's Authorization
+    # is forwarded by the gateway): accounts.api.gateway.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "gatewayKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-tns-key",
+                "description": "The gateway's API key (scope `enforcement:read`).",
+            }
+        }
+    },
     # Swagger UI from drf-spectacular-sidecar (pinned in pyproject.toml), served as static
     # files by this service: the docs page works offline and never changes under its users.
     "SWAGGER_UI_DIST": "SIDECAR",

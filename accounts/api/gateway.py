@@ -22,7 +22,8 @@ from rest_framework.views import APIView
 
 from accounts.authentication import key_hash, key_prefix
 from accounts.choices import Scope
-from accounts.external_ids import is_external_id
+from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id
+from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from cases.gateway_reads import enforcement_snapshot, gateway_authz_read
 from config.db import read_with_one_retry
 from config.problems import problem_for_exception, problem_response
@@ -129,8 +130,18 @@ AUTHZ_DESCRIPTION = (
     "`x-account-id`. Every answer carries `x-tns-feed-seq`, the change it reflects."
 )
 AUTHZ_HEADERS = [
-    OpenApiParameter(KEY_HEADER, str, OpenApiParameter.HEADER, required=True),
-    OpenApiParameter("x-account-id", str, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter(
+        "x-account-id",
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": EXTERNAL_ID_MAX_LENGTH,
+            "pattern": EXTERNAL_ID_PATTERN,
+        },
+        OpenApiParameter.HEADER,
+        required=True,
+        description="The account's external id; missing, or one no account can have: 400.",
+    ),
     OpenApiParameter("x-model", str, OpenApiParameter.HEADER),
     OpenApiParameter("x-feature", str, OpenApiParameter.HEADER),
 ]
@@ -162,6 +173,7 @@ class GatewayAuthzApi(APIView):
         parameters=AUTHZ_HEADERS,
         responses={200: OpenApiResponse(description="Allowed.")},
         examples=[AUTHZ_EXAMPLE],
+        auth=[{"gatewayKey": []}],  # type: ignore[list-item]  # security requirements
         tags=["gateway"],
     )
     def get(self, request: Request) -> HttpResponse:  # pragma: no cover
@@ -183,6 +195,7 @@ class GatewayAuthzPathApi(GatewayAuthzApi):
         ],
         responses={200: OpenApiResponse(description="Allowed.")},
         examples=[AUTHZ_EXAMPLE],
+        auth=[{"gatewayKey": []}],  # type: ignore[list-item]  # security requirements
         tags=["gateway"],
     )
     def get(self, request: Request, rest: str = "") -> HttpResponse:  # pragma: no cover
