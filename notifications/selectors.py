@@ -6,7 +6,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
 from cases.models import Case
@@ -68,19 +77,42 @@ def propagations_open() -> QuerySet[Propagation]:
     return Propagation.objects.exclude(state__in=REPORTED_STATES)
 
 
+def propagation_superseded() -> Exists:
+    """Whether a propagation is superseded: the same partner has since been sent a later
+    change of the same account (a higher partner-feed ``seq``), so the state it carried is no
+    longer the account's. The partner may still acknowledge and report it, but it is not
+    chased: the follow-up is owed on the latest change only. Read through the index on
+    ``(partner, seq)``."""
+    return Exists(
+        Propagation.objects.filter(
+            partner=OuterRef("partner"), account=OuterRef("account"), seq__gt=OuterRef("seq")
+        )
+    )
+
+
+def propagations_annotated(queryset: QuerySet[Propagation]) -> QuerySet[Propagation]:
+    """``queryset`` with ``superseded`` on each row (``propagation_superseded``): what
+    ``propagation_overdue_steps`` needs, in the same query."""
+    return queryset.annotate(superseded=propagation_superseded())
+
+
 def propagation_overdue_q(step: str, *, now: datetime, times: int = 1) -> Q:
     """Open propagations (with ``propagations_open``) that owe ``step`` for at least ``times``
-    its window: the reminder is due at once the window, the escalation at twice."""
-    made_by = Q(created_at__lte=now - followup_window(step) * times)
+    its window, and are not superseded: the reminder is due at once the window, the escalation
+    at twice."""
+    made_by = Q(created_at__lte=now - followup_window(step) * times) & ~Q(propagation_superseded())
     if step == FollowUp.ACK:
         return made_by & Q(acknowledged_at__isnull=True)
     return made_by
 
 
-def propagation_overdue_steps(propagation: Propagation, *, now: datetime) -> list[str]:
+def propagation_overdue_steps(
+    propagation: Propagation, *, now: datetime, superseded: bool
+) -> list[str]:
     """What ``propagation`` is overdue for at ``now`` (the admin's badges), as
-    ``propagation_overdue_q`` decides it for a query."""
-    if propagation.state in REPORTED_STATES:
+    ``propagation_overdue_q`` decides it for a query; ``superseded`` as
+    ``propagations_annotated`` reads it."""
+    if propagation.state in REPORTED_STATES or superseded:
         return []
     late: list[str] = [
         step

@@ -25,13 +25,19 @@ from core.admin import ReadOnlyAdmin, choices_filter
 
 from ..choices import REPORTED_STATES, FollowUp, PropagationState
 from ..models import Propagation
-from ..selectors import propagation_overdue_q, propagation_overdue_steps, propagations_open
+from ..selectors import (
+    propagation_overdue_q,
+    propagation_overdue_steps,
+    propagations_annotated,
+    propagations_open,
+)
 
 PANEL_LIMIT = 100  # propagations shown on a case or an account page
 OVERDUE_LABELS: dict[str, str] = {
     FollowUp.ACK: "acknowledgement overdue",
     FollowUp.REPORT: "report overdue",
 }
+SUPERSEDED_LABEL = "superseded by a later change: not chased"
 
 
 def _took(start: datetime, end: datetime | None) -> str:
@@ -48,22 +54,28 @@ class PropagationRow:
     to_acknowledged: str
     to_reported: str
     overdue: list[str] = field(default_factory=list)
+    superseded: str = ""  # why it is not chased, when it is superseded
 
 
 def propagation_rows(queryset: QuerySet[Propagation], *, now: datetime) -> list[PropagationRow]:
     """The partners' table of a case or an account (``queryset`` filtered to it): newest
     change first, one query."""
     rows = []
-    for p in queryset.select_related("partner", "change").order_by("-change__seq", "partner__code")[
-        :PANEL_LIMIT
-    ]:
+    ordered = propagations_annotated(queryset.select_related("partner", "change")).order_by(
+        "-change__seq", "partner__code"
+    )
+    for p in ordered[:PANEL_LIMIT]:
         rows.append(
             PropagationRow(
                 propagation=p,
                 to_delivered=_took(p.created_at, p.delivered_at),
                 to_acknowledged=_took(p.created_at, p.acknowledged_at),
                 to_reported=_took(p.created_at, p.reported_at),
-                overdue=[OVERDUE_LABELS[s] for s in propagation_overdue_steps(p, now=now)],
+                overdue=[
+                    OVERDUE_LABELS[s]
+                    for s in propagation_overdue_steps(p, now=now, superseded=p.superseded)
+                ],
+                superseded=SUPERSEDED_LABEL if p.superseded else "",
             )
         )
     return rows
@@ -180,6 +192,9 @@ class PropagationAdmin(ReadOnlyAdmin):
     class Media:
         css = {"all": ("cases/admin.css",)}
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Propagation]:
+        return propagations_annotated(super().get_queryset(request))
+
     @admin.display(description="change", ordering="change__seq")
     def change_label(self, obj: Propagation) -> str:
         return f"{obj.change.seq} ({obj.change.status})"
@@ -198,7 +213,10 @@ class PropagationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="overdue")
     def overdue_label(self, obj: Propagation) -> SafeString | str:
-        late = propagation_overdue_steps(obj, now=timezone.now())
+        superseded = bool(getattr(obj, "superseded", False))
+        if superseded:
+            return format_html('<span class="ts-muted">{}</span>', SUPERSEDED_LABEL)
+        late = propagation_overdue_steps(obj, now=timezone.now(), superseded=False)
         if not late:
             return "—"
         return format_html_join(

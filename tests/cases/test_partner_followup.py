@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from accounts.models import Account, Channel, Partner
 from cases import partner_followup as followup_module
-from cases.actions import Suspend
+from cases.actions import Dismiss, Investigate, Suspend
 from cases.deadlines import deadlines_sweep
 from cases.partner_followup import FollowUpResult, due_propagations, partners_follow_up
 from cases.services import case_open, case_transition
 from core.actors import Actor
+from notifications.admin.propagations import propagation_rows
 from notifications.models import Notice, Propagation
 from notifications.propagations import propagation_acknowledge, propagation_report
 from tests.conftest import make_user
@@ -245,3 +246,40 @@ def test_two_sweeps_at_once_send_each_step_once(require_postgres: None) -> None:
     assert errors == []
     assert Notice.objects.filter(event="partner.ack_reminder").count() == 6
     assert Notice.objects.filter(event="partner.overdue", recipient=lead.email).count() == 6
+
+
+def test_a_change_superseded_by_a_later_one_is_not_chased(
+    db: Any, policies: Any, users: Any
+) -> None:
+    # Given a suspension told to the partner, then the account reinstated (the case dismissed
+    # after the investigation): the partner has been sent a later change of the same account.
+    first = suspended()
+    case = first.case
+    assert case is not None
+    case_transition(
+        case=case,
+        command=Investigate(findings="Traffic was a benchmark", violation_confirmed=False),
+        actor=Actor.system(),
+    )
+    case.refresh_from_db()
+    case_transition(case=case, command=Dismiss(reason="No breach"), actor=Actor.system())
+    latest = Propagation.objects.filter(partner=first.partner).latest("seq")
+    assert latest.pk != first.pk and latest.account_id == first.account_id
+
+    # When both are overdue for everything
+    result = deadlines_sweep(now=first.created_at + 3 * REPORT)
+
+    # Then only the latest change is followed up: its acknowledgement and its report, each
+    # reminded and escalated (the earlier change would have doubled both).
+    first.refresh_from_db()
+    assert (first.ack_reminded_at, first.ack_escalated_at) == (None, None)
+    assert (first.report_reminded_at, first.report_escalated_at) == (None, None)
+    latest.refresh_from_db()
+    assert latest.ack_reminded_at is not None and latest.ack_escalated_at is not None
+    assert (result.partner_reminders, result.partner_escalations) == (2, 2)
+    assert all(f"/changes/{first.change.seq}/" not in n.body_text for n in follow_up())
+    assert list(due_propagations(now=first.created_at + 3 * REPORT)) == []
+    # and the admin says why the earlier one is not chased.
+    rows = propagation_rows(Propagation.objects.filter(partner=first.partner), now=timezone.now())
+    assert [bool(r.superseded) for r in rows] == [False, True]
+    assert rows[1].overdue == []
