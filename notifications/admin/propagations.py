@@ -65,6 +65,7 @@ def propagation_rows(queryset: QuerySet[Propagation], *, now: datetime) -> list[
         "-change__seq", "partner__code"
     )
     for p in ordered[:PANEL_LIMIT]:
+        superseded: bool = p.superseded  # type: ignore[attr-defined]  # the annotation
         rows.append(
             PropagationRow(
                 propagation=p,
@@ -73,9 +74,9 @@ def propagation_rows(queryset: QuerySet[Propagation], *, now: datetime) -> list[
                 to_reported=_took(p.created_at, p.reported_at),
                 overdue=[
                     OVERDUE_LABELS[s]
-                    for s in propagation_overdue_steps(p, now=now, superseded=p.superseded)
+                    for s in propagation_overdue_steps(p, now=now, superseded=superseded)
                 ],
-                superseded=SUPERSEDED_LABEL if p.superseded else "",
+                superseded=SUPERSEDED_LABEL if superseded else "",
             )
         )
     return rows
