@@ -279,6 +279,16 @@ class ApiProblemMiddleware:
                 detail=f"The request body is larger than {limit} bytes.",
                 request=request,
             )
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # A WSGI application reads CONTENT_LENGTH bytes of the body: a chunked body would be
+            # read as empty (and never held to the limit above), so it is refused outright.
+            return problem_response(
+                status=411,
+                code="length_required",
+                detail="Send the request body with a Content-Length; chunked request bodies "
+                "are not accepted.",
+                request=request,
+            )
         if "\x00" in request.path:
             # Not a 404: a gateway may read "no such account" as "allow".
             return problem_response(

@@ -79,6 +79,20 @@ def test_too_large_body_is_413(api: ApiCaller) -> None:
     problem(response, 413, "payload_too_large")
 
 
+def test_a_chunked_body_is_411_and_nothing_is_written(api: ApiCaller) -> None:
+    # Django reads CONTENT_LENGTH bytes of a body: a chunked one would be read as empty and
+    # escape the size limit, so it is refused before any view sees it.
+    before = Signal.objects.count()
+    response = api.client.post(
+        f"{API}/signals",
+        b'{"signals": []}',
+        content_type="application/json",
+        headers={**api.headers, "Transfer-Encoding": "chunked"},
+    )
+    problem(response, 411, "length_required")
+    assert Signal.objects.count() == before
+
+
 def test_throttled_is_429_with_retry_after() -> None:
     response = exception_handler(Throttled(wait=7), {})
     assert response is not None
