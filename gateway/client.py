@@ -142,7 +142,7 @@ class _Connection:
         conn = self._open()
         sent = {
             "Authorization": f"Bearer {self.key}",
-            "Accept": "application/json, application/x-ndjson",
+            "Accept": "application/json",
             "User-Agent": USER_AGENT,
             **(headers or {}),
         }
@@ -340,7 +340,7 @@ class DenyListClient:
         whole body, end line included, was read."""
         accounts: dict[str, Restrictions] = {}
         intern = _Interner()  # a fresh one: sets no longer held are let go
-        with self._http.get(SNAPSHOT_PATH, {"Accept": "application/x-ndjson"}) as response:
+        with self._http.get(SNAPSHOT_PATH, {"Accept": "*/*"}) as response:
             if response.status != 200:
                 code = _problem_code(response)
                 raise SyncError(f"snapshot: HTTP {response.status} {code}".rstrip())
