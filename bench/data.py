@@ -310,7 +310,7 @@ def load_restrictions(count: int, *, seed: int = 7) -> dict[str, int]:
     benchmarks looks at them. Returns how many accounts each variant got.
     """
     from cases.models import Case, Decision, EnforcementChange, FeedCounter, Restriction
-    from cases.services.decisions import FEED
+    FEED = FeedCounter.ENFORCEMENT
     from cases.statements import statement_reference_new
 
     rng = random.Random(seed)

@@ -15,7 +15,8 @@ while the service is down. :meth:`DenyListClient.check` answers from memory, fro
 with :func:`gateway.verdict.verdict` (``ends_at`` applied at read time).
 
 Only the standard library: ``http.client`` with one kept-alive connection. Restrictions are
-stored once per distinct set, so that a million restricted accounts stay small.
+kept compact (:class:`Restriction`: what a restriction restricts is stored once
+for all the restrictions alike), so that many restricted accounts stay small.
 """
 
 from __future__ import annotations
@@ -35,16 +36,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .verdict import Verdict, verdict
+from .verdict import Verdict, now_text, verdict
 
 logger = logging.getLogger("gateway.client")
 
 SNAPSHOT_PATH = "/api/v1/enforcement/snapshot"
 CHANGES_PATH = "/api/v1/enforcement/changes"
-STATE_VERSION = 1
+STATE_VERSION = 2
 USER_AGENT = "tscase-gateway-mirror/1"
 
-Restrictions = tuple[Mapping[str, Any], ...]
+Restrictions = tuple["Restriction", ...]
 
 
 class SyncError(Exception):
@@ -72,39 +73,94 @@ class Status:
         return max(0.0, (time.time() if now is None else now) - self.synced_at)
 
 
+_SHAPE_FIELDS = ("kind", "models", "features", "requests_per_minute", "tokens_per_minute")
+_FIELDS = (*_SHAPE_FIELDS, "starts_at", "ends_at", "decision")
+_SHAPE_INDEX = {name: i for i, name in enumerate(_SHAPE_FIELDS)}
+_OWN = frozenset(("starts_at", "ends_at", "decision"))
+
+
+class Restriction(Mapping[str, Any]):
+    """One restriction as the check needs it, compact: what it restricts (its *shape*: kind,
+    models, features and limits) is shared by every restriction alike, and only its start (kept
+    only while it lies ahead), end and decision are its own. Reads as the mapping the service
+    sends (without ``case``, which no answer needs)."""
+
+    __slots__ = ("decision", "ends_at", "shape", "starts_at")
+
+    def __init__(
+        self,
+        shape: tuple[Any, ...],
+        starts_at: str | None,
+        ends_at: str | None,
+        decision: str | None,
+    ) -> None:
+        self.shape = shape
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.decision = decision
+
+    def __getitem__(self, name: str) -> Any:
+        i = _SHAPE_INDEX.get(name)
+        if i is not None:
+            return self.shape[i]
+        if name in _OWN:
+            return getattr(self, name)
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        i = _SHAPE_INDEX.get(name)
+        if i is not None:
+            return self.shape[i]
+        if name in _OWN:
+            return getattr(self, name)
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_FIELDS)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in zip(
+                _FIELDS, (*self.shape, self.starts_at, self.ends_at, self.decision), strict=True
+            )
+        }
+
+
 class _Interner:
-    """One tuple per distinct set of restrictions, and one string per distinct value inside."""
+    """Restrictions from JSON, with one shape object per distinct shape."""
 
     def __init__(self) -> None:
-        self._sets: dict[str, Restrictions] = {}
+        self._shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def _shape(self, r: Mapping[str, Any]) -> tuple[Any, ...]:
+        shape = (
+            sys.intern(str(r.get("kind"))),
+            tuple(sys.intern(str(m)) for m in r.get("models") or ()),
+            tuple(sys.intern(str(f)) for f in r.get("features") or ()),
+            r.get("requests_per_minute"),
+            r.get("tokens_per_minute"),
+        )
+        return self._shapes.setdefault(shape, shape)
 
     def __call__(self, restrictions: Sequence[Mapping[str, Any]]) -> Restrictions:
-        key = json.dumps(restrictions, sort_keys=True, separators=(",", ":"))
-        found = self._sets.get(key)
-        if found is None:
-            found = tuple(
-                {
-                    sys.intern(str(k)): sys.intern(v) if isinstance(v, str) else _frozen(v)
-                    for k, v in r.items()
-                }
-                for r in restrictions
+        now = now_text()
+        return tuple(
+            Restriction(
+                self._shape(r),
+                # A start already past never matters again: not kept.
+                r.get("starts_at") if (r.get("starts_at") or "") > now else None,
+                r.get("ends_at"),
+                r.get("decision"),
             )
-            self._sets[key] = found
-        return found
+            for r in restrictions
+        )
 
-    def sets(self) -> int:
-        return len(self._sets)
-
-
-def _frozen(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(sys.intern(v) if isinstance(v, str) else v for v in value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """A stored value back as JSON (tuples as lists)."""
-    return list(value) if isinstance(value, tuple) else value
+    def shapes(self) -> int:
+        return len(self._shapes)
 
 
 class _Connection:
@@ -250,22 +306,41 @@ class DenyListClient:
     # --- the state file ----------------------------------------------------------------------
 
     def load_state(self) -> bool:
-        """Read the state file, if there is one and it is whole; ``True`` if a list was read."""
+        """Read the state file, if there is one and it is whole; ``True`` if a list was read.
+
+        The file is NDJSON, read line by line: a header (``version``, ``cursor``,
+        ``synced_at``, ``accounts``), one ``[account, restrictions]`` line per account, and an
+        end line (``{"end": true, "accounts": N}``) without which the file is not used."""
         if self.state_file is None or not self.state_file.exists():
             return False
+        intern = _Interner()
+        accounts: dict[str, Restrictions] = {}
         try:
-            data = json.loads(self.state_file.read_bytes())
-            if data.get("version") != STATE_VERSION:
-                raise ValueError(f"unknown state version {data.get('version')!r}")
-            sets = [self._intern(s) for s in data["sets"]]
-            accounts = {sys.intern(a): sets[i] for a, i in data["accounts"].items()}
-            cursor = int(data["cursor"])
-            synced_at = float(data["synced_at"]) if data.get("synced_at") is not None else None
+            with self.state_file.open("rb") as f:
+                header = json.loads(f.readline() or b"null")
+                if not isinstance(header, dict) or header.get("version") != STATE_VERSION:
+                    raise ValueError("not a state file of this version")
+                end: Any = None
+                for line in f:
+                    row = json.loads(line)
+                    if isinstance(row, dict):
+                        end = row
+                        break
+                    account, restrictions = row
+                    accounts[sys.intern(account)] = intern(restrictions)
+                if not (isinstance(end, dict) and end.get("end") is True):
+                    raise ValueError("no end line (the file was cut short)")
+                if end.get("accounts") != len(accounts) or header.get("accounts") != len(accounts):
+                    raise ValueError("the count of accounts does not hold")
+            cursor = int(header["cursor"])
+            synced = header.get("synced_at")
+            synced_at = float(synced) if synced is not None else None
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             logger.warning("state file %s not read: %s", self.state_file, exc)
             return False
         with self._lock:
             self._accounts = accounts
+            self._intern = intern
             self._cursor = cursor
             self._synced_at = synced_at
             self._ready = True
@@ -276,43 +351,39 @@ class DenyListClient:
         return True
 
     def persist(self) -> None:
-        """Write the list and its cursor to the state file, atomically."""
+        """Write the list and its cursor to the state file, atomically: streamed to a
+        temporary file in the same folder, fsync, ``os.replace``, fsync of the folder."""
         if self.state_file is None:
             return
-        with self._lock:
-            accounts = dict(self._accounts)
-            cursor = self._cursor
-            synced_at = self._synced_at
-            self._dirty = False
-        index: dict[int, int] = {}
-        sets: list[list[dict[str, Any]]] = []
-        by_account: dict[str, int] = {}
-        for account, restrictions in accounts.items():
-            i = index.get(id(restrictions))
-            if i is None:
-                i = index[id(restrictions)] = len(sets)
-                sets.append([{k: _plain(v) for k, v in r.items()} for r in restrictions])
-            by_account[account] = i
-        body = json.dumps(
-            {
-                "version": STATE_VERSION,
-                "cursor": cursor,
-                "synced_at": synced_at,
-                "sets": sets,
-                "accounts": by_account,
-            },
-            separators=(",", ":"),
-        ).encode()
         folder = self.state_file.parent
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.state_file.name + ".", suffix=".tmp", dir=folder)
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
+            with os.fdopen(fd, "wb") as f, self._lock:
+                # Under the lock (writers wait; readers do not): the list and cursor agree.
+                header = {
+                    "version": STATE_VERSION,
+                    "cursor": self._cursor,
+                    "synced_at": self._synced_at,
+                    "accounts": len(self._accounts),
+                }
+                f.write(dumps(header).encode() + b"\n")
+                lines = []
+                for account, restrictions in self._accounts.items():
+                    lines.append(dumps([account, [r.as_json() for r in restrictions]]))
+                    if len(lines) >= 4096:
+                        f.write(("\n".join(lines) + "\n").encode())
+                        lines = []
+                if lines:
+                    f.write(("\n".join(lines) + "\n").encode())
+                f.write(dumps({"end": True, "accounts": len(self._accounts)}).encode() + b"\n")
+                self._dirty = False
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.state_file)
         except BaseException:
+            self._dirty = True
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
