@@ -250,3 +250,18 @@ def test_background_thread_and_concurrent_reads(service: FakeService, tmp_path: 
     assert not client.check("a9").allowed and client.restrictions("a0") is None
     header = (tmp_path / "state.json").read_text().splitlines()[0]
     assert json.loads(header)["cursor"] == 50
+
+
+def test_a_restriction_that_starts_later_is_kept_and_applies_then(
+    service: FakeService, tmp_path: Path
+) -> None:
+    starts = time.time() + 2
+    later = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(starts)) + ".000000Z"
+    service.change("acme", "suspended", [{**suspension("sor_1"), "starts_at": later}])
+    client = make(service, tmp_path)
+    client.sync_once()
+    assert client.check("acme").allowed  # not yet in force
+    again = DenyListClient("http://127.0.0.1:9", KEY, state_file=tmp_path / "state.json")
+    assert again.load_state()  # the start is kept through the state file
+    time.sleep(max(0.0, starts - time.time()) + 0.1)
+    assert not client.check("acme").allowed and not again.check("acme").allowed
