@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 SANDBOX_PORT ?= 8001
+GATEWAY_PORT ?= 8002
 
-.PHONY: run test install lint typecheck check bench bench-quick bench-deps clean
+.PHONY: run test install lint typecheck check bench bench-quick bench-deps clean gateway
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,26 @@ run: $(STAMP)
 	@echo "  E-mails to customers and staff are written to var/mail/. Ctrl-C stops web, worker, beat and partners."
 	@echo
 	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) -m config.devrun
+
+## gateway: a mirror (gateway/mirror.py) following the service of `make run` on PORT, answering
+## the gateway check on GATEWAY_PORT; its key in var/gateway.key (made once, again if revoked),
+## its list in var/gateway-state.json
+gateway: $(STAMP)
+	@mkdir -p var
+	@key=$$(cat var/gateway.key 2>/dev/null); \
+	code=$$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $$key" \
+	  "http://127.0.0.1:$(PORT)/api/v1/enforcement/changes?limit=1"); \
+	if [ -z "$$key" ] || [ "$$code" = 401 ] || [ "$$code" = 403 ]; then \
+	  (umask 077; $(PY) manage.py create_api_client "demo-gateway-$$(date +%s)" \
+	    --scope enforcement:read > var/gateway.key); \
+	fi
+	@echo
+	@echo "  Mirror:   http://127.0.0.1:$(GATEWAY_PORT)/authz (send x-account-id), /healthz;"
+	@echo "            following http://127.0.0.1:$(PORT) (run \`make run\` first). Ctrl-C stops it."
+	@echo
+	TSCASE_GATEWAY_KEY="$$(cat var/gateway.key)" $(PY) -m gateway.mirror \
+	  --service http://127.0.0.1:$(PORT) --listen 127.0.0.1:$(GATEWAY_PORT) \
+	  --state-file var/gateway-state.json
 
 ## test: install what the tests need and run the whole suite
 test: $(STAMP)

@@ -10,32 +10,22 @@ each id accepted anywhere can be looked up by ``GET /enforcement/{id}`` and
 
 from __future__ import annotations
 
-import re
-
 from django.core.validators import RegexValidator
 
-MAX_LENGTH = 128
-RESERVED = ("check", "changes")
-# ``\A`` and ``\Z`` (not ``$``, which matches before a final newline); drf-spectacular writes
-# them as ``^`` and ``$`` in the schema's ``pattern``.
-EXTERNAL_ID_REGEX = (
-    r"\A(?!(?:"
-    + "|".join(RESERVED)
-    + r")\Z)[A-Za-z0-9][A-Za-z0-9._~:@-]{0,"
-    + str(MAX_LENGTH - 1)
-    + r"}\Z"
+from gateway.verdict import (
+    EXTERNAL_ID_MAX_LENGTH,
+    EXTERNAL_ID_REGEX,
+    EXTERNAL_ID_RESERVED,
 )
+from gateway.verdict import is_external_id as is_external_id
+
+# The rule itself lives in gateway.verdict, so that every mirror refuses the same ids.
+MAX_LENGTH = EXTERNAL_ID_MAX_LENGTH
+RESERVED = EXTERNAL_ID_RESERVED
 EXTERNAL_ID_PATTERN = EXTERNAL_ID_REGEX.replace(r"\A", "^").replace(r"\Z", "$")
 RULE = (
     f"An external id is 1 to {MAX_LENGTH} ASCII letters, digits and - . _ ~ : @, starting with "
     f"a letter or a digit, and not {' or '.join(RESERVED)}."
 )
 
-_match = re.compile(EXTERNAL_ID_REGEX).match
-
 validate_external_id = RegexValidator(EXTERNAL_ID_REGEX, RULE, code="external_id")
-
-
-def is_external_id(value: str) -> bool:
-    """Whether ``value`` (a ``str``) follows the rule."""
-    return _match(value) is not None

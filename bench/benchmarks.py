@@ -19,7 +19,7 @@ import httpx
 from django.db import connection
 
 from bench import data
-from bench.procs import Gunicorn, PeakRss, cpu_seconds, free_port, pinned, wrk
+from bench.procs import Gunicorn, Mirror, PeakRss, cpu_seconds, free_port, pinned, wrk
 from bench.run import Line, server_env
 
 HERE = Path(__file__).resolve().parent
@@ -561,6 +561,190 @@ def idle_feed(quick: bool) -> Line:
     )
 
 
+def mirror_authz(quick: bool) -> Line:
+    """The mirror's /authz (one process, pinned to CPU 0) against the service's lookup
+    (gunicorn, 2 workers, pinned to CPU 0) over the same accounts, from wrk on CPU 1."""
+    import tempfile
+
+    from cases.gateway_reads import feed_head
+
+    _accounts(restricted=True)
+    key = _key("enforcement:read")
+    server = Gunicorn(server_env(), workers=2, cpu=0)
+    folder = Path(tempfile.mkdtemp(prefix="bench-mirror-"))
+    mirror = Mirror(server.url, key, folder, cpu=0)
+    env = {"BENCH_ACCOUNTS": str(ACCOUNTS), "BENCH_KEY": key}
+    try:
+        held = mirror.wait_for_cursor(feed_head())
+        lookup = {**env, "BENCH_PREFIX": "/api/v1/enforcement/"}
+        wrk(server.url, seconds=2, script=HERE / "lookup.lua", env=lookup)
+        base = wrk(server.url, seconds=_seconds(quick), script=HERE / "lookup.lua", env=lookup)
+        authz = {**env, "BENCH_PATH": "/authz", "BENCH_KEY": ""}
+        wrk(mirror.url, seconds=2, script=HERE / "authz.lua", env=authz, refusals_expected=True)
+        ours = wrk(
+            mirror.url,
+            seconds=_seconds(quick),
+            script=HERE / "authz.lua",
+            env=authz,
+            refusals_expected=True,
+        )
+    finally:
+        mirror_rss = mirror.stop()
+        rss = server.stop()
+    return Line(
+        "mirror authz",
+        f"{ours.requests_per_s:,.0f} req/s p50 {ours.p50_ms:.2f} p99 {ours.p99_ms:.2f} ms "
+        f"err {ours.errors}",
+        f"{base.requests_per_s:,.0f} req/s p50 {base.p50_ms:.1f} p99 {base.p99_ms:.1f} ms (lookup)",
+        ours.requests_per_s / base.requests_per_s,
+        ">= 10x, p99 <= 2 ms, 0 errors",
+        f"mirror {mirror_rss} holding {held['accounts']:,} accounts; gunicorn {rss}; {_mix()}",
+    )
+
+
+def _until(answer: Callable[[], bool], timeout: float = 30) -> float:
+    """Seconds until ``answer()`` is true, asked as fast as a keep-alive connection allows."""
+    started = time.monotonic()
+    while not answer():
+        if time.monotonic() - started > timeout:
+            raise RuntimeError("the new state was not answered in time")
+    return time.monotonic() - started
+
+
+def mirror_propagation(quick: bool) -> Line:
+    """A decision's commit to the mirror answering the new state (a suspension refused), over
+    200 changes, each at a random moment of the mirror's 1 s poll; the baseline is the same
+    wait asking the service's own check."""
+    import http.client
+    import tempfile
+
+    from accounts.models import Account
+    from cases.gateway_reads import feed_head
+
+    _accounts(restricted=True)
+    key = _key("enforcement:read")
+    policy = data._policy()
+    suspension = next(v for v in data.VARIANTS if v.name == "suspension")
+    changes = 20 if quick else 200
+    active = list(
+        Account.objects.filter(enforcement_status="active")
+        .order_by("-id")
+        .values_list("id", "external_id")[: changes * 2]
+    )
+    server = Gunicorn(server_env(), workers=2, cpu=0)
+    folder = Path(tempfile.mkdtemp(prefix="bench-mirror-"))
+    mirror = Mirror(server.url, key, folder, cpu=0, poll_interval=1.0)
+    rng = random.Random(11)
+    try:
+        mirror.wait_for_cursor(feed_head())
+        to_mirror = http.client.HTTPConnection("127.0.0.1", mirror.port, timeout=5)
+        to_service = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+
+        def refused(conn: http.client.HTTPConnection, path: str, account: str) -> bool:
+            conn.request("GET", path, headers={"x-account-id": account, "x-tns-key": key})
+            response = conn.getresponse()
+            response.read()
+            return response.status == 403
+
+        ours: list[float] = []
+        base: list[float] = []
+        for n in range(changes):
+            for (account_id, external_id), waits, conn, path in (
+                (active[2 * n], ours, to_mirror, "/authz"),
+                (active[2 * n + 1], base, to_service, "/api/v1/gateway/authz"),
+            ):
+                time.sleep(rng.random())  # a random moment of the mirror's poll
+                data._through_services(account_id, suspension, policy)  # committed on return
+                started = time.monotonic()
+                _until(lambda c=conn, p=path, a=external_id: refused(c, p, a))
+                waits.append(time.monotonic() - started)
+        to_mirror.close()
+        to_service.close()
+    finally:
+        mirror_rss = mirror.stop()
+        rss = server.stop()
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    p99 = pct(ours, 0.99)
+    return Line(
+        "mirror propagation",
+        f"p50 {pct(ours, 0.5) * 1000:.0f} p99 {p99 * 1000:.0f} ms over {changes} changes",
+        f"p50 {pct(base, 0.5) * 1000:.1f} p99 {pct(base, 0.99) * 1000:.1f} ms (service check)",
+        p99 / 2.0,
+        "p99 <= 2 s",
+        f"mirror polls the feed every 1 s; mirror {mirror_rss}; gunicorn {rss}",
+    )
+
+
+def _state_file(path: Path, accounts: int, seed: int = 5) -> None:
+    """A mirror's state file holding ``accounts`` restricted accounts, each with restrictions
+    of its own (its own decision, case and start), in the shares of ``data.VARIANTS``."""
+    rng = random.Random(seed)
+    variants = list(data.VARIANTS)
+    weights = [v.share for v in variants]
+    base = {
+        "models": [],
+        "features": [],
+        "requests_per_minute": None,
+        "tokens_per_minute": None,
+        "ends_at": None,
+    }
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for n in range(accounts):
+        variant = rng.choices(variants, weights)[0]
+        spec = {k: list(v) if isinstance(v, tuple) else v for k, v in variant.spec.items()}
+        day = 1 + n % 28
+        restriction = {
+            **base,
+            **spec,
+            "starts_at": f"2026-11-{day:02d}T{n % 24:02d}:{n % 60:02d}:00.{n % 999999:06d}Z",
+            "decision": f"sor_{uuid.UUID(int=rng.getrandbits(128)).hex}",
+            "case": 1_000_000 + n,
+        }
+        if variant.duration is not None:
+            restriction["ends_at"] = f"2027-01-{day:02d}T00:00:00.000000Z"
+        rows[data.account_id_text(n + 1)] = [restriction]
+    with path.open("w") as f:
+        header = {"version": 2, "cursor": accounts, "synced_at": time.time(), "accounts": accounts}
+        f.write(json.dumps(header) + "\n")
+        for account, restrictions in rows.items():
+            f.write(json.dumps([account, restrictions]) + "\n")
+        f.write(json.dumps({"end": True, "accounts": accounts}) + "\n")
+
+
+def mirror_rss(quick: bool) -> Line:
+    """The mirror's RSS holding 100,000 and 1,000,000 restricted accounts (read from a state
+    file, every account with restrictions of its own), against an empty mirror."""
+    import tempfile
+
+    sizes = (100_000, 1_000_000) if not quick else (10_000, 100_000)
+    folder = Path(tempfile.mkdtemp(prefix="bench-mirror-rss-"))
+    found: dict[int, tuple[float, str]] = {}
+    for size in (0, *sizes):
+        (folder / str(size)).mkdir()
+        _state_file(folder / str(size) / "mirror-state.json", size)
+        mirror = Mirror("http://127.0.0.1:9", "bench-key", folder / str(size), cpu=0)
+        try:
+            mirror.wait_for_cursor(size, timeout=300)
+            time.sleep(1)
+            found[size] = (mirror.rss_mib(), "")
+        finally:
+            peak = mirror.stop()
+        found[size] = (found[size][0], peak)
+    big = sizes[-1]
+    return Line(
+        "mirror RSS",
+        ", ".join(f"{found[s][0]:.0f} MiB at {s:,}" for s in sizes),
+        f"{found[0][0]:.0f} MiB empty",
+        found[big][0] / 150,
+        "<= 150 MiB at 1,000,000",
+        "; ".join(f"{s:,}: {found[s][1]}" for s in sizes) + " (the peak is while reading)",
+    )
+
+
 ALL: list[tuple[str, Callable[[bool], Line]]] = [
     ("lookup", enforcement_lookup),
     ("check", batch_check),
@@ -569,4 +753,7 @@ ALL: list[tuple[str, Callable[[bool], Line]]] = [
     ("admin", admin_case_list),
     ("webhook", webhook_delivery),
     ("idle-feed", idle_feed),
+    ("mirror-authz", mirror_authz),
+    ("mirror-propagation", mirror_propagation),
+    ("mirror-rss", mirror_rss),
 ]

@@ -310,9 +310,9 @@ def load_restrictions(count: int, *, seed: int = 7) -> dict[str, int]:
     benchmarks looks at them. Returns how many accounts each variant got.
     """
     from cases.models import Case, Decision, EnforcementChange, FeedCounter, Restriction
-    from cases.services.decisions import FEED
     from cases.statements import statement_reference_new
 
+    FEED = FeedCounter.ENFORCEMENT
     rng = random.Random(seed)
     policy = _policy()
     now = timezone.now()

@@ -165,7 +165,11 @@ def wrk(
     env: dict[str, str],
     connections: int = 8,
     cpu: int | None = 1,
+    refusals_expected: bool = False,
 ) -> WrkResult:
+    """wrk's figures; errors are socket errors plus non-2xx answers, or, with
+    ``refusals_expected`` (a script that prints ``Unexpected statuses: N``, as authz.lua), the
+    answers other than 200 and 403."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     cmd = [
@@ -195,7 +199,91 @@ def wrk(
     )
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non2xx:
-        errors += int(non2xx.group(1))
+    if refusals_expected:
+        unexpected = re.search(r"Unexpected statuses: (\d+)", out)
+        if unexpected is None:
+            raise RuntimeError("the wrk script printed no count of unexpected statuses")
+        errors += int(unexpected.group(1))
+    else:
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if non2xx:
+            errors += int(non2xx.group(1))
     return WrkResult(rps, p50, p99, errors, total)
+
+
+class Mirror:
+    """``python -m gateway.mirror`` following ``service_url`` on a free port, pinned to ``cpu``,
+    with its state file in ``folder``."""
+
+    def __init__(
+        self,
+        service_url: str,
+        key: str,
+        folder: Path,
+        *,
+        cpu: int | None = 0,
+        poll_interval: float = 1.0,
+        max_stale: float = 300,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state_file = folder / "mirror-state.json"
+        cmd = [
+            PY,
+            "-m",
+            "gateway.mirror",
+            "--service",
+            service_url,
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--state-file",
+            str(self.state_file),
+            "--poll-interval",
+            str(poll_interval),
+            "--max-stale",
+            str(max_stale),
+        ]
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+            "TSCASE_GATEWAY_KEY": key,
+            "PYTHONPATH": str(ROOT),
+            "TSCASE_MIRROR_LOG_LEVEL": "WARNING",
+        }
+        self.proc = subprocess.Popen(pinned(cmd, cpu), cwd=ROOT, env=env)
+        self.rss = PeakRss(self.proc.pid).start()
+
+    def health(self) -> tuple[int, dict[str, object]]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, {}
+        except OSError:
+            return 0, {}
+
+    def wait_for_cursor(self, cursor: int, timeout: float = 600) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.health()
+            if status == 200 and int(str(body["cursor"])) >= cursor:
+                return body
+            if self.proc.poll() is not None:
+                raise RuntimeError("the mirror exited")
+            time.sleep(0.1)
+        raise RuntimeError(f"the mirror did not reach cursor {cursor}")
+
+    def rss_mib(self) -> float:
+        return rss_kib(self.proc.pid) / 1024
+
+    def stop(self) -> str:
+        summary = self.rss.stop()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return summary

@@ -12,10 +12,40 @@ no parsing on the hot path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+# The external id rule (docs/api.md): 1 to 128 ASCII letters, digits and ``- . _ ~ : @``,
+# starting with a letter or a digit, and neither ``check`` nor ``changes``. Kept here so that the
+# service (accounts.external_ids) and every mirror refuse the same ids.
+EXTERNAL_ID_MAX_LENGTH = 128
+EXTERNAL_ID_RESERVED = ("check", "changes")
+# ``\A`` and ``\Z`` (not ``$``, which matches before a final newline).
+EXTERNAL_ID_REGEX = (
+    r"\A(?!(?:"
+    + "|".join(EXTERNAL_ID_RESERVED)
+    + r")\Z)[A-Za-z0-9][A-Za-z0-9._~:@-]{0,"
+    + str(EXTERNAL_ID_MAX_LENGTH - 1)
+    + r"}\Z"
+)
+_external_id_match = re.compile(EXTERNAL_ID_REGEX).match
+
+# The problems of the check (RFC 9457), the same from the service and from a mirror.
+PROBLEM_TYPE_BASE = "https://tscase.example/problems/"
+REASON_TITLES = {
+    "suspended": "API access suspended",
+    "terminated": "API access terminated",
+    "model_blocked": "This model is blocked for the account",
+    "feature_blocked": "This feature is blocked for the account",
+}
+ACCOUNT_ID_MISSING = ("account_id_missing", "Send the account's external id in x-account-id.")
+ACCOUNT_ID_INVALID = (
+    "invalid_account_id",
+    "x-account-id is not an external id an account can have.",
+)
 
 DENY_KINDS = {"termination": "terminated", "suspension": "suspended"}
 # The order in which restrictions refuse a request: the most severe reason is the one given.
@@ -43,6 +73,36 @@ def now_text(now: datetime | None = None) -> str:
     """``now`` (default: the current time) as contract text."""
     value = (now or datetime.now(UTC)).astimezone(UTC)
     return value.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
+
+
+def is_external_id(value: str) -> bool:
+    """Whether ``value`` follows the external id rule."""
+    return _external_id_match(value) is not None
+
+
+def refusal_problem(
+    *,
+    reason: str,
+    account: str,
+    decision: str | None,
+    instance: str | None = None,
+    type_base: str = PROBLEM_TYPE_BASE,
+) -> dict[str, Any]:
+    """The problem+json body of a 403 for ``reason`` (a key of :data:`REASON_TITLES`): its
+    title, the account refused and the decision the customer may contest."""
+    title = REASON_TITLES[reason]
+    contest = f" Contest decision {decision}." if decision else ""
+    body: dict[str, Any] = {
+        "type": f"{type_base}{reason}",
+        "title": title,
+        "status": 403,
+        "detail": f"{title} for account {account}.{contest}",
+        "code": reason,
+    }
+    if instance:
+        body["instance"] = instance
+    body["decision"] = decision
+    return body
 
 
 def in_force(restrictions: Sequence[Mapping[str, Any]], now: str) -> list[Mapping[str, Any]]:

@@ -11,6 +11,7 @@ by the gateway) and the account, and :mod:`gateway.verdict` (shared with every m
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -26,16 +27,15 @@ from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id
 from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from cases.gateway_reads import enforcement_snapshot, gateway_authz_read
 from config.db import read_with_one_retry
-from config.problems import problem_for_exception, problem_response
-from gateway.verdict import verdict
+from config.problems import (
+    PROBLEM_CONTENT_TYPE,
+    problem_for_exception,
+    problem_response,
+    problem_type,
+)
+from gateway.verdict import ACCOUNT_ID_INVALID, ACCOUNT_ID_MISSING, refusal_problem, verdict
 
 KEY_HEADER = "x-tns-key"
-REASON_TITLES = {
-    "suspended": "API access suspended",
-    "terminated": "API access terminated",
-    "model_blocked": "This model is blocked for the account",
-    "feature_blocked": "This feature is blocked for the account",
-}
 HEADER_MAX = 200
 
 
@@ -72,19 +72,11 @@ def gateway_authz(request: HttpRequest, rest: str = "") -> HttpResponseBase:
     try:
         external_id = _header(request, "x-account-id")
         if external_id is None:
-            return problem_response(
-                status=400,
-                code="account_id_missing",
-                detail="Send the account's external id in x-account-id.",
-                request=request,
-            )
+            code, detail = ACCOUNT_ID_MISSING
+            return problem_response(status=400, code=code, detail=detail, request=request)
         if not is_external_id(external_id):
-            return problem_response(
-                status=400,
-                code="invalid_account_id",
-                detail="x-account-id is not an external id an account can have.",
-                request=request,
-            )
+            code, detail = ACCOUNT_ID_INVALID
+            return problem_response(status=400, code=code, detail=detail, request=request)
         restrictions, head = _client_for(_header(request, KEY_HEADER), external_id)
     except exceptions.APIException as exc:
         response = problem_for_exception(exc, request)
@@ -106,17 +98,16 @@ def gateway_authz(request: HttpRequest, rest: str = "") -> HttpResponseBase:
     headers["x-tns-reason"] = found.reason
     if found.decision:
         headers["x-tns-decision"] = found.decision
-    contest = f" Contest decision {found.decision}." if found.decision else ""
-    response = problem_response(
-        status=403,
-        code=found.reason,
-        title=REASON_TITLES[found.reason],
-        detail=f"{REASON_TITLES[found.reason]} for account {external_id}.{contest}",
-        request=request,
-        headers=headers,
-        extra={"decision": found.decision},
+    body = refusal_problem(
+        reason=found.reason,
+        account=external_id,
+        decision=found.decision,
+        instance=request.path,
+        type_base=problem_type(""),
     )
-    return response
+    return HttpResponse(
+        json.dumps(body), status=403, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
 
 
 AUTHZ_DESCRIPTION = (

@@ -1,6 +1,8 @@
 """Real NGINX (Debian's package) in front of a dummy upstream, with ``auth_request`` pointed at
-the service's ``/api/v1/gateway/authz``: the configuration shipped in docs/gateway/nginx.conf,
-run as it is. Skipped where nginx is missing, except in CI (``.ci/run`` installs it)."""
+the service's ``/api/v1/gateway/authz``, or at a mirror process (``python -m gateway.mirror``)
+following the service: the configuration shipped in docs/gateway/nginx.conf, run as it is, and
+the same requests either way. Skipped where nginx is missing, except in CI (``.ci/run``
+installs it)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,12 @@ import pytest
 from accounts.models import Account
 from accounts.services import api_client_create
 from cases.actions import RestrictionSpec, Suspend
+from cases.gateway_reads import feed_head
 from cases.models import Decision
 from cases.services import case_open, case_transition
 from core.actors import Actor
+
+from .mirror_process import Mirror, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "docs" / "gateway" / "nginx.conf"
@@ -34,12 +39,6 @@ pytestmark = pytest.mark.skipif(
     NGINX is None and os.environ.get("CI") != "true",
     reason="needs Debian's nginx (apt-get install nginx); .ci/run installs it",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Upstream:
@@ -66,7 +65,7 @@ class Upstream:
 
             do_GET = do_POST = _answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -136,39 +135,67 @@ def restrict(external_id: str, spec: RestrictionSpec) -> Decision:
     return Decision.objects.get(case=case)
 
 
-@pytest.fixture
-def through_service(
-    live_server: Any, upstream: Upstream, tmp_path: Path, policies: Any
-) -> Iterator[str]:
-    """NGINX on a free port asking the service (a live server) about each request."""
+class Gateway:
+    """NGINX in front of the upstream, asking ``via`` (the service or a mirror)."""
+
+    def __init__(self, url: str, via: str, mirror: Mirror | None) -> None:
+        self.url = url
+        self.via = via
+        self.mirror = mirror
+
+    def synced(self) -> None:
+        """Wait until what the check answers reflects every change committed so far."""
+        if self.mirror is not None:
+            self.mirror.wait_for_cursor(feed_head())
+
+
+@pytest.fixture(params=["service", "mirror"])
+def through(
+    request: pytest.FixtureRequest,
+    live_server: Any,
+    upstream: Upstream,
+    tmp_path: Path,
+    policies: Any,
+) -> Iterator[Gateway]:
+    """NGINX on a free port asking about each request the service (a live server) or a mirror
+    process that follows it."""
     _, key = api_client_create(name="nginx", scopes=["enforcement:read"])
+    mirror = Mirror(live_server.url, key, tmp_path) if request.param == "mirror" else None
     port = free_port()
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / sub).mkdir()
+    authz = (
+        f"{mirror.url}/authz" if mirror is not None else f"{live_server.url}/api/v1/gateway/authz"
+    )
     config = nginx_config(
         listen=f"127.0.0.1:{port}",
         upstream=f"127.0.0.1:{upstream.port}",
-        authz=f"{live_server.url}/api/v1/gateway/authz",
+        authz=authz,
         key=key,
         prefix=tmp_path,
     )
-    process = run_nginx(config, tmp_path, port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        process = run_nginx(config, tmp_path, port)
+        try:
+            yield Gateway(f"http://127.0.0.1:{port}", request.param, mirror)
+        finally:
+            process.terminate()
+            process.wait(10)
     finally:
-        process.terminate()
-        process.wait(10)
+        if mirror is not None:
+            mirror.stop()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nginx_lets_through_refuses_and_limits_as_the_service_says(
-    through_service: str, upstream: Upstream
+def test_nginx_lets_through_refuses_and_limits_as_the_check_says(
+    through: Gateway, upstream: Upstream
 ) -> None:
     Account.objects.create(external_id="good-co")
     suspended = restrict("bad-co", RestrictionSpec())
     blocked = restrict("model-co", RestrictionSpec(kind="model_block", models=["gpt-x"]))
     restrict("slow-co", RestrictionSpec(kind="rate_limit", requests_per_minute=10))
-    with httpx.Client(base_url=through_service, timeout=5) as client:
+    through.synced()
+    with httpx.Client(base_url=through.url, timeout=5) as client:
 
         def call(account: str, model: str | None = None) -> httpx.Response:
             headers = {"x-account-id": account, "Authorization": "Bearer customer-key"}
@@ -179,7 +206,10 @@ def test_nginx_lets_through_refuses_and_limits_as_the_service_says(
         ok = call("good-co")
         assert ok.status_code == 200, ok.text
         assert upstream.seen[-1]["path"] == "/v1/chat/completions"
-        assert upstream.seen[-1]["x-tns-status"] == "active"
+        # The mirror holds only the accounts that are not active: to it, one never restricted
+        # is unknown (allowed all the same).
+        active = "active" if through.via == "service" else "unknown"
+        assert upstream.seen[-1]["x-tns-status"] == active
         # The customer's own Authorization reaches the upstream; the gateway's key never does.
         assert upstream.seen[-1]["authorization"] == "Bearer customer-key"
         assert "x-tns-key" not in upstream.seen[-1]
