@@ -24,7 +24,8 @@ from .cache import api_key_invalidate_on_commit
 from .choices import PARTNER_SCOPES, PartnerKind, Scope, Tier
 from .external_ids import RULE as EXTERNAL_ID_RULE
 from .external_ids import is_external_id
-from .models import Account, ApiClient, Channel, Partner
+from .identifiers import Identifier
+from .models import Account, AccountIdentifier, ApiClient, Channel, Partner
 
 DIRECT = "direct"
 
@@ -117,6 +118,34 @@ def account_upsert(
 
                 notices_record_for_new_channels(account=account, partner_ids=wanted - current)
     return account, created
+
+
+def account_identifiers_add(*, account: Account, identifiers: Sequence[Identifier]) -> list[str]:
+    """Add identifiers (already normalised and hashed) to an account; the digests that are new.
+
+    Identifiers are only ever added: one the account already has is kept as it is, and an
+    identifier billing no longer sends still links the account (a terminated customer's card
+    stays its card). Two queries whatever the number.
+    """
+    wanted = {i.digest: i for i in identifiers}
+    if not wanted:
+        return []
+    have = set(
+        AccountIdentifier.objects.filter(account=account, digest__in=list(wanted)).values_list(
+            "digest", flat=True
+        )
+    )
+    new = [i for digest, i in wanted.items() if digest not in have]
+    if new:
+        now = timezone.now()
+        AccountIdentifier.objects.bulk_create(
+            [
+                AccountIdentifier(account=account, kind=i.kind, digest=i.digest, created_at=now)
+                for i in new
+            ],
+            ignore_conflicts=True,
+        )
+    return [i.digest for i in new]
 
 
 def accounts_ensure(

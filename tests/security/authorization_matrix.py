@@ -36,6 +36,7 @@ API: dict[str, set[str]] = {
     "GET /accounts": {"key:accounts:read", *READERS},
     "GET /accounts/{account}": {"key:accounts:read", *READERS},
     "PUT /accounts/{account}": {"key:accounts:write", *LEADS},
+    "GET /accounts/{account}/links": {"key:accounts:read", *READERS},
     "GET /partners": {"key:accounts:read", *READERS},
     "GET /partners/{partner}": {"key:accounts:read", *READERS},
     "PUT /partners/{partner}": {"key:accounts:write", *LEADS},
