@@ -128,7 +128,8 @@ def links_find(*, account_id: int, with_false_positives: bool = False) -> list[L
     digests = set(
         AccountIdentifier.objects.filter(account_id=account_id).values_list("digest", flat=True)
     )
-    digests -= _common_digests()
+    if digests:
+        digests -= _common_digests()
     if not digests:
         return []
     rows = (
@@ -205,8 +206,10 @@ def evasion_match(*, account_id: int) -> list[dict[str, Any]]:
     If the account is restricted, each linked account that is not terminated is flagged,
     naming it; each linked restricted account flags this one. Runs in the caller's transaction.
     """
-    account = Account.objects.get(pk=account_id)
     links = [link for link in links_find(account_id=account_id) if link.strength is not None]
+    if not links:
+        return []  # an account without identifiers costs one query
+    account = Account.objects.get(pk=account_id)
     batch = []
     for link in links:
         assert link.strength is not None  # noqa: S101 -- filtered above
