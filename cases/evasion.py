@@ -117,23 +117,28 @@ def _dismissed_with(account_id: int) -> set[int]:
     }
 
 
-def links_find(*, account_id: int, with_false_positives: bool = False) -> list[Link]:
+def links_find(
+    *, account_id: int, with_false_positives: bool = False, digests: Iterable[str] | None = None
+) -> list[Link]:
     """Every other account that shares an identifier with this one, strongest first.
 
     A fixed number of queries whatever the number of accounts or identifiers: the account's
     digests, the other holders of any of them (the digest index), the common domains, the links
     marked false positive and the tuning. Links marked false positive are left out unless
-    ``with_false_positives``.
+    ``with_false_positives``. ``digests`` are all of the account's, when the caller knows them
+    (an account just created), else they are read.
     """
-    digests = set(
-        AccountIdentifier.objects.filter(account_id=account_id).values_list("digest", flat=True)
-    )
-    if digests:
-        digests -= _common_digests()
-    if not digests:
+    if digests is None:
+        digests = AccountIdentifier.objects.filter(account_id=account_id).values_list(
+            "digest", flat=True
+        )
+    mine = set(digests)
+    if mine:
+        mine -= _common_digests()
+    if not mine:
         return []
     rows = (
-        AccountIdentifier.objects.filter(digest__in=sorted(digests))
+        AccountIdentifier.objects.filter(digest__in=sorted(mine))
         .exclude(account_id=account_id)
         .order_by()
         .values_list(
@@ -199,14 +204,15 @@ def _signal(
     }
 
 
-def evasion_match(*, account_id: int) -> list[dict[str, Any]]:
+def evasion_match(*, account_id: int, digests: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Record a ``ban_evasion_suspected`` signal for each reportable link of this account to or
     from a suspended or terminated account; the intake's results (empty if none).
 
     If the account is restricted, each linked account that is not terminated is flagged,
     naming it; each linked restricted account flags this one. Runs in the caller's transaction.
     """
-    links = [link for link in links_find(account_id=account_id) if link.strength is not None]
+    found = links_find(account_id=account_id, digests=digests)
+    links = [link for link in found if link.strength is not None]
     if not links:
         return []  # an account without identifiers costs one query
     account = Account.objects.get(pk=account_id)
@@ -263,8 +269,10 @@ def account_put(
     made = [identifier_make(i["kind"], i["value"]) for i in identifiers or ()]
     with transaction.atomic():
         account, created = account_upsert(external_id=external_id, **fields)
-        if account_identifiers_add(account=account, identifiers=made):
-            evasion_match(account_id=account.pk)
+        added = account_identifiers_add(account=account, identifiers=made, new_account=created)
+        if added:
+            # A new account's identifiers are the ones just added: no need to read them.
+            evasion_match(account_id=account.pk, digests=added if created else None)
     return account, created
 
 

@@ -1,7 +1,11 @@
 """The starting list of free-mail and hosting domains, the strength of each identifier kind and
-the matching policy's row. Leads edit all three in the admin afterwards."""
+the matching policy's row. Leads edit all three in the admin afterwards; every staff role views
+them and the links marked false positive (core.roles)."""
 
+from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+NEW_MODELS = ("commondomain", "identifierkindsetting", "evasionpolicy", "accountlinkdismissal")
 
 COMMON_DOMAINS = [
     # Free mail
@@ -95,7 +99,33 @@ def seed(apps, schema_editor):
     EvasionPolicy.objects.get_or_create(pk=1, defaults={"weak_kinds_required": 2})
 
 
-class Migration(migrations.Migration):
-    dependencies = [("accounts", "0008_account_identifiers")]
+def grant(apps, schema_editor):
+    from core.roles import role_permissions
 
-    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+    app_config = apps.get_app_config("accounts")
+    app_config.models_module = True
+    create_permissions(app_config, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, perms in role_permissions().items():
+        group = Group.objects.filter(name=role).first()
+        if group is None:
+            continue
+        for app_label, codename in perms:
+            if app_label == "accounts" and codename.split("_", 1)[1] in NEW_MODELS:
+                perm = Permission.objects.filter(
+                    content_type__app_label=app_label, codename=codename
+                ).first()
+                if perm is not None:
+                    group.permissions.add(perm)
+
+
+class Migration(migrations.Migration):
+    # The role groups are made by cases 0002.
+    dependencies = [("accounts", "0008_account_identifiers"), ("cases", "0002_roles_and_defaults")]
+
+    operations = [
+        migrations.RunPython(seed, migrations.RunPython.noop),
+        migrations.RunPython(grant, migrations.RunPython.noop),
+    ]
