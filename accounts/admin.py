@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
-from cases.evasion import account_link_dismiss
+from cases.evasion import account_link_dismiss, evasion_queue
 from cases.models import Case
 from cases.selectors import account_enforcement_now
 from core.actors import Actor
@@ -172,8 +173,25 @@ class AccountAdmin(ServiceWritesAdmin):
                 mark,
                 name="accounts_account_link_false_positive",
             ),
+            path(
+                "evasion-queue/",
+                self.admin_site.admin_view(self.evasion_queue_view),
+                name="accounts_account_evasion_queue",
+            ),
             *super().get_urls(),
         ]
+
+    def evasion_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """Open cases of suspected ban evasion, most urgent first (every staff role reads it)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ban evasion queue",
+            "opts": self.model._meta,
+            "queue": evasion_queue(),
+        }
+        return TemplateResponse(request, "admin/accounts/evasion_queue.html", context)
 
     def link_false_positive_view(
         self, request: HttpRequest, account_id: int, other_id: int

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case as Case_
+from django.db.models import Q, Value, When
 from django.utils import timezone
 
 from accounts.choices import EnforcementStatus, LinkStrength
@@ -40,9 +41,9 @@ from core.actors import Actor
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.roles import Role, role_allows
 
-from .choices import OPEN_STATES, EventAction, Priority
+from .choices import OPEN_STATES, PRIORITY_RANK, EventAction, Priority
 from .intake import signals_ingest
-from .models import Case
+from .models import Case, Signal
 from .services import case_evidence_add
 from .services.transitions import _append_event, _lock_case
 
@@ -329,3 +330,49 @@ def account_links_get(*, external_id: str, with_false_positives: bool = False) -
         for link in links:
             link.open_case_id = open_cases.get(link.account_id)
     return links
+
+
+@dataclass
+class QueuedCase:
+    """An open case that holds a ban evasion incident, with the restricted accounts it names."""
+
+    case: Case
+    restricted: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+QUEUE_LIMIT = 200
+
+
+def evasion_queue(*, limit: int = QUEUE_LIMIT) -> list[QueuedCase]:
+    """Open cases with a ``ban_evasion_suspected`` incident, most urgent then oldest first, with
+    the restricted accounts and kinds their signals name. Two queries."""
+    rank = Case.objects.filter(state__in=OPEN_STATES, incidents__kind=SIGNAL_KIND)
+    cases = list(
+        rank.select_related("account", "assignee")
+        .distinct()
+        .order_by(_priority_order(), "created_at", "pk")[:limit]
+    )
+    queued = {case.pk: QueuedCase(case) for case in cases}
+    if queued:
+        evidence = Signal.objects.filter(
+            kind=SIGNAL_KIND, incidents__case_id__in=list(queued)
+        ).values_list("incidents__case_id", "evidence")
+        for case_id, data in evidence:
+            entry = queued[case_id]
+            name = str(data.get("restricted_account", ""))
+            if name and name not in entry.restricted:
+                entry.restricted.append(name)
+            for kind in data.get("kinds", []):
+                if kind not in entry.kinds:
+                    entry.kinds.append(str(kind))
+    for entry in queued.values():
+        entry.kinds.sort()
+    return list(queued.values())
+
+
+def _priority_order() -> Any:
+    return Case_(
+        *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
+        default=Value(len(PRIORITY_RANK)),
+    )

@@ -15,6 +15,7 @@ from accounts.models import Account, AccountLinkDismissal, CommonDomain, Identif
 from cases.evasion import account_put
 from cases.models import Case, CaseEvent, PolicyClause
 from tests.cases.services.helpers import case_in_state
+from tests.conftest import make_user
 
 CARD = {"kind": "payment_fingerprint", "value": "fp_9Zq81LmT"}
 
@@ -127,3 +128,32 @@ def test_an_analyst_cannot_edit_the_tuning(login: Callable[[str], Client], db: A
     response = client.post(reverse("admin:accounts_commondomain_add"), {"domain": "x.test"})
     assert response.status_code == 403
     assert CommonDomain.objects.filter(domain="x.test").exists() is False
+
+
+@pytest.mark.parametrize("role", ["analyst", "auditor"])
+def test_the_evasion_queue_lists_open_evasion_cases_most_urgent_first(
+    login: Callable[[str], Client], linked: tuple[Account, Account], role: str
+) -> None:
+    account_put(external_id="zeta", identifiers=[CARD])
+    url = reverse("admin:accounts_account_evasion_queue")
+    page = login(role).get(url).content.decode()
+    assert "Ban evasion queue" in page
+    rows = page.split('id="ts-evasion-queue"')[1]
+    assert rows.index("newco") < rows.index("zeta")
+    assert "globex" in rows and "payment_fingerprint" in rows
+
+
+def test_the_evasion_queue_leaves_out_other_cases_and_closed_ones(
+    login: Callable[[str], Client], linked: tuple[Account, Account]
+) -> None:
+    url = reverse("admin:accounts_account_evasion_queue")
+    rows = login("lead").get(url).content.decode().split('id="ts-evasion-queue"')[1]
+    assert ">globex</a>" not in rows  # its terminated case is no evasion case
+    assert "newco" in rows
+
+
+def test_the_evasion_queue_needs_a_staff_role(client: Client, db: Any) -> None:
+    url = reverse("admin:accounts_account_evasion_queue")
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(make_user(None, "no-role"))
+    assert client.get(url).status_code == 403

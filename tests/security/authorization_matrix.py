@@ -118,4 +118,8 @@ ADMIN: dict[str, set[str]] = {
     "decide an appeal": INVESTIGATORS,
     "withdraw an appeal": WORKERS,
     "edit an account": set(),  # derived from billing over the API; superusers only
+    "view the ban evasion queue": READERS,
+    "mark a link false positive": LEADS,
+    "add a common domain": LEADS,
+    "tune an identifier kind": LEADS,
 }
