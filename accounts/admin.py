@@ -10,25 +10,55 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
+from cases.evasion import account_link_dismiss, evasion_queue
 from cases.models import Case
 from cases.selectors import account_enforcement_now
-from core.admin import LeadEditsAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceWritesAdmin
+from core.actors import Actor
+from core.admin import (
+    LeadEditsAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceWritesAdmin,
+    is_lead,
+)
+from core.errors import DomainError
 from notifications.admin.propagations import propagation_rows
 from notifications.models import Propagation
 from notifications.selectors import partner_endpoints_health, propagations_open
 
-from .models import Account, ApiClient, Channel, Partner
-from .services import DIRECT, account_upsert, partner_upsert
+from .models import (
+    Account,
+    AccountLinkDismissal,
+    ApiClient,
+    Channel,
+    CommonDomain,
+    EvasionPolicy,
+    IdentifierKindSetting,
+    Partner,
+)
+from .services import (
+    DIRECT,
+    account_upsert,
+    common_domain_delete,
+    common_domain_save,
+    evasion_policy_save,
+    identifier_kind_setting_save,
+    partner_upsert,
+)
 
 
 class AccountForm(forms.ModelForm):
@@ -134,6 +164,60 @@ class AccountAdmin(ServiceWritesAdmin):
                 Propagation.objects.filter(account=obj), now=timezone.now()
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        mark = self.admin_site.admin_view(require_POST(self.link_false_positive_view))
+        return [
+            path(
+                "<int:account_id>/links/<int:other_id>/false-positive/",
+                mark,
+                name="accounts_account_link_false_positive",
+            ),
+            path(
+                "evasion-queue/",
+                self.admin_site.admin_view(self.evasion_queue_view),
+                name="accounts_account_evasion_queue",
+            ),
+            *super().get_urls(),
+        ]
+
+    def evasion_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """Open cases of suspected ban evasion, most urgent first (every staff role reads it)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ban evasion queue",
+            "opts": self.model._meta,
+            "queue": evasion_queue(),
+        }
+        return TemplateResponse(request, "admin/accounts/evasion_queue.html", context)
+
+    def link_false_positive_view(
+        self, request: HttpRequest, account_id: int, other_id: int
+    ) -> HttpResponse:
+        """A lead marks the link between two accounts a false positive (``Linked accounts``)."""
+        if not is_lead(request):
+            raise PermissionDenied
+        account = get_object_or_404(Account, pk=account_id)
+        other = get_object_or_404(Account, pk=other_id)
+        try:
+            account_link_dismiss(
+                account=account,
+                other=other,
+                reason=str(request.POST.get("reason", "")),
+                actor=Actor.for_user(request.user),
+            )
+        except DomainError as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"The link between {account.external_id} and {other.external_id} is marked a "
+                "false positive: it will not match again.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
         open_case = Case.objects.filter(account=OuterRef("pk"), state__in=OPEN_STATES)
@@ -290,3 +374,68 @@ class ApiClientAdmin(ReadOnlyAdmin):
     )
     fields = ("name", "key_prefix", "role", "scopes", "staff_tool", "created_at", "revoked_at")
     search_fields = ("name", "=key_prefix")
+
+
+@admin.register(CommonDomain)
+class CommonDomainAdmin(ServiceWritesAdmin, LeadEditsAdmin):
+    """Free-mail and hosting domains that are never matched (leads edit)."""
+
+    list_display = ("domain", "note", "created_at")
+    search_fields = ("domain",)
+    fields = ("domain", "note")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        self.adopt(obj, common_domain_save(domain=obj, actor=Actor.for_user(request.user)))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        common_domain_delete(domain=obj, actor=Actor.for_user(request.user))
+
+
+@admin.register(IdentifierKindSetting)
+class IdentifierKindSettingAdmin(ServiceWritesAdmin, LeadEditsAdmin):
+    """How strong a shared identifier of each kind is (leads change; one row per kind)."""
+
+    list_display = ("kind", "strength", "updated_at")
+    fields = ("kind", "strength")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("kind",) if obj is not None else ()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # one row per kind, made by the migration
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = identifier_kind_setting_save(setting=obj, actor=Actor.for_user(request.user))
+        self.adopt(obj, saved)
+
+
+@admin.register(EvasionPolicy)
+class EvasionPolicyAdmin(ServiceWritesAdmin, LeadEditsAdmin):
+    """How many weak kinds make a link worth a signal (leads change the one row)."""
+
+    list_display = ("weak_kinds_required", "updated_at")
+    fields = ("weak_kinds_required",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = evasion_policy_save(
+            weak_kinds_required=obj.weak_kinds_required, actor=Actor.for_user(request.user)
+        )
+        self.adopt(obj, saved)
+
+
+@admin.register(AccountLinkDismissal)
+class AccountLinkDismissalAdmin(ReadOnlyAdmin):
+    """Links marked false positive, with who marked them and why (marked on the account page)."""
+
+    list_display = ("low", "high", "marked_by", "created_at", "reason")
+    list_select_related = ("low", "high")
+    search_fields = ("^low__external_id", "^high__external_id")

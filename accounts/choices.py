@@ -47,3 +47,11 @@ class Scope(models.TextChoices):
 # The scopes a key bound to a partner holds, and only such a key: a partner sees nothing of
 # accounts that do not reach the API through it.
 PARTNER_SCOPES = frozenset({Scope.PARTNER_READ, Scope.PARTNER_REPORT})
+
+
+class LinkStrength(models.TextChoices):
+    """What a shared identifier of a kind says: alone (strong), with other kinds (weak), nothing."""
+
+    STRONG = "strong", "Strong: one match is reported"
+    WEAK = "weak", "Weak: reported with other weak kinds"
+    IGNORED = "ignored", "Ignored: never reported"

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.utils import timezone
 
-from .choices import EnforcementStatus, PartnerKind, Tier
+from .choices import EnforcementStatus, LinkStrength, PartnerKind, Tier
 from .external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from .external_ids import validate_external_id
+from .identifiers import IdentifierKind
 
 if TYPE_CHECKING:
     from cases.models import Case
@@ -154,3 +155,96 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner}:{self.key}"
+
+
+class AccountIdentifier(models.Model):
+    """An identifier of an account (accounts/identifiers.py), kept only as its keyed hash.
+
+    ``digest`` covers the kind and the normal form, so one indexed read of the digests finds every
+    account that shares one; the value itself is never stored (docs/adr/0016).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account_id", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "digest"], name="account_identifier_unique")
+        ]
+        indexes = [models.Index(fields=["digest"], name="identifier_digest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.account_id}"
+
+
+class CommonDomain(models.Model):
+    """A free-mail or hosting provider's domain: shared by unrelated customers, never matched."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class IdentifierKindSetting(models.Model):
+    """How much a shared identifier of one kind says (leads tune it; docs/admin.md)."""
+
+    kind = models.CharField(max_length=32, choices=IdentifierKind.choices, unique=True)
+    strength = models.CharField(max_length=8, choices=LinkStrength.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.strength}"
+
+
+class EvasionPolicy(models.Model):
+    """The one row of matching settings: how many weak kinds make a link worth a signal."""
+
+    weak_kinds_required = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="A link of weak kinds only is reported when at least this many kinds match.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "evasion policy"
+
+    def __str__(self) -> str:
+        return f"{self.weak_kinds_required} weak kinds"
+
+
+class AccountLinkDismissal(models.Model):
+    """A link between two accounts that a lead found to be a false positive: never matched again.
+
+    The pair is kept in one order (``low`` has the smaller id), so one row covers both ways.
+    """
+
+    low = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    high = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    reason = models.TextField()
+    marked_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["low", "high"], name="account_link_dismissal_unique"),
+            models.CheckConstraint(
+                condition=models.Q(low__lt=models.F("high")), name="account_link_dismissal_order"
+            ),
+        ]
+        indexes = [models.Index(fields=["high"], name="link_dismissal_high_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.low_id} ~ {self.high_id} (false positive)"

@@ -16,15 +16,26 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.lookups import among
-from core.errors import InvalidInput
-from core.roles import Role
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.roles import Role, role_allows
 
 from .authentication import key_generate
 from .cache import api_key_invalidate_on_commit
-from .choices import PARTNER_SCOPES, PartnerKind, Scope, Tier
+from .choices import PARTNER_SCOPES, LinkStrength, PartnerKind, Scope, Tier
 from .external_ids import RULE as EXTERNAL_ID_RULE
 from .external_ids import is_external_id
-from .models import Account, ApiClient, Channel, Partner
+from .identifiers import Identifier, IdentifierKind, registrable_domain
+from .models import (
+    Account,
+    AccountIdentifier,
+    ApiClient,
+    Channel,
+    CommonDomain,
+    EvasionPolicy,
+    IdentifierKindSetting,
+    Partner,
+)
 
 DIRECT = "direct"
 
@@ -117,6 +128,39 @@ def account_upsert(
 
                 notices_record_for_new_channels(account=account, partner_ids=wanted - current)
     return account, created
+
+
+def account_identifiers_add(
+    *, account: Account, identifiers: Sequence[Identifier], new_account: bool = False
+) -> list[str]:
+    """Add identifiers (already normalised and hashed) to an account; the digests that are new.
+
+    Identifiers are only ever added: one the account already has is kept as it is, and an
+    identifier billing no longer sends still links the account (a terminated customer's card
+    stays its card). Two queries whatever the number; one for an account just created
+    (``new_account``), which has none yet.
+    """
+    wanted = {i.digest: i for i in identifiers}
+    if not wanted:
+        return []
+    have: set[str] = set()
+    if not new_account:
+        have = set(
+            AccountIdentifier.objects.filter(account=account, digest__in=list(wanted)).values_list(
+                "digest", flat=True
+            )
+        )
+    new = [i for digest, i in wanted.items() if digest not in have]
+    if new:
+        now = timezone.now()
+        AccountIdentifier.objects.bulk_create(
+            [
+                AccountIdentifier(account=account, kind=i.kind, digest=i.digest, created_at=now)
+                for i in new
+            ],
+            ignore_conflicts=True,
+        )
+    return [i.digest for i in new]
 
 
 def accounts_ensure(
@@ -227,3 +271,58 @@ def api_client_revoke(*, name: str) -> ApiClient:
             ApiClient.objects.filter(pk=client.pk).update(revoked_at=client.revoked_at)
         api_key_invalidate_on_commit(client.key_prefix)
     return client
+
+
+def _require_lead(actor: Actor, what: str) -> None:
+    if not role_allows(actor.role, Role.LEAD):
+        raise Forbidden(detail=f"Only a lead may {what}.")
+
+
+def common_domain_save(*, domain: CommonDomain, actor: Actor) -> CommonDomain:
+    """Add or change a domain that is never matched (leads); stored as its registrable domain.
+    It stops matching at once, for identifiers stored before as for new ones."""
+    _require_lead(actor, "edit the common domains")
+    domain.domain = registrable_domain(domain.domain)
+    domain.note = domain.note.strip()
+    try:
+        with transaction.atomic():
+            domain.save()
+    except IntegrityError:
+        raise InvalidInput(detail=f"{domain.domain} is listed already.", field="domain") from None
+    return domain
+
+
+def common_domain_delete(*, domain: CommonDomain, actor: Actor) -> None:
+    """Take a domain off the list (leads): identifiers of it match again from now on."""
+    _require_lead(actor, "edit the common domains")
+    with transaction.atomic():
+        CommonDomain.objects.filter(pk=domain.pk).delete()
+
+
+def identifier_kind_setting_save(
+    *, setting: IdentifierKindSetting, actor: Actor
+) -> IdentifierKindSetting:
+    """Set how strong a shared identifier of a kind is (leads); matching reads it on every run."""
+    _require_lead(actor, "tune ban evasion matching")
+    if setting.strength not in LinkStrength.values:
+        raise InvalidInput(detail=f"Unknown strength '{setting.strength}'.", field="strength")
+    with transaction.atomic():
+        IdentifierKindSetting.objects.update_or_create(
+            kind=setting.kind, defaults={"strength": setting.strength}
+        )
+    return IdentifierKindSetting.objects.get(kind=setting.kind)
+
+
+def evasion_policy_save(*, weak_kinds_required: int, actor: Actor) -> EvasionPolicy:
+    """Set how many weak kinds make a link worth a signal (leads); at least 1."""
+    _require_lead(actor, "tune ban evasion matching")
+    if weak_kinds_required < 1 or weak_kinds_required > len(IdentifierKind.values):
+        raise InvalidInput(
+            detail=f"Between 1 and {len(IdentifierKind.values)} kinds.",
+            field="weak_kinds_required",
+        )
+    with transaction.atomic():
+        policy, _ = EvasionPolicy.objects.update_or_create(
+            pk=1, defaults={"weak_kinds_required": weak_kinds_required}
+        )
+    return policy

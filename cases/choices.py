@@ -92,6 +92,7 @@ class EventAction(models.TextChoices):
     APPEAL_REVIEW = "appeal_review", "Appeal review started"
     APPEAL_DECIDED = "appeal_decided", "Appeal decided"
     APPEAL_WITHDRAWN = "appeal_withdrawn", "Appeal withdrawn"
+    LINK_FALSE_POSITIVE = "link_false_positive", "Account link marked false positive"
 
 
 class RestrictionKind(models.TextChoices):

@@ -343,6 +343,8 @@ SPECTACULAR_SETTINGS = {
         "RestrictionKindEnum": "cases.choices.RestrictionKind",
         "DecisionKindEnum": "cases.choices.DecisionKind",
         "PartnerKindEnum": "accounts.choices.PartnerKind",
+        "IdentifierKindEnum": "accounts.identifiers.IdentifierKind",
+        "LinkStrengthEnum": [("strong", "strong"), ("weak", "weak")],
     },
 }
 # Keys are kept this long (Stripe keeps them 24 hours).
@@ -375,3 +377,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# The key of the HMAC under which account identifiers (payment fingerprints, domains, IP
+# prefixes ...) are stored: without it the table says nothing (docs/adr/0016). Production
+# refuses to start without one of its own; changing it makes every stored identifier unmatchable
+# until billing sends them again.
+INSECURE_DEV_IDENTIFIER_KEY = "dev-only-insecure-identifier-key"
+IDENTIFIER_HASH_KEY = os.environ.get("IDENTIFIER_HASH_KEY", INSECURE_DEV_IDENTIFIER_KEY)

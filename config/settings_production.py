@@ -9,12 +9,17 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .settings import *  # noqa: F403
-from .settings import INSECURE_DEV_SECRET_KEY, env_bool
+from .settings import INSECURE_DEV_IDENTIFIER_KEY, INSECURE_DEV_SECRET_KEY, env_bool
 
 if not os.environ.get("SECRET_KEY") or os.environ["SECRET_KEY"] == INSECURE_DEV_SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production")
 if len(os.environ["SECRET_KEY"]) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters")
+identifier_key = os.environ.get("IDENTIFIER_HASH_KEY", "")
+if not identifier_key or identifier_key == INSECURE_DEV_IDENTIFIER_KEY:
+    raise ImproperlyConfigured("IDENTIFIER_HASH_KEY must be set in the environment in production")
+if len(identifier_key) < 32:
+    raise ImproperlyConfigured("IDENTIFIER_HASH_KEY must be at least 32 characters")
 # The partner sandbox's loopback exception to the webhook URL check is for `make run` only.
 if os.environ.get("PARTNER_SANDBOX_URL"):
     raise ImproperlyConfigured(

@@ -55,7 +55,15 @@ def role_weaker(first: str | None, second: str | None) -> str | None:
 
 
 VIEW_MODELS = {
-    "accounts": ["account", "partner", "channel"],
+    "accounts": [
+        "account",
+        "partner",
+        "channel",
+        "commondomain",
+        "identifierkindsetting",
+        "evasionpolicy",
+        "accountlinkdismissal",
+    ],
     "cases": [
         "case",
         "caseevent",
@@ -112,6 +120,11 @@ EXTRA = {
         ("django_celery_beat", "add_crontabschedule"),
         ("accounts", "add_partner"),
         ("accounts", "change_partner"),
+        ("accounts", "add_commondomain"),
+        ("accounts", "change_commondomain"),
+        ("accounts", "delete_commondomain"),
+        ("accounts", "change_identifierkindsetting"),
+        ("accounts", "change_evasionpolicy"),
     ],
     "auditor": [],
 }

@@ -35,6 +35,7 @@ WRITERS = {
     "cases/intake/rules.py": "signal intake: incidents made by the flag rules",
     "cases/intake/storage.py": "signal intake: the COPY and insert of a batch",
     "cases/deadlines.py": "the deadline sweep: reminders and escalations",
+    "cases/evasion.py": "ban evasion: links marked false positive and their timeline events",
     "cases/partner_followup.py": "the partners' follow-up: its steps stamped on propagations",
     "notifications/delivery.py": "the outbox sender: claims, attempts and outcomes of notices",
     "notifications/tasks.py": "the outbox's queue bookkeeping (queued_at)",
@@ -231,6 +232,10 @@ CASES_IMPORTS = {
     ("accounts", "cases.selectors"): "the enforcement and account reads query cases",
     ("accounts", "cases.gateway_reads"): "the gateway's check, snapshot and feed polls",
     ("accounts", "cases.admin.decisions"): "the account page shows its decisions and restrictions",
+    (
+        "accounts",
+        "cases.evasion",
+    ): "PUT /accounts matches new identifiers; GET .../links reads links",
     ("notifications", "cases.models"): "notices are about cases, their events and changes",
     ("notifications", "cases.choices"): "events, states and priorities name what a notice tells",
     ("notifications", "cases.guards"): "migrations install the append-only guards of sent notices",

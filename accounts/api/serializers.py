@@ -12,6 +12,8 @@ from accounts.choices import EnforcementStatus, PartnerKind, Tier
 from accounts.external_ids import EXTERNAL_ID_PATTERN, is_external_id, validate_external_id
 from accounts.external_ids import MAX_LENGTH as EXTERNAL_ID_MAX_LENGTH
 from accounts.external_ids import RULE as EXTERNAL_ID_RULE
+from accounts.identifiers import MAX_VALUE as MAX_IDENTIFIER_VALUE
+from accounts.identifiers import IdentifierKind
 from accounts.models import Account, Partner
 from cases.choices import RestrictionKind
 from cases.selectors import account_enforcement_now
@@ -19,6 +21,7 @@ from config.api import QueryIntegerField, SlugTextField, StrictSerializer, TextF
 
 MAX_CONTACTS = 50
 MAX_CHANNELS = 50
+MAX_IDENTIFIERS = 50
 MAX_CHECK = 1000
 
 
@@ -98,6 +101,14 @@ class PartnerPutSerializer(StrictSerializer):
         return value or ""
 
 
+class IdentifierInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=IdentifierKind.choices)
+    value = TextField(
+        max_length=MAX_IDENTIFIER_VALUE,
+        help_text="In the clear; normalised for its kind, then only its keyed hash is stored.",
+    )
+
+
 class AccountPutSerializer(StrictSerializer):
     """Fields left out keep their current value (their default for a new account)."""
 
@@ -111,6 +122,13 @@ class AccountPutSerializer(StrictSerializer):
         required=False,
         max_length=MAX_CHANNELS,
         help_text='Partner codes, and "direct" for direct access. Replaces the current list.',
+    )
+    identifiers = serializers.ListField(
+        child=IdentifierInputSerializer(),
+        required=False,
+        max_length=MAX_IDENTIFIERS,
+        help_text="Identifiers the account is known by (added to those it has; never returned). "
+        "A new one is matched at once against suspended and terminated accounts.",
     )
 
 
@@ -261,3 +279,29 @@ class EnforcementChangesSerializer(serializers.Serializer[Any]):
 class EnforcementChangesQuerySerializer(serializers.Serializer[Any]):
     after = QueryIntegerField(min_value=0, max_value=2**63 - 1, default=0, required=False)
     limit = QueryIntegerField(min_value=1, max_value=1000, default=100, required=False)
+
+
+class AccountLinkSerializer(serializers.Serializer[Any]):
+    """Another account that shares identifiers with this one (never the values)."""
+
+    account = serializers.CharField(source="external_id", help_text="Its external id.")
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=EnforcementStatus.choices)
+    case = serializers.IntegerField(
+        source="case_id", allow_null=True, help_text="The case that holds its status."
+    )
+    open_case = serializers.IntegerField(source="open_case_id", allow_null=True)
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=IdentifierKind.choices),
+        help_text="The kinds of identifier the two accounts share.",
+    )
+    strength = serializers.ChoiceField(
+        choices=["strong", "weak"],
+        allow_null=True,
+        help_text="strong or weak as the tuning rates the kinds; null: too weak to report.",
+    )
+
+
+class AccountLinksSerializer(serializers.Serializer[Any]):
+    account = serializers.CharField()
+    results = AccountLinkSerializer(many=True)

@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from . import enforcement, gateway, views
 
@@ -21,6 +21,12 @@ register_converter(AnyTextConverter, "anytext")
 
 urlpatterns = [
     path("accounts", views.AccountListApi.as_view(), name="accounts-list"),
+    # An external id has no "/" (accounts/external_ids.py): ``{id}/links`` is never an id.
+    re_path(
+        r"^accounts/(?P<external_id>[^/]+)/links\Z",
+        views.AccountLinksApi.as_view(),
+        name="accounts-links",
+    ),
     path("accounts/<anytext:external_id>", views.AccountApi.as_view(), name="accounts-detail"),
     path("partners", views.PartnerListApi.as_view(), name="partners-list"),
     path("partners/<slug:code>", views.PartnerApi.as_view(), name="partners-detail"),

@@ -13,12 +13,14 @@ from rest_framework.views import APIView
 
 from accounts.choices import EnforcementStatus, Scope, Tier
 from accounts.models import Account, Partner
-from accounts.services import account_upsert, partner_upsert
+from accounts.services import partner_upsert
+from cases.evasion import account_links_get, account_put
 from cases.selectors import account_get, account_list, partner_list
 from config.api import CursorPage, OldestFirstCursorPage
 
 from .serializers import (
     EXTERNAL_ID_PARAMETER,
+    AccountLinksSerializer,
     AccountPutSerializer,
     AccountSerializer,
     PartnerPutSerializer,
@@ -99,11 +101,32 @@ class AccountApi(APIView):
         external_id_from_path(external_id)
         serializer = AccountPutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _, created = account_upsert(external_id=external_id, **serializer.validated_data)
+        _, created = account_put(external_id=external_id, **serializer.validated_data)
         return Response(
             AccountSerializer(self._found(external_id)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class AccountLinksApi(APIView):
+    """Accounts that share identifiers with this one, strongest first; links a lead marked false
+    positive are left out."""
+
+    scopes = {"GET": Scope.ACCOUNTS_READ}
+
+    @extend_schema(
+        operation_id="accounts_links",
+        summary="Accounts that share identifiers with this one",
+        parameters=[EXTERNAL_ID_PARAMETER],
+        responses={200: AccountLinksSerializer},
+        tags=["accounts"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        external_id = external_id_from_path(external_id)
+        links = account_links_get(external_id=external_id)
+        if links is None:
+            raise exceptions.NotFound(f"No account '{external_id}'.")
+        return Response(AccountLinksSerializer({"account": external_id, "results": links}).data)
 
 
 class PartnerPage(CursorPage):

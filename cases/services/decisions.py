@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.cache import enforcement_invalidate_on_commit
+from accounts.choices import EnforcementStatus
 from accounts.models import Account
 from config.times import iso, iso_or_none
 from core.actors import Actor
@@ -205,7 +206,7 @@ def enforcement_derive(
         (r for r in in_force if views and r.decision.reference == views[0]["decision"]), None
     )
     policies: list[Any] = list(holder.decision.policy_versions) if holder is not None else []
-    return EnforcementChange.objects.create(
+    change = EnforcementChange.objects.create(
         seq=FeedCounter.objects.next_value(FeedCounter.ENFORCEMENT),
         account_id=account_id,
         case=case,
@@ -218,6 +219,21 @@ def enforcement_derive(
         until=parse_datetime(until) if until else None,
         at=at,
     )
+    if status != previous and status in EVASION_STATUSES:
+        _match_evasion(account_id)
+    return change
+
+
+# An account that becomes suspended or terminated is matched against the others at once.
+EVASION_STATUSES = frozenset({EnforcementStatus.SUSPENDED, EnforcementStatus.TERMINATED})
+
+
+def _match_evasion(account_id: int) -> None:
+    # Imported here as ``_notify`` imports notifications: ``cases.evasion`` stores signals
+    # through the intake, which routes them with these services.
+    from cases.evasion import evasion_match
+
+    evasion_match(account_id=account_id)
 
 
 def _notify(case: Case, event: CaseEvent, change: EnforcementChange | None) -> None:

@@ -54,7 +54,7 @@ def test_every_operation_documents_scope_problems_and_examples(db: None) -> None
         for method, op in item.items()
         if path.startswith("/api/v1/") and not path.endswith(("/schema", "/docs"))
     ]
-    assert len(operations) == 36
+    assert len(operations) == 37
     for path, method, op in operations:
         assert op.get("x-scopes"), (path, method)
         assert "Scope:" in op["description"], (path, method)

@@ -36,6 +36,7 @@ API: dict[str, set[str]] = {
     "GET /accounts": {"key:accounts:read", *READERS},
     "GET /accounts/{account}": {"key:accounts:read", *READERS},
     "PUT /accounts/{account}": {"key:accounts:write", *LEADS},
+    "GET /accounts/{account}/links": {"key:accounts:read", *READERS},
     "GET /partners": {"key:accounts:read", *READERS},
     "GET /partners/{partner}": {"key:accounts:read", *READERS},
     "PUT /partners/{partner}": {"key:accounts:write", *LEADS},
@@ -117,4 +118,8 @@ ADMIN: dict[str, set[str]] = {
     "decide an appeal": INVESTIGATORS,
     "withdraw an appeal": WORKERS,
     "edit an account": set(),  # derived from billing over the API; superusers only
+    "view the ban evasion queue": READERS,
+    "mark a link false positive": LEADS,
+    "add a common domain": LEADS,
+    "tune an identifier kind": LEADS,
 }

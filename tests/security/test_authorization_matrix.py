@@ -12,7 +12,14 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Account, Channel, Partner
+from accounts.models import (
+    Account,
+    AccountLinkDismissal,
+    Channel,
+    CommonDomain,
+    IdentifierKindSetting,
+    Partner,
+)
 from accounts.services import api_client_create, api_client_revoke
 from cases.actions import AppealFile, Investigate, RemediationPlan, Suspend, Terminate
 from cases.models import (
@@ -286,6 +293,12 @@ def _transition(
     )
 
 
+def _linked_pair() -> tuple[Account, Account]:
+    low = Account.objects.create(external_id=f"low-{next(_n)}")
+    high = Account.objects.create(external_id=f"high-{next(_n)}")
+    return low, high
+
+
 def _failed_notice() -> Notice:
     case = new_case()
     return Notice.objects.create(
@@ -404,6 +417,27 @@ def admin_probe(name: str, users: dict[str, User]) -> Callable[[Client], bool]:
         )(c),
         "add a webhook endpoint": _get_ok("/admin/notifications/webhookendpoint/add/"),
         "add a partner": _get_ok("/admin/accounts/partner/add/"),
+        "view the ban evasion queue": _get_ok(
+            "/admin/accounts/account/evasion-queue/", b"Ban evasion queue"
+        ),
+        "mark a link false positive": _post_effect(
+            _linked_pair,
+            lambda pair: f"/admin/accounts/account/{pair[0].pk}/links/{pair[1].pk}/false-positive/",
+            lambda pair: {"reason": "same reseller"},
+            lambda pair: AccountLinkDismissal.objects.filter(high=pair[1]).exists(),
+        ),
+        "add a common domain": _post_effect(
+            lambda: f"d{next(_n)}.test",
+            lambda domain: "/admin/accounts/commondomain/add/",
+            lambda domain: {"domain": domain, "note": "x"},
+            lambda domain: CommonDomain.objects.filter(domain=domain).exists(),
+        ),
+        "tune an identifier kind": _post_effect(
+            lambda: IdentifierKindSetting.objects.get(kind="ip_prefix"),
+            lambda s: f"/admin/accounts/identifierkindsetting/{s.pk}/change/",
+            lambda s: {"strength": "ignored"},
+            lambda s: IdentifierKindSetting.objects.get(pk=s.pk).strength == "ignored",
+        ),
         "change the beat schedule": _get_ok("/admin/django_celery_beat/periodictask/add/"),
         "redeliver a notice": _post_effect(
             _failed_notice,
