@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request latency by route (/metrics), around everything else.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs' Swagger UI) from the process itself, in every
     # deployment; found in the installed apps, so no collectstatic step is needed.
@@ -355,6 +357,11 @@ ENFORCEMENT_CACHE_TTL = int(os.environ.get("ENFORCEMENT_CACHE_TTL", "300"))
 ENFORCEMENT_FEED_RETENTION = timedelta(
     days=max(1, int(os.environ.get("ENFORCEMENT_FEED_RETENTION", "30")))
 )
+
+# /metrics (docs/operations.md): a bearer token, else loopback clients only; the database's
+# figures are kept this many seconds in each process.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_CACHE_SECONDS = float(os.environ.get("METRICS_CACHE_SECONDS", "5"))
 
 # One handler, on the root: Django's own console handler on the "django" logger is replaced
 # (with DEBUG it printed every record a second time), and a refused request (4xx) is logged as
