@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request latency by route (/metrics), around everything else.
     "config.metrics.RequestMetricsMiddleware",
+    # The request's id (X-Request-ID), in its log line, its response and the tasks it causes.
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs' Swagger UI) from the process itself, in every
     # deployment; found in the installed apps, so no collectstatic step is needed.
@@ -366,12 +368,27 @@ METRICS_CACHE_SECONDS = float(os.environ.get("METRICS_CACHE_SECONDS", "5"))
 # One handler, on the root: Django's own console handler on the "django" logger is replaced
 # (with DEBUG it printed every record a second time), and a refused request (4xx) is logged as
 # one line, without the traceback Django attaches to it; server errors keep theirs.
+# LOG_FORMAT=json: one JSON object a line (config.logs.JsonLogFormatter); else readable text.
+# Every line carries the request id ("-" outside a request and the tasks it caused).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"client_errors_one_line": {"()": "config.logs.ClientErrorsOneLine"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s [%(request_id)s] %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonLogFormatter"},
+    },
+    "filters": {
+        "client_errors_one_line": {"()": "config.logs.ClientErrorsOneLine"},
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {
@@ -382,3 +399,5 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# Workers log through the same handler (LOGGING), not one of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
