@@ -798,3 +798,32 @@ class Appeal(models.Model):
     @property
     def is_overdue(self) -> bool:
         return bool(self.is_open and self.review_deadline < timezone.now())
+
+
+class StatementSubmission(models.Model):
+    """One statement of reasons as the Transparency Database has it (docs/transparency.md):
+    written by ``cases.services.statement_submissions`` when the database accepted it
+    (``created``) or answered that it already held its puid (``already_present``). A puid with a
+    row for an endpoint is never sent to that endpoint again."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created"
+        ALREADY_PRESENT = "already_present", "Already present"
+
+    endpoint = models.URLField(max_length=500)
+    puid = models.CharField(max_length=500)
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="statement_submissions"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    batch = models.UUIDField(help_text="The run of export_statements that sent it.")
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "puid"], name="statement_submission_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.puid} at {self.endpoint} ({self.outcome})"

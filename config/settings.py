@@ -56,6 +56,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request latency by route (/metrics), around everything else.
+    "config.metrics.RequestMetricsMiddleware",
+    # The request's id (X-Request-ID), in its log line, its response and the tasks it causes.
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs' Swagger UI) from the process itself, in every
     # deployment; found in the installed apps, so no collectstatic step is needed.
@@ -358,15 +362,35 @@ ENFORCEMENT_FEED_RETENTION = timedelta(
     days=max(1, int(os.environ.get("ENFORCEMENT_FEED_RETENTION", "30")))
 )
 
+# /metrics (docs/operations.md): a bearer token, else loopback clients only; the database's
+# figures are kept this many seconds in each process.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_CACHE_SECONDS = float(os.environ.get("METRICS_CACHE_SECONDS", "5"))
+
 # One handler, on the root: Django's own console handler on the "django" logger is replaced
 # (with DEBUG it printed every record a second time), and a refused request (4xx) is logged as
 # one line, without the traceback Django attaches to it; server errors keep theirs.
+# LOG_FORMAT=json: one JSON object a line (config.logs.JsonLogFormatter); else readable text.
+# Every line carries the request id ("-" outside a request and the tasks it caused).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"client_errors_one_line": {"()": "config.logs.ClientErrorsOneLine"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s [%(request_id)s] %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonLogFormatter"},
+    },
+    "filters": {
+        "client_errors_one_line": {"()": "config.logs.ClientErrorsOneLine"},
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {
@@ -384,3 +408,6 @@ LOGGING = {
 # until billing sends them again.
 INSECURE_DEV_IDENTIFIER_KEY = "dev-only-insecure-identifier-key"
 IDENTIFIER_HASH_KEY = os.environ.get("IDENTIFIER_HASH_KEY", INSECURE_DEV_IDENTIFIER_KEY)
+
+# Workers log through the same handler (LOGGING), not one of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -30,6 +30,16 @@ def console() -> Iterator[io.StringIO]:
         handler.setStream(stream)
 
 
+def request_lines(console: io.StringIO) -> list[str]:
+    """The request log's lines (``tscase.request``, one per request)."""
+    return [line for line in console.getvalue().splitlines() if " tscase.request " in line]
+
+
+def refusal_lines(console: io.StringIO) -> list[str]:
+    """Every other line: the refusal's."""
+    return [line for line in console.getvalue().splitlines() if " tscase.request " not in line]
+
+
 def test_a_403_in_the_admin_is_one_line_without_traceback(
     client: Client, users: dict[str, Any], settings: Any, console: io.StringIO
 ) -> None:
@@ -38,12 +48,17 @@ def test_a_403_in_the_admin_is_one_line_without_traceback(
 
     response = client.get("/admin/cases/flagrule/add/")
 
-    lines = console.getvalue().splitlines()
+    lines = refusal_lines(console)
     assert response.status_code == 403
     assert len(lines) == 1, console.getvalue()
     assert lines[0].endswith(
         "WARNING django.request Forbidden (Permission denied): /admin/cases/flagrule/add/"
     )
+    # Besides it, the request's own line, with the same request id.
+    [line] = request_lines(console)
+    request_id = response["X-Request-ID"]
+    assert f"[{request_id}] INFO tscase.request GET /admin/cases/flagrule/add/ 403" in line
+    assert f"[{request_id}] WARNING" in lines[0]
 
 
 def test_a_403_of_the_api_is_one_line(client: Client, settings: Any, console: io.StringIO) -> None:
@@ -51,9 +66,10 @@ def test_a_403_of_the_api_is_one_line(client: Client, settings: Any, console: io
 
     response = client.get("/api/v1/cases", headers={"Authorization": "Bearer nope"})
 
-    lines = console.getvalue().splitlines()
+    lines = refusal_lines(console)
     assert response.status_code in (401, 403)
     assert len(lines) == 1, console.getvalue()
+    assert len(request_lines(console)) == 1
     assert "Traceback" not in console.getvalue()
 
 
