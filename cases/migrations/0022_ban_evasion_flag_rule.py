@@ -29,6 +29,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0016_approval_lift_termination")]
+    dependencies = [("cases", "0020_statement_submissions")]
 
     operations = [migrations.RunPython(seed, unseed)]
