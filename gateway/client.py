@@ -550,6 +550,10 @@ class DenyListClient:
                 failures += 1
                 self.last_error = str(exc)
                 logger.warning("sync failed (%d in a row): %s", failures, exc)
+            except Exception as exc:  # the thread must outlive any one round; the list stays
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.exception("sync failed (%d in a row)", failures)
             wait = self.poll_interval if failures == 0 else min(30.0, 0.5 * 2 ** min(failures, 6))
             self._stop.wait(wait)
         self._persist_if_due(force=True)
