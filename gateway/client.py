@@ -539,6 +539,7 @@ class DenyListClient:
         retried, with a backoff up to 30 s while the service is unreachable)."""
         failures = 0
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.sync_once()
                 failures = 0
@@ -550,7 +551,15 @@ class DenyListClient:
                 failures += 1
                 self.last_error = str(exc)
                 logger.warning("sync failed (%d in a row): %s", failures, exc)
-            wait = self.poll_interval if failures == 0 else min(30.0, 0.5 * 2 ** min(failures, 6))
+            except Exception as exc:  # the thread must outlive any one round; the list stays
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.exception("sync failed (%d in a row)", failures)
+            if failures == 0:
+                # Rounds start every poll_interval, however long the last one took.
+                wait = max(0.0, self.poll_interval - (time.monotonic() - started))
+            else:
+                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
             self._stop.wait(wait)
         self._persist_if_due(force=True)
         self._http.close()
