@@ -88,7 +88,10 @@ def registrable_domain(value: str, *, kind: str = IdentifierKind.ORG_DOMAIN) -> 
     if "@" in text:
         text = text.rsplit("@", 1)[1]
     if "//" in text:
-        text = urlsplit(text).hostname or ""
+        try:
+            text = urlsplit(text).hostname or ""
+        except ValueError:  # a malformed URL ("http://[x")
+            raise _invalid(kind, "not a domain name.") from None
     else:
         text = text.split("/", 1)[0]
     text = text.rstrip(".")
@@ -134,6 +137,10 @@ def identifier_normalise(kind: str, value: str) -> str:
         )
     if not value.strip() or len(value) > MAX_VALUE or "\x00" in value:
         raise _invalid(kind, f"a value is 1 to {MAX_VALUE} characters, without NUL.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        raise _invalid(kind, "not valid text.") from None
     if kind in (IdentifierKind.PAYMENT_FINGERPRINT, IdentifierKind.API_KEY_FINGERPRINT):
         token = value.strip()
         if not _TOKEN.match(token):

@@ -46,6 +46,9 @@ def test_values_are_normalised_per_kind(kind: str, value: str, normal: str) -> N
         ("payment_fingerprint", "x" * 501),
         ("shoe_size", "42"),
         ("email_domain", "   "),
+        ("org_domain", "http://[globex.test/"),
+        ("org_domain", "x" * 64 + ".test"),
+        ("billing_address", "1 Main Street \ud800"),
     ],
 )
 def test_bad_values_are_refused(kind: str, value: str) -> None:
