@@ -798,3 +798,9 @@ class Appeal(models.Model):
     @property
     def is_overdue(self) -> bool:
         return bool(self.is_open and self.review_deadline < timezone.now())
+
+
+# Evidence items and their custody live in a module of their own (its docstring says why).
+from .evidence_models import CustodyEvent as CustodyEvent  # noqa: E402
+from .evidence_models import EvidenceItem as EvidenceItem  # noqa: E402
+from .evidence_models import LegalHold as LegalHold  # noqa: E402

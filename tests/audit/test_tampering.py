@@ -208,6 +208,8 @@ def test_truncated_timeline_and_changes_are_reported(
             sql("DELETE FROM cases_enforcementchange")
             sql("DELETE FROM cases_restriction")
             sql("DELETE FROM cases_decision")
+            sql("DELETE FROM cases_custodyevent")  # the snapshot's, which names its event
+            sql("DELETE FROM cases_evidenceitem")
             sql("DELETE FROM cases_caseevent")
     assert count("cases_enforcementchange") == 0
 
