@@ -40,11 +40,14 @@ from config.times import iso
 from .audit import EVENT_HASH_FIELDS, HASH_VERSION, UnknownHashVersion, event_hash, hash_version_of
 from .choices import BLOCKING_KINDS, EventAction, RestrictionKind
 from .enforcement import as_of
+from .evidence_verify import CUSTODY_ROW_FIELDS, ITEM_ROW_FIELDS, evidence_check
 from .models import (
     Case,
     CaseEvent,
     CaseNote,
+    CustodyEvent,
     EnforcementChange,
+    EvidenceItem,
     EvidenceReference,
     FeedCounter,
     Restriction,
@@ -79,6 +82,8 @@ class Checked:
     events: int = 0
     notes: int = 0
     evidence: int = 0
+    evidence_items: int = 0
+    custody_events: int = 0
     accounts: int = 0
     changes: int = 0
     problems: list[Mismatch] = field(default_factory=list)
@@ -333,11 +338,12 @@ def audit_verify(*, case_id: int | None = None) -> tuple[int, list[Mismatch]]:
     return checked.events, checked.problems
 
 
-def audit_check(*, case_id: int | None = None) -> Checked:
-    """Run every check over the database (or one case and its account); see the module doc."""
+def audit_check(*, case_id: int | None = None, content: bool = False) -> Checked:
+    """Run every check over the database (or one case and its account); see the module doc.
+    ``content``: also read every evidence item's stored content (``cases.evidence_verify``)."""
     checked = Checked()
     with _one_snapshot():
-        _cases_check(checked, case_id)
+        _cases_check(checked, case_id, content=content)
         account_id = None
         if case_id is not None:
             account_id = Case.objects.filter(pk=case_id).values_list("account_id", flat=True)[0]
@@ -348,14 +354,17 @@ def audit_check(*, case_id: int | None = None) -> Checked:
     return checked
 
 
-def _cases_check(checked: Checked, case_id: int | None) -> None:
+def _cases_check(checked: Checked, case_id: int | None, *, content: bool = False) -> None:
     cases = Case.objects.order_by("id")
     events = CaseEvent.objects.order_by("case_id", "seq")
     notes = CaseNote.objects.order_by("case_id", "id")
     evidence = EvidenceReference.objects.order_by("case_id", "id")
+    items = EvidenceItem.objects.order_by("case_id", "id")
+    custody = CustodyEvent.objects.order_by("item__case_id", "item_id", "seq")
     if case_id is not None:
         cases, events = cases.filter(pk=case_id), events.filter(case_id=case_id)
         notes, evidence = notes.filter(case_id=case_id), evidence.filter(case_id=case_id)
+        items, custody = items.filter(case_id=case_id), custody.filter(item__case_id=case_id)
     current_from_id = (
         CaseEvent.objects.filter(hash_version__gte=HASH_VERSION)
         .order_by("id")
@@ -367,17 +376,27 @@ def _cases_check(checked: Checked, case_id: int | None) -> None:
         _tagged(1, "case_id", events.values(*EVENT_FIELDS).iterator(chunk_size=CHUNK)),
         _tagged(2, "case_id", notes.values(*NOTE_FIELDS).iterator(chunk_size=CHUNK)),
         _tagged(3, "case_id", evidence.values(*EVIDENCE_FIELDS).iterator(chunk_size=CHUNK)),
+        _tagged(4, "case_id", items.values(*ITEM_ROW_FIELDS).iterator(chunk_size=CHUNK)),
+        _tagged(5, "item__case_id", custody.values(*CUSTODY_ROW_FIELDS).iterator(chunk_size=CHUNK)),
     ]
     problems = checked.problems
     for cid, group in groupby(heapq.merge(*streams, key=itemgetter(0)), key=itemgetter(0)):
-        parts: list[list[dict[str, Any]]] = [[], [], [], []]
+        parts: list[list[dict[str, Any]]] = [[], [], [], [], [], []]
         for _, tag, row in group:
             parts[tag].append(row)
-        case_rows, case_events, case_notes, case_evidence = parts
+        case_rows, case_events, case_notes, case_evidence, case_items, case_custody = parts
         checked.events += len(case_events)
         checked.notes += len(case_notes)
         checked.evidence += len(case_evidence)
+        checked.evidence_items += len(case_items)
+        checked.custody_events += len(case_custody)
         problems.extend(_case_chain_check(cid, case_events, current_from_id))
+        problems.extend(
+            Mismatch(table, subject, problem, case_id=cid)
+            for table, subject, problem in evidence_check(
+                cid, case_events, case_items, case_custody, content=content
+            )
+        )
         if not case_rows:
             what = ", ".join(
                 f"{len(rows)} {name}"
@@ -385,6 +404,7 @@ def _cases_check(checked: Checked, case_id: int | None) -> None:
                     (case_events, EVENTS),
                     (case_notes, NOTES),
                     (case_evidence, EVIDENCE),
+                    (case_items, EvidenceItem._meta.db_table),
                 )
                 if rows
             )

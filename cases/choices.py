@@ -80,6 +80,7 @@ class EventAction(models.TextChoices):
     NOTE_CORRECTED = "note_corrected", "Note corrected"
     EVIDENCE = "evidence", "Evidence added"
     EVIDENCE_CORRECTED = "evidence_corrected", "Evidence corrected"
+    EVIDENCE_FILE = "evidence_file", "Evidence file added"
     INCIDENT = "incident", "Incident attached"
     PLAN_ITEM_VERIFIED = "plan_item_verified", "Plan item verified"
     PLAN_DEADLINE = "plan_deadline", "Plan deadline changed"
@@ -93,6 +94,24 @@ class EventAction(models.TextChoices):
     APPEAL_DECIDED = "appeal_decided", "Appeal decided"
     APPEAL_WITHDRAWN = "appeal_withdrawn", "Appeal withdrawn"
     LINK_FALSE_POSITIVE = "link_false_positive", "Account link marked false positive"
+    HOLD_PLACED = "hold_placed", "Legal hold placed"
+    HOLD_RELEASED = "hold_released", "Legal hold released"
+
+
+class EvidenceKind(models.TextChoices):
+    """Where an evidence item came from."""
+
+    UPLOAD = "upload", "Uploaded (staff or an API client)"
+    SNAPSHOT = "snapshot", "Snapshot frozen by the service at a decision"
+
+
+class CustodyAction(models.TextChoices):
+    """What was done with an evidence item: each one a custody event (chain of custody)."""
+
+    ACQUIRED = "acquired", "Acquired"
+    VIEWED = "viewed", "Viewed"
+    DOWNLOADED = "downloaded", "Downloaded"
+    EXPORTED = "exported", "Exported"
 
 
 class RestrictionKind(models.TextChoices):
@@ -146,6 +165,8 @@ APPROVAL_NEUTRAL_EVENTS = (
     EventAction.APPROVAL_REQUESTED,
     EventAction.APPROVAL_APPROVED,
     EventAction.APPROVAL_REJECTED,
+    EventAction.HOLD_PLACED,
+    EventAction.HOLD_RELEASED,
 )
 
 

@@ -47,6 +47,7 @@ from notifications.choices import Channel
 from notifications.models import Notice
 
 from .choices import APPEAL_OPEN_STATES, OPEN_STATES, CaseState, DecisionKind
+from .hold_followup import holds_review_remind
 from .models import Appeal, Case, Decision, RemediationItem, Reminder
 from .partner_followup import partners_follow_up
 
@@ -77,6 +78,8 @@ class SweepResult:
     # The partners' follow-up: reminders to partners' contacts, escalations to staff.
     partner_reminders: int = 0
     partner_escalations: int = 0
+    # Legal holds due for review, of which the leads were reminded.
+    hold_reminders: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -255,7 +258,8 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     ``DEADLINE_ESCALATION_REPEAT`` while the case stays overdue. A remediation plan's deadline is
     the case's review deadline while it is investigated, so a plan past its deadline escalates to
     the leads for a decision here too. The partners' follow-up of enforcement changes runs here
-    as well (``partners_follow_up``).
+    as well (``partners_follow_up``), and the reminders of legal holds due for review
+    (``holds_review_remind``).
     """
     now = now or timezone.now()
     before: timedelta = settings.DEADLINE_REMINDER_BEFORE
@@ -268,6 +272,8 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     result.partner_escalations = followed.escalations
     result.notices += followed.notices
     result.failed += followed.failed
+    result.hold_reminders, hold_notices = holds_review_remind(now=now, leads=lambda: staff.leads)
+    result.notices += hold_notices
     cases = list(due_cases(now=now, before=before))
     if not cases:
         return result

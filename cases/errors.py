@@ -197,3 +197,30 @@ class PersonRequired(Forbidden):
             "The appealed decision was automated: a person reviews and decides its appeal "
             "(a staff member, or a staff tool naming one with Acting-User), not an automation."
         )
+
+
+class EvidenceNotFound(NotFound):
+    """The evidence item named by the caller does not exist."""
+
+    code = "evidence_not_found"
+    title = "Evidence not found"
+
+
+class EvidenceCorrupted(CaseError):
+    """The stored content no longer matches the hash recorded when it was acquired."""
+
+    code = "evidence_corrupted"
+    status = 409
+    title = "Evidence content does not match its hash"
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    title = "Legal hold not found"
+
+
+class HoldReleased(Conflict):
+    """The hold was released already (by someone else, perhaps): a release is recorded once."""
+
+    code = "hold_released"
+    title = "The legal hold is released already"

@@ -63,14 +63,34 @@ RESTRICTION_CONTENT_COLUMNS = (
     "ends_at",
 )
 
+# Evidence items and their chain of custody: written once, never changed or deleted.
+EVIDENCE_TABLES = ("cases_evidenceitem", "cases_custodyevent")
+
+# Legal holds: what a hold says never changes, its release is recorded once, and a hold is never
+# deleted (released holds stay on the record). The review reminder's bookkeeping moves.
+HOLD_TABLE = "cases_legalhold"
+HOLD_CONTENT_COLUMNS = (
+    "account_id",
+    "case_id",
+    "reason",
+    "legal_reference",
+    "review_date",
+    "placed_at",
+    "placed_by",
+    "placed_by_user_id",
+)
+HOLD_RELEASE_COLUMNS = ("released_at", "released_by", "release_reason")
+
 # Every table whose rows are never deleted, so never truncated either.
 TRUNCATE_GUARDED_TABLES = (
     *GUARDED_TABLES,
+    *EVIDENCE_TABLES,
     *RECORD_TABLES,
     NOTICE_TABLE,
     DELIVERY_TABLE,
     DECISION_TABLE,
     RESTRICTION_TABLE,
+    HOLD_TABLE,
 )
 
 _state = threading.local()
@@ -307,3 +327,63 @@ def truncate_guards_disabled(connection: Any) -> Iterator[None]:
         yield
         for table in tables:
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {truncate_trigger(table)}")
+
+
+PG_HOLD_FUNCTION = """
+CREATE OR REPLACE FUNCTION tscase_hold_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'cases_legalhold rows cannot be deleted'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF ({changed}) OR (OLD.released_at IS NOT NULL AND ({released})) THEN
+        RAISE EXCEPTION 'a legal hold is fixed once placed; its release is recorded once'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+"""
+
+
+def hold_install_sql(vendor: str) -> list[str]:
+    """Guards for legal holds: content fixed, release recorded once, never deleted."""
+    table = HOLD_TABLE
+    statements: list[str] = []
+    if vendor == "postgresql":
+        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in HOLD_CONTENT_COLUMNS)
+        released = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in HOLD_RELEASE_COLUMNS)
+        statements += [
+            PG_HOLD_FUNCTION.format(changed=changed, released=released),
+            f"DROP TRIGGER IF EXISTS {table}_fixed ON {table};",
+            f"CREATE TRIGGER {table}_fixed BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION tscase_hold_fixed();",
+        ]
+    elif vendor == "sqlite":
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in HOLD_CONTENT_COLUMNS)
+        released = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in HOLD_RELEASE_COLUMNS)
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_no_delete;",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"WHEN tscase_guard() BEGIN SELECT RAISE(ABORT, '{table} rows cannot be deleted'); "
+            "END;",
+            f"DROP TRIGGER IF EXISTS {table}_fixed;",
+            f"CREATE TRIGGER {table}_fixed BEFORE UPDATE ON {table} "
+            f"WHEN tscase_guard() AND (({changed}) OR (OLD.released_at IS NOT NULL AND "
+            f"({released}))) BEGIN SELECT RAISE(ABORT, 'a legal hold is fixed once placed; its "
+            "release is recorded once'); END;",
+        ]
+    return statements + truncate_install_sql(vendor, (table,))
+
+
+def hold_uninstall_sql(vendor: str) -> list[str]:
+    table = HOLD_TABLE
+    statements = truncate_uninstall_sql(vendor, (table,))
+    if vendor == "postgresql":
+        statements.append(f"DROP TRIGGER IF EXISTS {table}_fixed ON {table};")
+    elif vendor == "sqlite":
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_no_delete;",
+            f"DROP TRIGGER IF EXISTS {table}_fixed;",
+        ]
+    return statements

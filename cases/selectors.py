@@ -22,7 +22,15 @@ from config.times import iso
 
 from .choices import OPEN_STATES
 from .enforcement import as_of, next_end
-from .models import Case, CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
+from .models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    EnforcementChange,
+    EvidenceItem,
+    EvidenceReference,
+    Signal,
+)
 
 CASE_SIGNALS_SHOWN = 100
 
@@ -440,3 +448,18 @@ def case_records_current(
             older = superseded.get(older.corrects_id) if older.corrects_id else None
         row.history = history
     return current
+
+
+def _evidence_items() -> QuerySet[EvidenceItem]:
+    # Custody events come in their model's order: by item, then seq.
+    return EvidenceItem.objects.select_related("event").prefetch_related("custody")
+
+
+def evidence_items_of_case(*, case_id: int) -> QuerySet[EvidenceItem]:
+    """A case's evidence items, oldest first, with their custody logs."""
+    return _evidence_items().filter(case_id=case_id).order_by("acquired_at", "id")
+
+
+def evidence_item_get(*, item_id: int) -> EvidenceItem | None:
+    """One evidence item with its custody log."""
+    return _evidence_items().filter(pk=item_id).first()

@@ -155,6 +155,40 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic's target; whitenoise reads it too
 WHITENOISE_USE_FINDERS = True
 
+# --- Evidence storage (docs/operations.md, ADR 0014) ----------------------------------------
+# Evidence content is written once and never overwritten: the file system under var/evidence by
+# default; EVIDENCE_STORAGE=s3 keeps it in an S3-compatible bucket through django-storages.
+EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", "file")
+if EVIDENCE_STORAGE == "s3":
+    _evidence_storage: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("EVIDENCE_S3_BUCKET", "tscase-evidence"),
+            "endpoint_url": os.environ.get("EVIDENCE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("EVIDENCE_S3_REGION") or None,
+            "location": os.environ.get("EVIDENCE_S3_PREFIX", ""),
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": False,
+        },
+    }
+elif EVIDENCE_STORAGE == "file":
+    _evidence_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get("EVIDENCE_DIR", str(VAR_DIR / "evidence")),
+            "file_permissions_mode": 0o440,
+            "directory_permissions_mode": 0o750,
+        },
+    }
+else:
+    raise ValueError(f"EVIDENCE_STORAGE must be 'file' or 's3', not {EVIDENCE_STORAGE!r}")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": _evidence_storage,
+}
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -262,6 +296,10 @@ SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 # overdue. Account contacts are reminded PLAN_REMINDER_BEFORE a remediation plan's deadline.
 DEADLINE_REMINDER_BEFORE = timedelta(
     minutes=max(0, int(os.environ.get("DEADLINE_REMINDER_BEFORE_MINUTES", "120")))
+)
+# Leads are reminded this long before a legal hold's review date (cases.hold_followup).
+HOLD_REVIEW_REMINDER_BEFORE = timedelta(
+    days=max(0, int(os.environ.get("HOLD_REVIEW_REMINDER_DAYS", "7")))
 )
 DEADLINE_ESCALATION_REPEAT = timedelta(
     minutes=max(1, int(os.environ.get("DEADLINE_ESCALATION_REPEAT_MINUTES", "720")))

@@ -26,6 +26,16 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _evidence_storage(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Evidence content goes to this run's temporary directory, never to var/evidence."""
+    location = tmp_path_factory.getbasetemp() / "evidence"
+    evidence = {**settings.STORAGES["evidence"]}
+    if evidence["BACKEND"].endswith("FileSystemStorage"):
+        evidence["OPTIONS"] = {**evidence.get("OPTIONS", {}), "location": str(location)}
+        settings.STORAGES = {**settings.STORAGES, "evidence": evidence}
+
+
 # --- the shared (Redis) cache in tests ------------------------------------------------------
 # A Redis database may hold keys of others (the demo, another run): tests never clear it. Each
 # test gets a key prefix of its own (this run's, plus a counter), so it starts from an empty

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import appeals, approvals, decisions, views
+from . import appeals, approvals, decisions, evidence, views
 
 urlpatterns = [
     path("signals", views.SignalBatchApi.as_view(), name="signals"),
@@ -52,4 +52,11 @@ urlpatterns = [
         name="appeals-withdraw",
     ),
     path("cases/<id:case_id>/export", views.CaseExportApi.as_view(), name="cases-export"),
+    path("cases/<id:case_id>/evidence", evidence.CaseEvidenceApi.as_view(), name="cases-evidence"),
+    path("evidence/<id:item_id>", evidence.EvidenceDownloadApi.as_view(), name="evidence"),
+    path(
+        "evidence/<id:item_id>/record",
+        evidence.EvidenceRecordApi.as_view(),
+        name="evidence-record",
+    ),
 ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0016_approval_lift_termination"),
+        ("cases", "0018_legal_holds"),
     ]
 
     operations = [

@@ -67,6 +67,7 @@ from ..workflow import (
     check_transition,
 )
 from .decisions import decisions_for_transition, restriction_end
+from .snapshots import evidence_snapshot_take
 
 DEFAULT_INVESTIGATED_DEADLINE = timedelta(days=7)
 
@@ -500,6 +501,8 @@ def case_transition(
             ends_at=applied.ends_at,
         )
         _notify_transition(locked, event, change, warning)
+        if isinstance(command, Suspend | Terminate):
+            evidence_snapshot_take(case=locked, event=event, at=now)
     return locked
 
 

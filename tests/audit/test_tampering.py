@@ -22,6 +22,7 @@ from cases.audit import EVENT_HASH_FIELDS, event_hash
 from cases.guards import TRUNCATE_GUARDED_TABLES
 from cases.models import CaseEvent, CaseNote, EnforcementChange, EvidenceReference, Signal
 from cases.services import case_evidence_add, case_note_add, case_transition
+from cases.services.holds import legal_hold_place
 from core.actors import Actor
 from notifications.models import DeliveryAttempt, Notice
 
@@ -183,6 +184,13 @@ def test_truncate_is_refused_to_the_application(
     notice = Notice.objects.filter(case=case).first()
     assert notice is not None
     DeliveryAttempt.objects.create(notice=notice, succeeded=False, error="timeout")
+    legal_hold_place(
+        actor=Actor.system("test"),
+        account=account,
+        reason="litigation",
+        legal_reference="Matter 1",
+        review_date=timezone.localdate(),
+    )
     before = {table: count(table) for table in TRUNCATE_GUARDED_TABLES}
     assert all(before.values()), before
     with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
@@ -208,6 +216,8 @@ def test_truncated_timeline_and_changes_are_reported(
             sql("DELETE FROM cases_enforcementchange")
             sql("DELETE FROM cases_restriction")
             sql("DELETE FROM cases_decision")
+            sql("DELETE FROM cases_custodyevent")  # the snapshot's, which names its event
+            sql("DELETE FROM cases_evidenceitem")
             sql("DELETE FROM cases_caseevent")
     assert count("cases_enforcementchange") == 0
 

@@ -55,7 +55,7 @@ def test_the_sweep_task_acts_as_of_the_time_it_is_given(
     first = tasks.deadlines_sweep.apply(kwargs={"now": at}).get()
     again = tasks.deadlines_sweep.apply(kwargs={"now": at}).get()
 
-    nothing = {"partner_reminders": 0, "partner_escalations": 0, "failed": 0}
+    nothing = {"partner_reminders": 0, "partner_escalations": 0, "hold_reminders": 0, "failed": 0}
     assert first == {"reminders": 0, "escalations": 1, "notices": 1, **nothing}
     assert again == {"reminders": 0, "escalations": 0, "notices": 0, **nothing}
     assert Reminder.objects.get().kind == "escalation"

@@ -51,6 +51,10 @@ API: dict[str, set[str]] = {
     "GET /decisions/{decision}": {"key:cases:read", *READERS},
     "POST /cases/{planned}/plan/items/{item}/verify": {"key:cases:write", *INVESTIGATORS},
     "GET /cases/{case}/export": {"key:cases:read", "auditor", "lead"},
+    "GET /cases/{case}/evidence": {"key:cases:read", *READERS},
+    "POST /cases/{case}/evidence": {"key:cases:write", *WORKERS},  # multipart
+    "GET /evidence/{evidence}": {"key:cases:read", *READERS},  # a download: on its custody log
+    "GET /evidence/{evidence}/record": {"key:cases:read", *READERS},
     "GET /approvals": {"key:cases:read", *READERS},
     "GET /approvals/{approval}": {"key:cases:read", *READERS},
     # A lead other than the proposer (a key with the lead role counts as one).

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -40,6 +42,7 @@ from cases.services import (
     case_open,
     case_transition,
 )
+from cases.services.evidence import EvidenceUpload, evidence_item_add
 from core.actors import Actor
 from notifications.models import Notice
 from tests.conftest import make_user
@@ -146,7 +149,15 @@ def api_request(operation: str) -> tuple[str, str, Any]:
             actor=actor(),
         )
         change = EnforcementChange.objects.get(case=suspended).seq
+    evidence = None
+    if "{evidence}" in template:
+        evidence = evidence_item_add(
+            case=case.pk,
+            upload=EvidenceUpload(content=io.BytesIO(b"log"), name="log.txt"),
+            actor=actor(),
+        ).pk
     path = template.format(
+        evidence=evidence,
         rest="v1/chat/completions",
         change=change,
         account=case.account.external_id,
@@ -205,6 +216,9 @@ def test_api_operation_allows_exactly_the_expected_principals(
         headers = {"x-account-id": "m-1", "x-tns-key": bearer.removeprefix("Bearer ")}
     if method == "GET":
         response = client.get(path, headers=headers)
+    elif operation == "POST /cases/{case}/evidence":
+        upload = SimpleUploadedFile("log.txt", b"request log", content_type="text/plain")
+        response = client.post(path, {"file": upload}, headers=headers)
     else:
         response = getattr(client, method.lower())(
             path, body, content_type="application/json", headers=headers

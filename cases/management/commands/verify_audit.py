@@ -20,13 +20,18 @@ from cases.models import Case
 class Command(BaseCommand):
     help = (
         "Verify the audit trail: hash chains, case states, notes and evidence against the "
-        "timeline, account statuses against enforcement changes; exits non-zero naming each "
-        "problem."
+        "timeline, evidence custody chains, account statuses against enforcement changes; exits "
+        "non-zero naming each problem."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--case", type=int, help="Only this case (and its account).")
         parser.add_argument("--export", help="Verify a case export file instead of the database.")
+        parser.add_argument(
+            "--content",
+            action="store_true",
+            help="Also read every evidence item's stored content and check its SHA-256.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["export"]:
@@ -35,11 +40,12 @@ class Command(BaseCommand):
         else:
             if options["case"] is not None and not Case.objects.filter(pk=options["case"]).exists():
                 raise CommandError(f"case {options['case']} does not exist")
-            checked = audit_check(case_id=options["case"])
+            checked = audit_check(case_id=options["case"], content=options["content"])
             summary = (
                 f"{checked.events} events of {checked.cases} cases, {checked.notes} notes, "
-                f"{checked.evidence} evidence references, {checked.accounts} accounts, "
-                f"{checked.changes} enforcement changes"
+                f"{checked.evidence} evidence references, {checked.evidence_items} evidence "
+                f"items with {checked.custody_events} custody events, {checked.accounts} "
+                f"accounts, {checked.changes} enforcement changes"
             )
         problems = checked.problems
         for problem in problems:
