@@ -827,6 +827,8 @@ class StatementSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.puid} at {self.endpoint} ({self.outcome})"
+
+
 # Evidence items and their custody live in a module of their own (its docstring says why).
 from .evidence_models import CustodyEvent as CustodyEvent  # noqa: E402
 from .evidence_models import EvidenceItem as EvidenceItem  # noqa: E402
