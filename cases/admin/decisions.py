@@ -29,6 +29,7 @@ from ..services import appeal_file
 from ..services.appeals import appeal_window_closes
 from ..statements import NOT_APPEALABLE, restriction_wording
 from .forms import AppealRecordForm
+from .transparency import transparency_report_view
 
 
 def restriction_text(view: dict[str, Any]) -> str:
@@ -127,12 +128,20 @@ class DecisionAdmin(ReadOnlyAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path(
+                "transparency-report/",
+                self.admin_site.admin_view(self.transparency_report),
+                name=f"{name}_transparency_report",
+            ),
+            path(
                 "<path:object_id>/appeal/",
                 self.admin_site.admin_view(self.appeal_record_view),
                 name=f"{name}_appeal",
             ),
             *super().get_urls(),
         ]
+
+    def transparency_report(self, request: HttpRequest) -> HttpResponse:
+        return transparency_report_view(self, request)
 
     def render_change_form(
         self,
