@@ -76,6 +76,7 @@ VIEW_MODELS = {
         "reviewdeadlinerule",
         "reminder",
         "approvalrequest",
+        "statementsubmission",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
     "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from django.test import Client
 
 from accounts.models import Account
 from cases.actions import RestrictionSpec, Suspend
+from cases.models import Decision, StatementSubmission
 from cases.services import case_open, case_transition
 from cases.transparency_report import transparency_report
 from core.actors import Actor
@@ -93,3 +95,28 @@ def test_without_a_staff_session_the_report_is_not_shown(db: None) -> None:
     response = Client().get(URL)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_submissions_are_listed_read_only(
+    login: Callable[[str], Client], restricted: None
+) -> None:
+    decision = Decision.objects.first()
+    assert decision is not None
+    StatementSubmission.objects.create(
+        endpoint="http://127.0.0.1:18420/api/v1/statements",
+        puid=decision.reference,
+        decision=decision,
+        outcome="created",
+        batch=uuid.uuid4(),
+    )
+    client = login("auditor")
+    response = client.get("/admin/cases/statementsubmission/")
+    assert response.status_code == 200
+    assert decision.reference in response.content.decode()
+    assert client.get("/admin/cases/statementsubmission/add/").status_code == 403
+    submission = StatementSubmission.objects.get()
+    change = client.post(
+        f"/admin/cases/statementsubmission/{submission.pk}/change/", {"outcome": "already_present"}
+    )
+    assert change.status_code == 403
+    assert StatementSubmission.objects.get().outcome == "created"
