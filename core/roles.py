@@ -84,6 +84,7 @@ VIEW_MODELS = {
         "reviewdeadlinerule",
         "reminder",
         "approvalrequest",
+        "statementsubmission",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
     "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],

@@ -24,11 +24,12 @@ from core.admin import ReadOnlyAdmin, ReadOnlyInline, may_act
 from core.errors import DomainError
 
 from ..choices import APPEAL_OPEN_STATES
-from ..models import Decision, Restriction
+from ..models import Decision, Restriction, StatementSubmission
 from ..services import appeal_file
 from ..services.appeals import appeal_window_closes
 from ..statements import NOT_APPEALABLE, restriction_wording
 from .forms import AppealRecordForm
+from .transparency import transparency_report_view
 
 
 def restriction_text(view: dict[str, Any]) -> str:
@@ -127,12 +128,20 @@ class DecisionAdmin(ReadOnlyAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path(
+                "transparency-report/",
+                self.admin_site.admin_view(self.transparency_report),
+                name=f"{name}_transparency_report",
+            ),
+            path(
                 "<path:object_id>/appeal/",
                 self.admin_site.admin_view(self.appeal_record_view),
                 name=f"{name}_appeal",
             ),
             *super().get_urls(),
         ]
+
+    def transparency_report(self, request: HttpRequest) -> HttpResponse:
+        return transparency_report_view(self, request)
 
     def render_change_form(
         self,
@@ -232,3 +241,21 @@ class DecisionAdmin(ReadOnlyAdmin):
             statement.get("end") or "—",
             redress.get("text", "This decision cannot be appealed."),
         )
+
+
+@admin.register(StatementSubmission)
+class StatementSubmissionAdmin(ReadOnlyAdmin):
+    """What the Transparency Database accepted or already held (docs/transparency.md)."""
+
+    list_display = ("puid", "decision_link_column", "outcome", "endpoint", "submitted_at", "batch")
+    list_filter = ("outcome",)
+    search_fields = ("=puid",)
+    search_help_text = "A statement's puid (sor_…)."
+    list_select_related = ("decision",)
+    ordering = ("-submitted_at", "-id")
+    fields = ("puid", "decision_link_column", "outcome", "endpoint", "submitted_at", "batch")
+    readonly_fields = fields
+
+    @admin.display(description="decision")
+    def decision_link_column(self, obj: StatementSubmission) -> SafeString:
+        return decision_link(obj.decision)
