@@ -49,11 +49,13 @@ class Mirror:
         max_stale: float = 300,
         on_stale: str = "allow",
         name: str = "mirror",
+        port: int | None = None,
     ) -> None:
         self.folder = folder
         self.state_file = folder / "mirror-state.json"
         self.log_path = folder / f"{name}.log"
-        self.port = free_port()
+        # A restarted mirror takes its old port: a port freed by a stopped service stays its own.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},

@@ -208,7 +208,7 @@ def test_outage_restart_and_catching_up(
         # Restarted while the service is down: it answers from its state file.
         cursor = int(health["cursor"])
         mirror.stop()
-        mirror = Mirror(service.url, key, tmp_path, max_stale=30, name="mirror-2")
+        mirror = Mirror(service.url, key, tmp_path, max_stale=30, name="mirror-2", port=mirror.port)
         status, health = mirror.health()
         assert status == 200 and int(health["cursor"]) == cursor
         assert health["stale_seconds"] >= OUTAGE_SECONDS - 1
@@ -254,7 +254,7 @@ def test_a_cursor_past_the_retention_resyncs_from_a_snapshot(
                 [timezone.now() - timedelta(days=40), cursor],
             )
         assert EnforcementChange.objects.filter(seq__gt=cursor).exists()
-        mirror = Mirror(service.url, key, tmp_path, name="mirror-2")
+        mirror = Mirror(service.url, key, tmp_path, name="mirror-2", port=mirror.port)
         mirror.wait_for_cursor(feed_head())
         log = mirror.log()
         assert "410" in log and "starting again from a snapshot" in log
