@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -440,3 +440,9 @@ def case_records_current(
             older = superseded.get(older.corrects_id) if older.corrects_id else None
         row.history = history
     return current
+
+
+def contactless_accounts() -> QuerySet[Account]:
+    """Accounts with an open case and no contact address: their notices reach no one."""
+    open_case = Case.objects.filter(account=OuterRef("pk"), state__in=OPEN_STATES)
+    return Account.objects.filter(contacts=[]).filter(Exists(open_case))

@@ -38,7 +38,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cases.apps.WorkbenchAdminConfig",  # django.contrib.admin with the dashboard site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -139,6 +139,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Pages for people write every time as 2026-11-25 10:00 UTC (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # Request size limits: the largest body the API reads (a full batch of 1,000 signals with
 # evidence fits), also Django's own limit on any body it reads, so that the two never disagree.

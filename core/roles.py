@@ -78,7 +78,13 @@ VIEW_MODELS = {
         "approvalrequest",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
-    "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],
+    "django_celery_beat": [
+        "periodictask",
+        "intervalschedule",
+        "crontabschedule",
+        "clockedschedule",
+        "solarschedule",
+    ],
 }
 
 # Beyond viewing everything: what each role may change in the admin (workflow actions are
@@ -112,8 +118,10 @@ EXTRA = {
         ("django_celery_beat", "add_crontabschedule"),
         ("accounts", "add_partner"),
         ("accounts", "change_partner"),
+        ("accounts", "view_apiclient"),
     ],
-    "auditor": [],
+    # API clients (name, key prefix, role, scopes; never a key): leads and auditors.
+    "auditor": [("accounts", "view_apiclient")],
 }
 
 
