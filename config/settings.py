@@ -38,7 +38,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "cases.apps.WorkbenchAdminConfig",  # django.contrib.admin with the dashboard site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +52,9 @@ INSTALLED_APPS = [
     "accounts",
     "cases",
     "notifications",
+    # django.contrib.admin with the dashboard site; last, so that the apps' admin templates
+    # (cases/templates/admin/base_site.html) come before Django's own.
+    "cases.apps.WorkbenchAdminConfig",
 ]
 
 MIDDLEWARE = [
