@@ -213,3 +213,16 @@ def test_an_account_with_an_open_case_links_to_it(login: Any, make_case: MakeCas
 
     assert f'href="{change_url(case)}"' in response.content.decode()
     assert Case.objects.filter(account=case.account).count() == 1
+
+
+def test_the_forbidden_page_is_the_admins_own(login: Any, make_case: MakeCase) -> None:
+    case = make_case("flagged")
+    before = Case.objects.count()
+
+    response = login("auditor").get("/admin/cases/case/add/")
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Your role may not do this" in html
+    assert "admin/css/base.css" in html and 'href="/admin/"' in html
+    assert Case.objects.count() == before and Case.objects.get(pk=case.pk).state == "flagged"
