@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.validators import validate_email
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -26,7 +27,7 @@ from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
 from cases.evasion import account_link_dismiss, evasion_queue
 from cases.models import Case
-from cases.selectors import account_enforcement_now
+from cases.selectors import account_enforcement_now, contactless_accounts
 from core.actors import Actor
 from core.admin import (
     LeadEditsAdmin,
@@ -61,6 +62,34 @@ from .services import (
 )
 
 
+class ContactsField(forms.Field):
+    """E-mail addresses, one a line (stored as a list)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "One e-mail address a line.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return [str(v).strip() for v in value if str(v).strip()]
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        for address in value:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"Not an e-mail address: {address}") from None
+
+
 class AccountForm(forms.ModelForm):
     """An account's own fields and its channels: the partners it comes through, and
     ``direct``. Saved together by ``account_upsert``."""
@@ -83,21 +112,38 @@ class AccountForm(forms.ModelForm):
                 self.instance.channels.values_list("partner_id", flat=True)
             )
 
-    def clean_contacts(self) -> list[str]:
-        contacts = self.cleaned_data.get("contacts") or []
-        if not isinstance(contacts, list) or not all(isinstance(c, str) for c in contacts):
-            raise forms.ValidationError('A list of e-mail addresses: ["ops@example.com"].')
-        return contacts
+    contacts = ContactsField(required=False)
 
     def channels(self) -> list[str]:
         codes = [p.code for p in self.cleaned_data.get("channel_partners") or []]
         return [*codes, DIRECT] if self.cleaned_data.get("direct") else codes
 
 
+class ContactFilter(admin.SimpleListFilter):
+    """Accounts without a contact address, which no notice reaches (the dashboard links the
+    ones with an open case)."""
+
+    title = "contact"
+    parameter_name = "contact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("none_open", "None, with an open case"), ("none", "None")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> QuerySet[Account]:
+        if self.value() == "none_open":
+            return queryset.filter(pk__in=contactless_accounts().values("pk"))
+        if self.value() == "none":
+            return queryset.filter(contacts=[])
+        return queryset
+
+
 class ChannelInline(ReadOnlyInline):
     model = Channel
     fields = ("partner", "created_at")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Channel]:
+        return super().get_queryset(request).select_related("partner")
 
 
 class CaseInline(ReadOnlyInline):
@@ -120,7 +166,7 @@ class AccountAdmin(ServiceWritesAdmin):
         "open_case_label",
         "created_at",
     )
-    list_filter = ("enforcement_status", "tier", "direct")
+    list_filter = ("enforcement_status", "tier", "direct", ContactFilter)
     search_fields = ("^external_id", "name")
     search_help_text = "External id (or its start) or name."
     ordering = ("external_id",)

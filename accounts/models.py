@@ -90,7 +90,7 @@ class Channel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} via {self.partner_id}"
+        return f"via {self.partner.code}"
 
 
 class ApiClient(models.Model):

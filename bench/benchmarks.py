@@ -366,6 +366,29 @@ def admin_case_list(quick: bool) -> Line:
     )
 
 
+def admin_dashboard(quick: bool) -> Line:
+    """The admin's front page (cases.dashboard): its counts and chart at 1,000 and at the
+    big size, for a lead (who sees every tile and setting)."""
+    _accounts()
+    from django.test.utils import override_settings
+
+    lead = _staff()["lead"]
+    big = 200_000 if quick else 1_000_000
+    rounds = 5 if quick else 15
+    with override_settings(ALLOWED_HOSTS=["*"]):
+        _fresh(1_000, 1000)
+        small_t, small_q = _admin_page("/admin/", lead, rounds)
+        _fresh(big, 1000)
+        big_t, big_q = _admin_page("/admin/", lead, rounds)
+    return Line(
+        "admin dashboard",
+        f"{big_t * 1000:.0f} ms/page, {big_q} queries at {big:,}",
+        f"{small_t * 1000:.0f} ms/page, {small_q} queries at 1,000",
+        big_t / small_t,
+        "same queries <= 12 (tests/admin/test_dashboard.py)",
+    )
+
+
 def _receiver() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(pinned([sys.executable, str(HERE / "receiver.py"), str(port)], 1))
@@ -820,6 +843,7 @@ ALL: list[tuple[str, Callable[[bool], Line]]] = [
     ("intake", signal_intake),
     ("sweep", deadline_sweep),
     ("admin", admin_case_list),
+    ("dashboard", admin_dashboard),
     ("webhook", webhook_delivery),
     ("idle-feed", idle_feed),
     ("mirror-authz", mirror_authz),

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -463,3 +463,9 @@ def evidence_items_of_case(*, case_id: int) -> QuerySet[EvidenceItem]:
 def evidence_item_get(*, item_id: int) -> EvidenceItem | None:
     """One evidence item with its custody log."""
     return _evidence_items().filter(pk=item_id).first()
+
+
+def contactless_accounts() -> QuerySet[Account]:
+    """Accounts with an open case and no contact address: their notices reach no one."""
+    open_case = Case.objects.filter(account=OuterRef("pk"), state__in=OPEN_STATES)
+    return Account.objects.filter(contacts=[]).filter(Exists(open_case))

@@ -38,7 +38,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +52,9 @@ INSTALLED_APPS = [
     "accounts",
     "cases",
     "notifications",
+    # django.contrib.admin with the dashboard site; last, so that the apps' admin templates
+    # (cases/templates/admin/base_site.html) come before Django's own.
+    "cases.apps.WorkbenchAdminConfig",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +145,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Pages for people write every time as 2026-11-25 10:00 UTC (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # Request size limits: the largest body the API reads (a full batch of 1,000 signals with
 # evidence fits), also Django's own limit on any body it reads, so that the two never disagree.

@@ -46,3 +46,11 @@ def duration_human(delta: timedelta) -> str:
         elif parts:
             break
     return " ".join(parts[:2])
+
+
+def for_people(value: datetime | None) -> str:
+    """A time as staff read it on every admin page: ``2026-11-25 10:00 UTC`` (one format, the
+    zone always named); ``—`` for none."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

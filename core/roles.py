@@ -87,7 +87,13 @@ VIEW_MODELS = {
         "statementsubmission",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
-    "django_celery_beat": ["periodictask", "intervalschedule", "crontabschedule"],
+    "django_celery_beat": [
+        "periodictask",
+        "intervalschedule",
+        "crontabschedule",
+        "clockedschedule",
+        "solarschedule",
+    ],
 }
 
 # Beyond viewing everything: what each role may change in the admin (workflow actions are
@@ -126,8 +132,10 @@ EXTRA = {
         ("accounts", "delete_commondomain"),
         ("accounts", "change_identifierkindsetting"),
         ("accounts", "change_evasionpolicy"),
+        ("accounts", "view_apiclient"),
     ],
-    "auditor": [],
+    # API clients (name, key prefix, role, scopes; never a key): leads and auditors.
+    "auditor": [("accounts", "view_apiclient")],
 }
 
 

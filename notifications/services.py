@@ -266,7 +266,8 @@ def notices_record_for_event(
                 payload["incident_kind"] = event.data.get("kind", "")
             notices += _staff(case, "case.priority_raised", leads(), payload)
     elif event.action == EventAction.ASSIGN:
-        if case.assignee is not None:
+        # Whoever takes a case knows it: only someone assigned by another person hears of it.
+        if case.assignee is not None and case.assignee_id != event.actor_user_id:
             notices += _staff(case, "case.assigned", [case.assignee], _staff_base(case, event))
     elif event.action == EventAction.APPEAL_RECEIVED:
         notices += _account_emails(case, "appeal_received", _appeal_base(case, event))

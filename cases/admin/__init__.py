@@ -1,4 +1,5 @@
-"""The Django admin of the cases app, and the branding of the admin site.
+"""The Django admin of the cases app (the site itself, its dashboard and branding, is
+``cases.dashboard.WorkbenchSite``).
 
 ``case``: queues, the case page and every action on a case (through ``cases.services``);
 ``policies``: versioned policy clauses; ``records``: signals, timelines and rules;
@@ -7,13 +8,6 @@
 ``schedule``: the beat schedule, which only leads change.
 """
 
-from django.contrib import admin
-
 from . import appeals, approvals, case, decisions, policies, records, schedule
-
-admin.site.site_header = "Trust & Safety cases"
-admin.site.site_title = "Trust & Safety cases"
-admin.site.index_title = "Case management"
-admin.site.site_url = None  # no public site to go back to
 
 __all__ = ["appeals", "approvals", "case", "decisions", "policies", "records", "schedule"]

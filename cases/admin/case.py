@@ -7,7 +7,7 @@ actions the role may take from the current state) and turns typed errors into me
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,19 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,8 +38,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
-from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, Priority
-from cases.errors import StaleState
+from accounts.models import Channel
+from cases.choices import OPEN_STATES, PRIORITY_RANK, CaseState, EventAction, Priority
+from cases.errors import CaseAlreadyOpen, StaleState
 from cases.models import (
     Appeal,
     ApprovalRequest,
@@ -36,10 +49,13 @@ from cases.models import (
     CaseNote,
     Decision,
     EvidenceReference,
+    Incident,
     PolicyClause,
+    RemediationItem,
     RemediationPlan,
     Signal,
 )
+from cases.readable import data_in_words
 from cases.selectors import account_enforcement_now, case_records_current
 from cases.services import (
     case_act,
@@ -59,11 +75,13 @@ from cases.workflow import (
     CORRECT_OTHERS_MIN_ROLE,
     FOUR_EYES_ACTIONS,
     NOTE_MIN_ROLE,
+    PLAN_OVERRIDE_MIN_ROLE,
     PLAN_VERIFY_MIN_ROLE,
     PRIORITY_MIN_ROLE,
     REASSIGN_MIN_ROLE,
     allowed_actions,
 )
+from config.times import duration_human, for_people
 from core.actors import Actor
 from core.admin import FastAdmin, is_lead, may_act, request_role
 from core.errors import DomainError
@@ -84,6 +102,7 @@ from .forms import (
     NoteForm,
     PriorityForm,
     ReassignForm,
+    TransitionForm,
     VerifyItemForm,
 )
 
@@ -202,17 +221,17 @@ class PriorityFilter(admin.SimpleListFilter):
         return queryset.filter(priority=self.value()) if self.value() else queryset
 
 
+# Event data that names a row by its id only: people read the row's text instead.
+EVENT_DATA_IDS = ("note", "corrects", "evidence", "item", "approval", "appeal")
+
+
 def event_details(data: Any) -> str:
-    """A timeline event's data as short ``key: value`` pairs for people to read."""
+    """A timeline event's data in words (``key: value`` pairs; never raw JSON)."""
     if not isinstance(data, dict):
         return ""
-    parts = []
-    for key, value in data.items():
-        if value in (None, "", [], {}):
-            continue
-        shown = value if isinstance(value, str) else json.dumps(value, default=str)
-        parts.append(f"{key}: {shown}")
-    return "; ".join(parts)
+    return data_in_words(
+        {k: v for k, v in data.items() if not (k in EVENT_DATA_IDS and isinstance(v, int))}
+    )
 
 
 def deadline_html(case: Case, now: Any = None) -> str:
@@ -221,7 +240,7 @@ def deadline_html(case: Case, now: Any = None) -> str:
     if deadline is None:
         return "—"
     now = now or timezone.now()
-    stamp = deadline.strftime("%Y-%m-%d %H:%M")
+    stamp = for_people(deadline)
     if case.state in OPEN_STATES and deadline < now:
         return format_html(
             '<span class="ts-overdue" title="{}">overdue by {}</span>',
@@ -235,6 +254,53 @@ def deadline_html(case: Case, now: Any = None) -> str:
     return format_html('<span title="{}">{}</span>', stamp, stamp)
 
 
+CASE_ID = re.compile(r"#?(\d{1,18})")
+
+
+def case_search_q(term: str) -> Q:
+    """What a search box term finds: a case by ``#id`` or ``id``; an account by its external
+    id (or its start) or name; a contact e-mail address or domain (``acme.test``,
+    ``@acme.test``); a partner the account comes through, by code."""
+    term = term.strip()
+    found = CASE_ID.fullmatch(term)
+    if found is not None and term.startswith("#"):
+        return Q(pk=int(found.group(1)))
+    q = (
+        Q(account__external_id__istartswith=term)
+        | Q(account__name__icontains=term)
+        | Q(account__in=Channel.objects.filter(partner__code__iexact=term).values("account_id"))
+    )
+    if found is not None:
+        q |= Q(pk=int(found.group(1)))
+    if "@" in term or "." in term:
+        q |= Q(account__contacts__icontains=term)
+    return q
+
+
+def blocked_reason(case: Case, action: str, role: str | None) -> str | None:
+    """Why ``action``, which the role may take from the case's state, cannot succeed now (for
+    the button shown disabled with this reason), or None when it can."""
+    if action == "remediate" and not role_allows(role, PLAN_OVERRIDE_MIN_ROLE):
+        unverified = RemediationItem.objects.filter(
+            plan__case=case, verified_at__isnull=True
+        ).count()
+        if unverified:
+            return (
+                f"{unverified} plan item(s) not verified yet: verify each below first "
+                "(only a lead may override)."
+            )
+    if action in FOUR_EYES_ACTIONS:
+        pending = (
+            ApprovalRequest.objects.filter(case=case, action=action, state="pending")
+            .filter(expires_at__gt=timezone.now())
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pending is not None:
+            return f"Already proposed (approval request #{pending}): a lead decides it first."
+    return None
+
+
 # Conflicts the person can resolve in the form they filled in (what they typed is kept).
 FORM_CONFLICTS = ("plan_not_verified", "violation_not_confirmed", "approval_pending")
 
@@ -244,16 +310,23 @@ class CaseAdmin(FastAdmin):
     list_display = (
         "case_label",
         "account_label",
+        "tier_label",
+        "partners_label",
         "state_label",
         "priority_label",
+        "age_label",
+        "signals_label",
         "assignee_label",
         "deadline_label",
         "policies_label",
     )
     list_display_links = ("case_label",)
     list_filter = (QueueFilter, StateFilter, PriorityFilter)
-    search_fields = ("^account__external_id", "account__name")
-    search_help_text = "Account external id (or its start) or name."
+    search_fields = ("account__external_id",)  # the search itself: get_search_results
+    search_help_text = (
+        "#id or id; account external id (or its start) or name; contact e-mail or domain; "
+        "partner code."
+    )
     list_per_page = 50
     # Most urgent first: the earliest deadline (overdue cases lead), then priority; closed
     # cases (no deadline) last when they are shown (queue "all").
@@ -268,12 +341,10 @@ class CaseAdmin(FastAdmin):
         (
             "Workflow",
             {
+                # State, priority, assignee and deadline are in the page's header.
                 "fields": (
-                    ("state", "priority"),
-                    "assignee",
-                    ("review_deadline", "state_entered_at"),
-                    ("created_at", "opened_by"),
-                    "closed_at",
+                    ("state_entered_at", "created_at"),
+                    ("opened_by", "closed_at"),
                 )
             },
         ),
@@ -312,15 +383,60 @@ class CaseAdmin(FastAdmin):
 
     # --- the list ---------------------------------------------------------------------------
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Case], search_term: str
+    ) -> tuple[QuerySet[Case], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(case_search_q(search_term)), False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return (
             super()
             .get_queryset(request)
             .select_related("account", "assignee")
             .prefetch_related(
-                Prefetch("policies", queryset=PolicyClause.objects.only("id", "code"))
+                Prefetch("policies", queryset=PolicyClause.objects.only("id", "code")),
+                Prefetch(
+                    "account__channels",
+                    queryset=Channel.objects.select_related("partner").order_by("partner__code"),
+                ),
+            )
+            # The signals behind the case: its incidents' counts, summed (one subquery a row).
+            .annotate(
+                signal_total=Subquery(
+                    Incident.objects.filter(case=OuterRef("pk"))
+                    .order_by()
+                    .values("case")
+                    .annotate(n=Sum("signal_count"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                )
             )
         )
+
+    @admin.display(description="tier", ordering="account__tier")
+    def tier_label(self, obj: Case) -> str:
+        return obj.account.get_tier_display()
+
+    @admin.display(description="partners")
+    def partners_label(self, obj: Case) -> str:
+        codes = [c.partner.code for c in obj.account.channels.all()]
+        if obj.account.direct:
+            codes.insert(0, "direct")
+        return ", ".join(codes) or "—"
+
+    @admin.display(description="age", ordering="created_at")
+    def age_label(self, obj: Case) -> str:
+        return format_html(
+            '<span title="opened {}">{}</span>',
+            for_people(obj.created_at),
+            duration_human(timezone.now() - obj.created_at),
+        )
+
+    @admin.display(description="signals", ordering="signal_total")
+    def signals_label(self, obj: Case) -> int:
+        return int(getattr(obj, "signal_total", None) or 0)
 
     @admin.display(description="case", ordering="id")
     def case_label(self, obj: Case) -> str:
@@ -423,6 +539,16 @@ class CaseAdmin(FastAdmin):
             .distinct()[:PANEL_LIMIT]
         )
         plan = RemediationPlan.objects.filter(case=case).prefetch_related("items").first()
+        # A plan closed with unverified items says so, with the lead and their reason.
+        plan_override = None
+        if plan is not None and plan.verified_at is not None:
+            plan_override = (
+                CaseEvent.objects.filter(
+                    case=case, action=EventAction.REMEDIATE, data__has_key="override_reason"
+                )
+                .order_by("-seq")
+                .first()
+            )
         notices = list(
             Notice.objects.filter(case=case)
             .prefetch_related("attempts_log")
@@ -478,10 +604,12 @@ class CaseAdmin(FastAdmin):
             "notes": case_records_current(case=case, model=CaseNote, limit=PANEL_LIMIT),
             "correct_any": role_allows(role, CORRECT_OTHERS_MIN_ROLE),
             "deadline_html": deadline_html(case),
+            # What the role may do from this state; each with why it cannot succeed now, if so.
             "transition_buttons": [
-                (action, ACTION_LABELS.get(action, action.title()))
+                (action, ACTION_LABELS[action], blocked_reason(case, action, role))
                 for action in allowed_actions(case.state, role)
             ],
+            "plan_override": plan_override,
             "can_note": role_allows(role, NOTE_MIN_ROLE),
             "can_take": is_open
             and case.assignee_id is None
@@ -547,11 +675,11 @@ class CaseAdmin(FastAdmin):
         if form_class is None:
             raise Http404("No such action.")
         back = HttpResponseRedirect(self._case_url(case))
+        stale: str | None = None
         if request.method == "POST":
             expected = request.POST.get("expected_state") or None
             if expected is not None and expected != case.state:
-                self._error(request, StaleState(expected=expected, actual=case.state))
-                return back
+                return self._stale_form(request, case, action, actor, form_class, expected)
             if action not in allowed_actions(case.state, actor.role):
                 messages.error(
                     request,
@@ -568,9 +696,10 @@ class CaseAdmin(FastAdmin):
                         actor=actor,
                         expected_state=form.cleaned_data["expected_state"],
                     )
-                except StaleState as exc:
-                    self._error(request, exc)
-                    return back
+                except StaleState:
+                    case.refresh_from_db()
+                    seen = form.cleaned_data["expected_state"]
+                    return self._stale_form(request, case, action, actor, form_class, seen)
                 except DomainError as exc:
                     if exc.status == 422 or exc.code in FORM_CONFLICTS:
                         form.add_error(None, exc.detail)
@@ -583,7 +712,7 @@ class CaseAdmin(FastAdmin):
                             request,
                             f"Case #{case.pk}: {action} proposed (approval request "
                             f"#{updated.pk}). A different lead must approve it before "
-                            f"{updated.expires_at:%Y-%m-%d %H:%M} UTC; until then the case stays "
+                            f"{for_people(updated.expires_at)}; until then the case stays "
                             f"{case.state} and the suspension stays in force.",
                         )
                     else:
@@ -596,7 +725,52 @@ class CaseAdmin(FastAdmin):
             if action not in allowed_actions(case.state, actor.role):
                 messages.error(request, f"You may not {action} a case that is {case.state}.")
                 return back
-            form = form_class(initial={"expected_state": case.state}, role=actor.role)
+            blocked = blocked_reason(case, action, actor.role)
+            if blocked is not None:
+                messages.error(request, f"{ACTION_LABELS[action]} is not possible now: {blocked}")
+                return back
+            form = form_class(initial=self._initial(case, action), role=actor.role)
+        return self._transition_page(request, case, action, form, stale)
+
+    @staticmethod
+    def _initial(case: Case, action: str) -> dict[str, Any]:
+        initial: dict[str, Any] = {"expected_state": case.state}
+        if action == "suspend":
+            # The policies the case is about, which a suspension usually cites.
+            initial["policies"] = list(case.policies.all())
+        return initial
+
+    def _stale_form(
+        self,
+        request: HttpRequest,
+        case: Case,
+        action: str,
+        actor: Actor,
+        form_class: type[TransitionForm],
+        expected: str,
+    ) -> HttpResponse:
+        """The case changed underneath: nothing is applied, and the form comes back with what
+        was typed, now against the state the case is in (submitting again acts on that state),
+        or read-only to copy from when the action is no longer possible."""
+        stale = f"{StaleState(expected=expected, actual=case.state).detail} Nothing was applied."
+        data = request.POST.copy()
+        data["expected_state"] = case.state
+        form = form_class(data, role=actor.role)
+        return self._transition_page(request, case, action, form, stale)
+
+    def _transition_page(
+        self,
+        request: HttpRequest,
+        case: Case,
+        action: str,
+        form: TransitionForm,
+        stale: str | None,
+    ) -> HttpResponse:
+        role = request_role(request)
+        possible = action in allowed_actions(case.state, role)
+        blocked = blocked_reason(case, action, role) if possible else None
+        if not possible:
+            blocked = f"You may not {action} a case that is {case.state}; your text is kept."
         return self._page(
             request,
             "admin/cases/case/transition_form.html",
@@ -604,7 +778,10 @@ class CaseAdmin(FastAdmin):
             case=case,
             form=form,
             action=action,
+            action_label=ACTION_LABELS[action],
             original=case,
+            stale=stale,
+            blocked=blocked,
             four_eyes=action in FOUR_EYES_ACTIONS,
             other_lead=action in FOUR_EYES_ACTIONS and other_lead_exists(request.user),
         )
@@ -728,6 +905,7 @@ class CaseAdmin(FastAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         actor = self._actor(request)
+        open_case: int | None = None
         if request.method == "POST":
             form = CaseOpenForm(request.POST)
             if form.is_valid():
@@ -739,6 +917,9 @@ class CaseAdmin(FastAdmin):
                         policies=[p.code for p in form.cleaned_data["policies"]],
                         actor=actor,
                     )
+                except CaseAlreadyOpen as exc:
+                    open_case = exc.fields.get("case_id")
+                    form.add_error(None, exc.detail)
                 except DomainError as exc:
                     form.add_error(None, exc.detail)
                 else:
@@ -746,7 +927,14 @@ class CaseAdmin(FastAdmin):
                     return HttpResponseRedirect(self._case_url(case))
         else:
             form = CaseOpenForm()
-        return self._page(request, "admin/cases/case/open_form.html", "Open a case", form=form)
+        return self._page(
+            request,
+            "admin/cases/case/open_form.html",
+            "Open a case",
+            form=form,
+            open_case_url=self._case_url(open_case) if open_case is not None else None,
+            open_case=open_case,
+        )
 
     # --- bulk actions -----------------------------------------------------------------------
 

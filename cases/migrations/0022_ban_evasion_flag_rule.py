@@ -29,6 +29,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0020_statement_submissions")]
+    dependencies = [("cases", "0021_dashboard_chart_indexes")]
 
     operations = [migrations.RunPython(seed, unseed)]

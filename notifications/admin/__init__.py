@@ -14,8 +14,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from core.actors import Actor
 from core.admin import (
@@ -30,7 +32,7 @@ from core.errors import DomainError
 from core.roles import Role, role_allows
 
 from .. import services
-from ..choices import WebhookEvent
+from ..choices import NoticeStatus, WebhookEvent
 from ..models import DeliveryAttempt, Notice, WebhookEndpoint
 from . import propagations  # noqa: F401  # registers the Partners queue
 
@@ -198,22 +200,43 @@ class NoticeAdmin(ReadOnlyAdmin):
         return actions
 
     @admin.action(description="Redeliver selected notices")
-    def redeliver(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
+    def redeliver(
+        self, request: HttpRequest, queryset: QuerySet[Notice]
+    ) -> TemplateResponse | None:
+        """Send the selected notices again. When any already reached its recipient, a page
+        names each recipient first and asks to confirm: a delivered e-mail would arrive twice."""
+        notices = list(queryset.order_by("created_at"))
+        delivered = [n for n in notices if n.status == NoticeStatus.DELIVERED]
+        if delivered and "confirm" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/notifications/notice/redeliver_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "title": f"Send {len(notices)} notice(s) again?",
+                    "notices": notices,
+                    "delivered": delivered,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         actor = Actor.for_user(request.user)
         done: list[str] = []
         refused: list[str] = []
-        for notice in queryset.order_by("created_at"):
+        for notice in notices:
+            label = f"{notice.event} to {notice.recipient}"
             try:
                 services.notice_redeliver(notice_id=notice.pk, actor=actor)
             except DomainError as exc:  # report each refusal, then go on with the rest
                 logger.info("redelivery of notice %s refused: %s", notice.pk, exc.detail)
-                refused.append(f"{notice.webhook_id} ({notice.event}): {exc.detail}")
+                refused.append(f"{label}: {exc.detail}")
             else:
-                done.append(notice.webhook_id)
+                done.append(label)
         if done:
-            messages.success(request, f"Queued {len(done)} notice(s) again: {', '.join(done)}.")
+            messages.success(request, f"Queued {len(done)} notice(s) again: {'; '.join(done)}.")
         if refused:
             messages.error(request, f"Refused {len(refused)}: {'; '.join(refused)}")
+        return None
 
 
 @admin.register(DeliveryAttempt)

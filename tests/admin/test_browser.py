@@ -112,3 +112,63 @@ def test_analyst_suspends_an_overdue_case_and_auditor_sees_no_buttons(
     assert browser.find_elements(By.CSS_SELECTOR, ".ts-transition") == []
     assert browser.find_elements(By.CSS_SELECTOR, ".ts-take") == []
     assert browser.find_elements(By.CSS_SELECTOR, "select[name=action]") == []
+
+
+SIZES = ((1366, 768), (1920, 1080))
+
+
+def _overflow(driver: Any) -> int:
+    """How many pixels the page, or a table within its box, is wider than it may be (0: no
+    horizontal scroll, no column cut off)."""
+    return int(
+        driver.execute_script(
+            """
+            const root = document.documentElement;
+            let worst = root.scrollWidth - root.clientWidth;
+            for (const table of document.querySelectorAll("#content table")) {
+              const box = table.parentElement;
+              worst = Math.max(worst, table.scrollWidth - box.clientWidth);
+            }
+            return worst;
+            """
+        )
+    )
+
+
+def test_dashboard_counts_lead_to_their_queues_and_no_page_scrolls_sideways(
+    browser: Any, live_server: Any, make_case: MakeCase, actors: dict[str, Any]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from cases.services import case_note_add
+
+    late = make_case("suspended", external_id="late-org", overdue=True)
+    make_case("flagged", external_id="on-time-org")
+    case_note_add(case=late.pk, body="called them " * 30, actor=actors["analyst"])
+    base = live_server.url
+    log_in(browser, base, "lead")
+    pages = [
+        "/admin/",
+        "/admin/cases/case/?queue=all",
+        f"/admin/cases/case/{late.pk}/change/",
+        "/admin/cases/caseevent/",
+        "/admin/cases/signal/",
+        "/admin/notifications/notice/",
+        "/admin/notifications/deliveryattempt/",
+    ]
+    wide: list[tuple[tuple[int, int], str, int]] = []
+    for size in SIZES:
+        browser.set_window_size(*size)
+        browser.get(f"{base}/admin/")
+        overdue = browser.find_element(By.ID, "ts-tile-overdue")
+        assert overdue.find_element(By.CLASS_NAME, "ts-tile-count").text == "1"
+        overdue.click()
+        assert f"#{late.pk}" in browser.find_element(By.ID, "result_list").text
+        assert "on-time-org" not in browser.find_element(By.ID, "result_list").text
+        for page in pages:
+            browser.get(f"{base}{page}")
+            browser.find_element(By.ID, "content")
+            if _overflow(browser) > 0:
+                wide.append((size, page, _overflow(browser)))
+
+    assert wide == []

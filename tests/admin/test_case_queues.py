@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from accounts.models import Account, Channel, Partner
 from cases.models import Case
 from cases.services import case_assign
 from core.actors import Actor
@@ -129,3 +130,60 @@ def test_list_does_not_count_the_whole_table_twice(login: Any, make_case: MakeCa
 
     assert response.context["cl"].show_full_result_count is False
     assert response.context["cl"].full_result_count is None
+
+
+def test_search_finds_a_case_by_id_contact_domain_and_partner(
+    login: Any, make_case: MakeCase
+) -> None:
+    wanted = make_case("flagged", external_id="org-wanted")
+    other = make_case("flagged", external_id="org-other")
+    Account.objects.filter(pk=wanted.account_id).update(contacts=["Legal@Wanted-Corp.test"])
+    partner = Partner.objects.create(code="resellco", name="ResellCo", kind="reseller")
+    Channel.objects.create(account=wanted.account, partner=partner)
+    client = login("analyst")
+
+    def found(term: str) -> list[int]:
+        return listed(client.get("/admin/cases/case/", {"q": term}))
+
+    assert found(f"#{wanted.pk}") == [wanted.pk]
+    assert wanted.pk in found(str(wanted.pk))
+    assert found(f"#{other.pk}") == [other.pk]
+    assert found("legal@wanted-corp.test") == [wanted.pk]
+    assert found("wanted-corp.test") == [wanted.pk]
+    assert found("@wanted-corp.test") == [wanted.pk]
+    assert found("resellco") == [wanted.pk]
+    assert found("RESELLCO") == [wanted.pk]
+    assert found("#999999") == []
+    assert found("nobody.example") == []
+
+
+def test_the_queue_shows_age_signals_tier_and_partners(
+    login: Any, make_case: MakeCase, actors: dict[str, Actor]
+) -> None:
+    from cases.models import Incident
+
+    case = make_case("flagged")
+    Case.objects.filter(pk=case.pk).update(created_at=timezone.now() - timedelta(days=2, hours=3))
+    Account.objects.filter(pk=case.account_id).update(tier="enterprise", direct=True)
+    partner = Partner.objects.create(code="cloudco", name="CloudCo", kind="cloud")
+    Channel.objects.create(account=case.account, partner=partner)
+    for n in (3, 4):
+        now = timezone.now()
+        Incident.objects.create(
+            account=case.account,
+            case=case,
+            kind="k",
+            severity="high",
+            signal_count=n,
+            first_seen=now,
+            last_seen=now,
+        )
+
+    html = login("analyst").get("/admin/cases/case/").content.decode()
+
+    row = html[html.index(f">#{case.pk}<") :]
+    row = row[: row.index("</tr>")]
+    assert '<td class="field-age_label"><span title="opened ' in row and ">2 d 3 h<" in row
+    assert '<td class="field-signals_label">7</td>' in row
+    assert '<td class="field-tier_label">Enterprise</td>' in row
+    assert '<td class="field-partners_label">direct, cloudco</td>' in row

@@ -95,3 +95,28 @@ def test_notice_page_shows_its_delivery_attempts(login: Any, make_case: MakeCase
 
     assert b"unavailable" in html
     assert b"503" in html
+
+
+def test_resending_a_delivered_notice_asks_first_naming_the_recipient(
+    login: Any, make_case: MakeCase
+) -> None:
+    notice = failed_notice(make_case)
+    Notice.objects.filter(pk=notice.pk).update(status="delivered")
+    client = login("lead")
+
+    asked = redeliver(client, [notice])
+    notice.refresh_from_db()
+    status_after_asking = notice.status
+    confirmed = client.post(
+        "/admin/notifications/notice/",
+        {"action": "redeliver", "confirm": "1", "_selected_action": [str(notice.pk)]},
+        follow=True,
+    )
+
+    notice.refresh_from_db()
+    assert b'id="ts-redeliver-warning"' in asked.content
+    assert notice.recipient.encode() in asked.content
+    assert status_after_asking == "delivered"  # asking sent nothing
+    assert notice.status == "pending"
+    queued = [m for m in messages_of(confirmed) if "Queued 1 notice(s) again" in m]
+    assert queued and notice.recipient in queued[0] and notice.webhook_id not in queued[0]

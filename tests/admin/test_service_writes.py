@@ -138,7 +138,7 @@ def test_the_account_admin_saves_through_account_upsert(
         {
             "name": "Acme AI Ltd",
             "tier": "enterprise",
-            "contacts": '["legal@acme.test"]',
+            "contacts": "legal@acme.test\n ops@acme.test \n",
             "channel_partners": [other.pk],
             **inline_management("channels"),
             **inline_management("cases"),
@@ -150,13 +150,13 @@ def test_the_account_admin_saves_through_account_upsert(
     assert response.status_code == 302, response.content[:3000]
     assert [c["external_id"] for c in calls] == ["acme-ai"]
     assert account.name == "Acme AI Ltd"
-    assert account.contacts == ["legal@acme.test"]
+    assert account.contacts == ["legal@acme.test", "ops@acme.test"]
     assert account.direct is False
     channels = Channel.objects.filter(account=account).values_list("partner__code", flat=True)
     assert list(channels) == ["resell"]
 
 
-def test_the_account_admin_refuses_contacts_that_are_not_a_list(
+def test_the_account_admin_refuses_contacts_that_are_not_addresses(
     root: Client, account: Account
 ) -> None:
     before = Account.objects.values().get(pk=account.pk)
@@ -166,14 +166,23 @@ def test_the_account_admin_refuses_contacts_that_are_not_a_list(
         {
             "name": "x",
             "tier": "enterprise",
-            "contacts": '"legal@acme.test"',
+            "contacts": "legal@acme.test\nnot an address",
             **inline_management("channels"),
             **inline_management("cases"),
         },
     )
 
     assert response.status_code == 200
+    assert b"Not an e-mail address: not an address" in response.content
     assert Account.objects.values().get(pk=account.pk) == before
+
+
+def test_the_account_admin_shows_contacts_one_a_line(root: Client, account: Account) -> None:
+    html = root.get(f"/admin/accounts/account/{account.pk}/change/").content.decode()
+
+    assert "[&quot;legal" not in html
+    assert "legal@acme.test\ncto@acme.test</textarea>" in html
+    assert "via cloudco" in html and "via 1" not in html
 
 
 def test_the_partner_admin_saves_through_partner_upsert(

@@ -260,6 +260,16 @@ def test_assignment_tells_the_assignee_only(
     assert sent(case) == {("staff", "case.assigned", users["investigator"].email)}
 
 
+def test_taking_a_case_tells_nobody(
+    account: Account, users: Any, actors: dict[str, Actor], endpoints: Any
+) -> None:
+    case = opened(account, actors)
+    case_assign(case=case, assignee=users["analyst"], actor=actors["analyst"])
+    case.refresh_from_db()
+    assert case.assignee_id == users["analyst"].pk
+    assert Notice.objects.filter(case=case).exists() is False
+
+
 def test_rejected_transition_records_no_notices(
     account: Account, actors: dict[str, Actor], policies: Any, endpoints: Any
 ) -> None:

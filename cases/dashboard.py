@@ -1,0 +1,286 @@
+"""The admin's front page: what needs someone now, per role, in a fixed number of queries.
+
+``WorkbenchSite`` is the admin site (``cases.apps.WorkbenchAdminConfig`` makes it the default):
+its index is the dashboard, and its list of models is grouped into *Work*, *Records* and
+*Settings*. Settings are shown in full to leads and auditors; analysts and investigators, who
+change none of them, see the rules and policies they work by, not the beat schedule or users.
+Every page stays reachable by URL for every role that may read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.choices import APPEAL_OPEN_STATES, OPEN_STATES, ApprovalState
+from cases.models import Appeal, ApprovalRequest, Case
+from cases.selectors import contactless_accounts
+from core.admin import is_lead, request_role
+from core.roles import Role
+from notifications.selectors import propagation_overdue_q, propagations_open
+
+DUE_SOON = timedelta(hours=24)
+CHART_DAYS = 30
+
+# The sections of the model list: (app label, model name) in the order shown.
+WORK = (
+    ("cases", "case"),
+    ("cases", "approvalrequest"),
+    ("cases", "appeal"),
+    ("cases", "decision"),
+    ("notifications", "propagation"),
+    ("accounts", "account"),
+    ("notifications", "notice"),
+)
+SETTINGS_FOR_ALL = (
+    ("cases", "policyclause"),
+    ("cases", "policyversion"),
+    ("cases", "flagrule"),
+    ("cases", "reviewdeadlinerule"),
+    ("accounts", "partner"),
+    ("notifications", "webhookendpoint"),
+)
+# Shown under Settings to leads and auditors only (the beat schedule, users, API clients).
+SETTINGS_APPS_IN_FULL = ("django_celery_beat", "auth")
+SETTINGS_IN_FULL = (("accounts", "apiclient"),)
+
+
+def sees_all_settings(request: HttpRequest) -> bool:
+    return is_lead(request) or request_role(request) == Role.AUDITOR
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One count on the dashboard, linking to the queue that lists what it counts."""
+
+    key: str
+    label: str
+    count: int
+    url: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    opened: int
+    closed: int
+
+
+def _url(name: str, query: str) -> str:
+    return f"{reverse(name)}?{query}"
+
+
+def dashboard_tiles(request: HttpRequest, now: datetime) -> list[Tile]:
+    """The counts of the dashboard: five queries whatever the number of cases."""
+    cases = Case.objects.filter(state__in=OPEN_STATES).aggregate(
+        open=Count("pk"),
+        mine=Count("pk", filter=Q(assignee_id=request.user.pk)),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        overdue=Count("pk", filter=Q(review_deadline__lt=now)),
+        due_soon=Count(
+            "pk", filter=Q(review_deadline__gte=now, review_deadline__lt=now + DUE_SOON)
+        ),
+    )
+    approvals = ApprovalRequest.objects.filter(
+        state=ApprovalState.PENDING, expires_at__gt=now
+    ).count()
+    appeals = Appeal.objects.filter(state__in=APPEAL_OPEN_STATES).aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(review_deadline__lt=now))
+    )
+    partners = propagations_open().filter(
+        propagation_overdue_q("ack", now=now) | propagation_overdue_q("report", now=now)
+    )
+    contactless = contactless_accounts().count()
+    case_list = "admin:cases_case_changelist"
+    tiles = [
+        Tile("mine", "My open cases", cases["mine"], _url(case_list, "queue=mine")),
+        Tile(
+            "unassigned",
+            "Unassigned",
+            cases["unassigned"],
+            _url(case_list, "queue=unassigned"),
+        ),
+        Tile(
+            "overdue",
+            "Overdue",
+            cases["overdue"],
+            _url(case_list, "queue=overdue"),
+            urgent=cases["overdue"] > 0,
+        ),
+        Tile("due_soon", "Due within 24 h", cases["due_soon"], _url(case_list, "queue=due_soon")),
+        Tile("open", "All open cases", cases["open"], _url(case_list, "queue=open")),
+        Tile(
+            "approvals",
+            "Pending approvals",
+            approvals,
+            _url("admin:cases_approvalrequest_changelist", "state=pending"),
+            urgent=approvals > 0 and is_lead(request),
+        ),
+        Tile(
+            "appeals",
+            "Open appeals",
+            appeals["open"],
+            _url("admin:cases_appeal_changelist", "queue=open"),
+        ),
+        Tile(
+            "appeals_overdue",
+            "Appeals overdue",
+            appeals["overdue"],
+            _url("admin:cases_appeal_changelist", "queue=overdue"),
+            urgent=appeals["overdue"] > 0,
+        ),
+        Tile(
+            "partners_overdue",
+            "Partner follow-ups overdue",
+            partners.count(),
+            _url("admin:notifications_propagation_changelist", "follow_up=overdue"),
+        ),
+        Tile(
+            "contactless",
+            "Accounts with an open case and no contact",
+            contactless,
+            _url("admin:accounts_account_changelist", "contact=none_open"),
+            urgent=contactless > 0,
+        ),
+    ]
+    if request_role(request) == Role.AUDITOR:
+        tiles = [t for t in tiles if t.key != "mine"]  # an auditor is assigned nothing
+    return tiles
+
+
+def dashboard_chart(now: datetime, days: int = CHART_DAYS) -> list[Bar]:
+    """Cases opened and closed per day (UTC) over the last ``days`` days: two grouped
+    queries over the days' rows only (the indexes on ``created_at`` and ``closed_at``)."""
+    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    opened = dict(
+        Case.objects.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    closed = dict(
+        Case.objects.filter(closed_at__gte=start)
+        .annotate(day=TruncDate("closed_at"))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    first = start.date()
+    return [
+        Bar(day, opened.get(day, 0), closed.get(day, 0))
+        for day in (first + timedelta(days=n) for n in range(days))
+    ]
+
+
+def chart_svg_bars(bars: list[Bar], *, width: int = 600, height: int = 120) -> dict[str, Any]:
+    """Positions of the chart's bars (drawn by the template as SVG rectangles)."""
+    top = max([1, *(b.opened for b in bars), *(b.closed for b in bars)])
+    step = width / max(len(bars), 1)
+    bar_width = max(step / 2 - 1, 1)
+    rows = []
+    for n, bar in enumerate(bars):
+        x = n * step
+        opened_h = bar.opened * height / top
+        closed_h = bar.closed * height / top
+        rows.append(
+            {
+                "day": bar.day,
+                "opened": bar.opened,
+                "closed": bar.closed,
+                "x_opened": round(x, 1),
+                "x_closed": round(x + bar_width, 1),
+                "y_opened": round(height - opened_h, 1),
+                "y_closed": round(height - closed_h, 1),
+                "h_opened": round(opened_h, 1),
+                "h_closed": round(closed_h, 1),
+            }
+        )
+    return {
+        "bars": rows,
+        "width": width,
+        "height": height,
+        "bar_width": round(bar_width, 1),
+        "top": top,
+        "total_opened": sum(b.opened for b in bars),
+        "total_closed": sum(b.closed for b in bars),
+    }
+
+
+class WorkbenchSite(admin.AdminSite):
+    """The admin site: the dashboard as its index, the models grouped by what they are for."""
+
+    site_header = "Trust & Safety cases"
+    site_title = "Trust & Safety cases"
+    index_title = "Dashboard"
+    site_url = None  # no public site to go back to
+    index_template = "admin/ts_dashboard.html"
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        now = timezone.now()
+        context = {
+            "tiles": dashboard_tiles(request, now),
+            "chart": chart_svg_bars(dashboard_chart(now)),
+            "chart_days": CHART_DAYS,
+            "role": request_role(request) or "none",
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None:
+            return apps
+        models = {
+            (app["app_label"], model["object_name"].lower()): model
+            for app in apps
+            for model in app["models"]
+        }
+        full = sees_all_settings(request)
+        settings_keys = [*SETTINGS_FOR_ALL, *(SETTINGS_IN_FULL if full else ())]
+        if full:
+            settings_keys += [
+                key
+                for key in models
+                if key[0] in SETTINGS_APPS_IN_FULL and key not in settings_keys
+            ]
+        work = [models[k] for k in WORK if k in models]
+        settings = [models[k] for k in settings_keys if k in models]
+        shown = {*WORK, *SETTINGS_FOR_ALL, *SETTINGS_IN_FULL}
+        records = [
+            model
+            for key, model in models.items()
+            if key not in shown and key[0] not in SETTINGS_APPS_IN_FULL
+        ]
+        index = reverse("admin:index", current_app=self.name)
+        return [
+            {
+                "name": name,
+                "app_label": label,
+                "app_url": f"{index}#ts-section-{label}",
+                "has_module_perms": True,
+                "models": section,
+            }
+            for name, label, section in (
+                ("Work", "work", work),
+                ("Records", "records", records),
+                ("Settings", "settings", settings),
+            )
+            if section
+        ]

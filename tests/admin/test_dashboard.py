@@ -1,0 +1,127 @@
+"""The admin's front page: counts per role that link to their queues, a chart of the last 30
+days, the models grouped with the settings in full for leads and auditors only, in a fixed
+number of queries (pinned at 1,000 cases)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Account
+from cases.models import Case
+from cases.services import case_assign
+from tests.admin.conftest import MakeCase
+
+# Session, user, the role (groups, for the tiles, the settings and the sidebar), then five
+# counts and the chart's two series.
+DASHBOARD_QUERIES = 12
+
+
+def tile(html: str, key: str) -> tuple[int, str]:
+    found = re.search(
+        rf'class="ts-tile[^"]*" id="ts-tile-{key}" href="([^"]+)">\s*'
+        r'<span class="ts-tile-count">(\d+)</span>',
+        html,
+    )
+    assert found is not None, key
+    return int(found.group(2)), found.group(1).replace("&amp;", "&")
+
+
+def test_the_counts_link_to_the_queues_that_list_them(
+    login: Any, make_case: MakeCase, users: Any, actors: Any
+) -> None:
+    mine = make_case("flagged")
+    case_assign(case=mine, assignee=users["analyst"], actor=actors["analyst"])
+    make_case("suspended", overdue=True)
+    make_case("dismissed")
+    nobody = make_case("flagged")
+    Account.objects.filter(pk=nobody.account_id).update(contacts=[])
+    client = login("analyst")
+
+    html = client.get("/admin/").content.decode()
+
+    assert tile(html, "mine") == (1, "/admin/cases/case/?queue=mine")
+    assert tile(html, "unassigned")[0] == 2
+    assert tile(html, "overdue")[0] == 1
+    assert tile(html, "open")[0] == 3
+    assert tile(html, "contactless")[0] == 1
+    assert tile(html, "approvals")[0] == 0
+    for key in ("mine", "unassigned", "overdue", "open", "contactless", "appeals"):
+        count, url = tile(html, key)
+        listed = client.get(url)
+        assert listed.status_code == 200, url
+        assert listed.context["cl"].result_count == count, key
+
+
+def test_the_chart_counts_the_last_30_days(login: Any, make_case: MakeCase) -> None:
+    make_case("flagged")
+    old = make_case("dismissed")
+    Case.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=40), closed_at=timezone.now()
+    )
+
+    html = login("auditor").get("/admin/").content.decode()
+
+    assert "Last 30 days: 1 case(s) opened, 1 closed" in html
+    assert html.count('class="ts-bar-opened"') == 30
+
+
+def test_settings_are_shown_in_full_to_leads_and_auditors_only(login: Any) -> None:
+    analyst = login("analyst").get("/admin/").content.decode()
+    lead = login("lead").get("/admin/").content.decode()
+    auditor = login("auditor").get("/admin/").content.decode()
+
+    for html in (analyst, lead, auditor):
+        assert 'id="ts-section-work"' in html and 'id="ts-section-settings"' in html
+        assert "/admin/cases/flagrule/" in html
+    assert "Crontabs" not in analyst and "Intervals" not in analyst
+    assert "/admin/django_celery_beat/crontabschedule/" not in analyst
+    for html in (lead, auditor):
+        assert "/admin/django_celery_beat/crontabschedule/" in html
+    # Still reachable by URL: analysts read the schedule, they only do not have it in view.
+    assert login("analyst").get("/admin/django_celery_beat/crontabschedule/").status_code == 200
+
+
+def test_an_auditor_has_no_queue_of_their_own(login: Any) -> None:
+    html = login("auditor").get("/admin/").content.decode()
+
+    assert 'id="ts-tile-mine"' not in html
+    assert 'id="ts-tile-open"' in html
+
+
+def _bulk_cases(n: int) -> None:
+    """``n`` open cases of as many accounts, written directly (the count is what matters)."""
+    now = timezone.now()
+    accounts = Account.objects.bulk_create(
+        Account(external_id=f"bulk-{i:05d}", name=f"Bulk {i}", contacts=[] if i % 7 else ["a@b.c"])
+        for i in range(n)
+    )
+    Case.objects.bulk_create(
+        Case(
+            account=account,
+            summary="bulk",
+            state=["flagged", "suspended", "investigated"][i % 3],
+            review_deadline=now + timedelta(hours=(i % 48) - 12),
+            created_at=now - timedelta(days=i % 40),
+        )
+        for i, account in enumerate(accounts)
+    )
+
+
+def test_the_dashboard_runs_a_fixed_number_of_queries_at_1000_cases(login: Any) -> None:
+    client = login("lead")
+    client.get("/admin/")  # a warm connection
+    with CaptureQueriesContext(connection) as few:
+        client.get("/admin/")
+    _bulk_cases(1000)
+
+    with CaptureQueriesContext(connection) as many:
+        html = client.get("/admin/").content.decode()
+
+    assert tile(html, "open")[0] == 1000
+    assert len(many) == len(few) == DASHBOARD_QUERIES, [q["sql"][:80] for q in many]
