@@ -381,6 +381,8 @@ SPECTACULAR_SETTINGS = {
         "RestrictionKindEnum": "cases.choices.RestrictionKind",
         "DecisionKindEnum": "cases.choices.DecisionKind",
         "PartnerKindEnum": "accounts.choices.PartnerKind",
+        "EvidenceKindEnum": "cases.choices.EvidenceKind",
+        "CustodyActionEnum": "cases.choices.CustodyAction",
     },
 }
 # Keys are kept this long (Stripe keeps them 24 hours).
