@@ -391,6 +391,8 @@ SPECTACULAR_SETTINGS = {
         "PartnerKindEnum": "accounts.choices.PartnerKind",
         "IdentifierKindEnum": "accounts.identifiers.IdentifierKind",
         "LinkStrengthEnum": [("strong", "strong"), ("weak", "weak")],
+        "EvidenceKindEnum": "cases.choices.EvidenceKind",
+        "CustodyActionEnum": "cases.choices.CustodyAction",
     },
 }
 # Keys are kept this long (Stripe keeps them 24 hours).
