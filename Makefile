@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8001
 GATEWAY_PORT ?= 8002
 
-.PHONY: run test install lint typecheck check bench bench-quick bench-deps clean gateway
+.PHONY: run test install lint typecheck check bench bench-quick bench-deps clean gateway test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,13 +38,8 @@ run: $(STAMP)
 ## its list in var/gateway-state.json
 gateway: $(STAMP)
 	@mkdir -p var
-	@key=$$(cat var/gateway.key 2>/dev/null); \
-	code=$$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $$key" \
-	  "http://127.0.0.1:$(PORT)/api/v1/enforcement/changes?limit=1"); \
-	if [ -z "$$key" ] || [ "$$code" = 401 ] || [ "$$code" = 403 ]; then \
-	  (umask 077; $(PY) manage.py create_api_client "demo-gateway-$$(date +%s)" \
-	    --scope enforcement:read > var/gateway.key); \
-	fi
+	@$(PY) manage.py create_api_client "demo-gateway-$$(date +%s)" --scope enforcement:read \
+	  --key-file var/gateway.key
 	@echo
 	@echo "  Mirror:   http://127.0.0.1:$(GATEWAY_PORT)/authz (send x-account-id), /healthz;"
 	@echo "            following http://127.0.0.1:$(PORT) (run \`make run\` first). Ctrl-C stops it."
@@ -65,6 +60,14 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
 check: lint typecheck test
+
+## test-deps: Debian's chromium, chromium-driver (browser tests of the admin) and nginx (the
+## gateway tests), installed where missing (needs root and apt); the tests skip without them
+test-deps:
+	@missing=""; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 # The load generator is Debian's wrk; installed here if it is missing (needs root and apt).
 bench-deps:

@@ -97,3 +97,33 @@ def test_revoke_stops_the_key_and_list_shows_it(db: Any) -> None:
     assert "old" in listing
     assert "revoked" in listing
     assert key not in listing
+
+
+def test_a_key_file_is_written_for_its_owner_kept_while_valid_and_replaced_once_revoked(
+    db: Any, tmp_path: Any
+) -> None:
+    path = tmp_path / "gateway.key"
+    out, err = run(
+        "create_api_client", "gw-1", "--scope", "enforcement:read", "--key-file", str(path)
+    )
+    assert out == ""  # the key goes to the file only
+    key = path.read_text().strip()
+    assert client_for_key(key) == ApiClient.objects.get(name="gw-1")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert f"its key is in {path}" in err
+
+    # Run again (as every `make gateway` does): the valid key is kept, no client is made.
+    _, err = run(
+        "create_api_client", "gw-2", "--scope", "enforcement:read", "--key-file", str(path)
+    )
+    assert "kept" in err
+    assert path.read_text().strip() == key
+    assert not ApiClient.objects.filter(name="gw-2").exists()
+
+    # A scope the kept key lacks, or a revoked key: a new client and key replace it.
+    run("create_api_client", "gw-1", "--revoke")
+    run("create_api_client", "gw-3", "--scope", "enforcement:read", "--key-file", str(path))
+    replaced = path.read_text().strip()
+    assert replaced != key and client_for_key(replaced) == ApiClient.objects.get(name="gw-3")
+    run("create_api_client", "gw-4", "--scope", "cases:read", "--key-file", str(path))
+    assert client_for_key(path.read_text().strip()) == ApiClient.objects.get(name="gw-4")
