@@ -34,11 +34,16 @@ def holds_review_remind(*, now: datetime, leads: Callable[[], list[Any]]) -> tup
     """Remind the leads of every active hold whose review date is near: (holds, notices)."""
     horizon = (now + settings.HOLD_REVIEW_REMINDER_BEFORE).date()
     reminded = notices = 0
+    owed = LegalHold.objects.filter(
+        released_at__isnull=True, reminded_for__isnull=True, review_date__lte=horizon
+    )
+    # A sweep with nothing due costs this one read (no transaction, no lock).
+    if not owed.exists():
+        return reminded, notices
     with transaction.atomic():
         due = list(
-            LegalHold.objects.select_for_update(skip_locked=True, of=("self",))
+            owed.select_for_update(skip_locked=True, of=("self",))
             .select_related("account")
-            .filter(released_at__isnull=True, reminded_for__isnull=True, review_date__lte=horizon)
             .order_by("review_date", "id")
         )
         for hold in due:

@@ -16,6 +16,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Model
 from django.urls import URLPattern
 
+from accounts.models import Account
 from cases.admin.forms import TRANSITION_FORMS
 from cases.models import Appeal, ApprovalRequest, CaseNote, Decision, RemediationItem
 from cases.services import case_note_add
@@ -85,6 +86,8 @@ def fill(model: type[Model], route: str, pk: Any) -> list[str]:
         "note_id": first_pk(CaseNote),
         "evidence_id": 1,
         "item_id": first_pk(RemediationItem) or 1,
+        "account_id": pk if model is Account else first_pk(Account),
+        "other_id": first_pk(Account),
     }
     path = route.replace("<path:object_id>", str(pk))
     for key, value in related.items():

@@ -255,12 +255,13 @@ def test_the_sweep_costs_the_same_whatever_the_number_of_cases_not_due(
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
-def test_a_sweep_with_nothing_due_is_three_queries(db: Any) -> None:
-    """One for the due cases, one for the due appeals, one for the partners' follow-up."""
+def test_a_sweep_with_nothing_due_is_four_queries(db: Any) -> None:
+    """One each for the due cases, the due appeals, the partners' follow-up and the legal
+    holds to review."""
     make_not_due(50, 0)
     with CaptureQueriesContext(connection) as queries:
         deadlines_sweep(now=T0)
-    assert len(queries.captured_queries) == 3
+    assert len(queries.captured_queries) == 4
 
 
 def test_postgres_reads_due_cases_through_the_partial_deadline_index(
