@@ -157,6 +157,19 @@ def test_a_worker_logs_with_the_id_of_the_request_that_caused_the_task(
     request and the task it sends in turn: both log with the request's id; a task sent outside
     any request logs with none."""
     records = Records()
+    # Worker and sender on the same in-memory broker, whatever the run's CELERY_BROKER_URL.
+    saved = (app.conf.broker_read_url, app.conf.broker_write_url)
+    app.conf.broker_read_url = app.conf.broker_write_url = "memory://"
+    try:
+        _run_worker(records)
+    finally:
+        app.conf.broker_read_url, app.conf.broker_write_url = saved
+    logged = [r for r in records.records if r.name == TASK_LOGGER]
+    ids = sorted((r.getMessage(), r.request_id) for r in logged)  # type: ignore[attr-defined]
+    assert ids == [("child", "-"), ("child", "req-task-9"), ("parent", "req-task-9")]
+
+
+def _run_worker(records: Records) -> None:
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         # After the worker's start, which configures logging anew.
         logging.getLogger(TASK_LOGGER).addHandler(records)
@@ -168,9 +181,6 @@ def test_a_worker_logs_with_the_id_of_the_request_that_caused_the_task(
         _child.delay()
         _wait_for(records, 3)
     logging.getLogger(TASK_LOGGER).removeHandler(records)
-    logged = [r for r in records.records if r.name == TASK_LOGGER]
-    ids = sorted((r.getMessage(), r.request_id) for r in logged)  # type: ignore[attr-defined]
-    assert ids == [("child", "-"), ("child", "req-task-9"), ("parent", "req-task-9")]
 
 
 def _wait_for(records: Records, n: int, timeout: float = 20) -> None:
