@@ -7,9 +7,15 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
+from django.core.validators import RegexValidator
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
@@ -27,7 +33,7 @@ from ..errors import EvidenceNotFound
 from ..evidence_store import content_chunks
 from ..models import Case, CustodyEvent, EvidenceItem
 from ..selectors import evidence_item_get, evidence_items_of_case
-from ..services.evidence import EvidenceUpload, evidence_item_add, evidence_item_open
+from ..services.evidence import MEDIA_TYPE, EvidenceUpload, evidence_item_add, evidence_item_open
 from .views import ACTING_USER_PARAMETER
 
 
@@ -96,6 +102,9 @@ class EvidenceUploadSerializer(StrictSerializer):
         default="",
         max_length=127,
         help_text="Else the part's Content-Type, else guessed from the name.",
+        validators=[
+            RegexValidator(MEDIA_TYPE, "'media_type' must be a media type such as text/plain.")
+        ],
     )
 
 
@@ -122,7 +131,11 @@ class CaseEvidenceApi(APIView):
     @extend_schema(
         operation_id="cases_evidence_list",
         summary="The case's evidence items, oldest first (snapshots with kind snapshot)",
-        responses={200: EvidenceItemSerializer(many=True)},
+        responses={
+            200: inline_serializer(
+                name="EvidenceItemList", fields={"results": EvidenceItemSerializer(many=True)}
+            )
+        },
         parameters=[ACTING_USER_PARAMETER],
         tags=["evidence"],
     )
@@ -183,7 +196,9 @@ class EvidenceDownloadApi(APIView):
             "`evidence_corrupted` and nothing is served."
         ),
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="In the media type the item was stored with."
+            ),
         },
         parameters=[REASON_PARAMETER, ACTING_USER_PARAMETER],
         tags=["evidence"],
