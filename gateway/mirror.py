@@ -364,6 +364,8 @@ async def serve(answerer: Answerer, host: str, port: int) -> None:
     )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
+        # Event loops without POSIX signals (Windows') raise this: Ctrl-C still stops the
+        # process there through KeyboardInterrupt.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     logger.info("answering on %s:%d", host, port)
