@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
@@ -33,7 +34,13 @@ from ..errors import EvidenceNotFound
 from ..evidence_store import content_chunks
 from ..models import Case, CustodyEvent, EvidenceItem
 from ..selectors import evidence_item_get, evidence_items_of_case
-from ..services.evidence import MEDIA_TYPE, EvidenceUpload, evidence_item_add, evidence_item_open
+from ..services.evidence import (
+    MEDIA_TYPE,
+    MEDIA_TYPE_MAX,
+    EvidenceUpload,
+    evidence_item_add,
+    evidence_item_open,
+)
 from .views import ACTING_USER_PARAMETER
 
 
@@ -93,18 +100,35 @@ class EvidenceRecordSerializer(EvidenceItemSerializer):
         read_only_fields = fields
 
 
+class MediaTypeField(TextField):
+    """A media type without parameters (``type/subtype``): the schema's pattern is the one the
+    service checks, so that whatever the schema admits is stored."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(
+            RegexValidator(MEDIA_TYPE, "'media_type' must be a media type such as text/plain.")
+        )
+
+    @property
+    def pattern(self) -> str:
+        return MEDIA_TYPE.pattern
+
+
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class EvidenceFileField(serializers.FileField):
+    """The uploaded content: not empty (an empty file is a 422), which the schema says."""
+
+
 class EvidenceUploadSerializer(StrictSerializer):
-    file = serializers.FileField(help_text="The content; its name is the item's name.")
+    file = EvidenceFileField(help_text="The content; its name is the item's name.")
     description = TextField(required=False, allow_blank=True, default="", max_length=MAX_TEXT)
-    media_type = TextField(
+    media_type = MediaTypeField(
         required=False,
         allow_blank=True,
         default="",
-        max_length=127,
+        max_length=MEDIA_TYPE_MAX,
         help_text="Else the part's Content-Type, else guessed from the name.",
-        validators=[
-            RegexValidator(MEDIA_TYPE, "'media_type' must be a media type such as text/plain.")
-        ],
     )
 
 
@@ -196,6 +220,11 @@ class EvidenceDownloadApi(APIView):
             "`evidence_corrupted` and nothing is served."
         ),
         responses={
+            # A JSON item (a snapshot, say) is served as JSON: any JSON value. Anything else is
+            # its bytes as stored.
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.ANY, description="In the media type the item was stored with."
+            ),
             (200, "*/*"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="In the media type the item was stored with."
             ),
