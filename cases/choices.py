@@ -96,6 +96,7 @@ class EventAction(models.TextChoices):
     LINK_FALSE_POSITIVE = "link_false_positive", "Account link marked false positive"
     HOLD_PLACED = "hold_placed", "Legal hold placed"
     HOLD_RELEASED = "hold_released", "Legal hold released"
+    PURGED = "purged", "Purged past retention"
 
 
 class EvidenceKind(models.TextChoices):
@@ -112,6 +113,8 @@ class CustodyAction(models.TextChoices):
     VIEWED = "viewed", "Viewed"
     DOWNLOADED = "downloaded", "Downloaded"
     EXPORTED = "exported", "Exported"
+    # Earlier custody events deleted past their retention: the range and the last one's hash.
+    PURGED = "purged", "Earlier events purged past retention"
 
 
 class RestrictionKind(models.TextChoices):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,30 @@ def custody_hash(prev_hash: str, event: dict[str, Any], item: dict[str, Any] | N
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_json(body)).hexdigest()
 
 
+PURGED_REASON = "Past retention: custody events {first}-{last} deleted; the last hashed {hash}."
+_PURGED = re.compile(
+    r"^Past retention: custody events (\d+)-(\d+) deleted; the last hashed ([0-9a-f]{64})\.$"
+)
+
+
+def purged_reason(first: int, last: int, last_hash: str) -> str:
+    """What a ``purged`` custody event says: the range it deleted and the last one's hash."""
+    return PURGED_REASON.format(first=first, last=last, hash=last_hash)
+
+
+def purged_ranges(events: list[dict[str, Any]]) -> dict[int, tuple[int, str]]:
+    """The ranges the chain's ``purged`` events account for: first seq -> (last seq, the last
+    one's hash). The events' own hashes cover what they say."""
+    ranges: dict[int, tuple[int, str]] = {}
+    for event in events:
+        if event.get("action") != "purged":
+            continue
+        match = _PURGED.match(event.get("reason") or "")
+        if match:
+            ranges[int(match[1])] = (int(match[2]), match[3])
+    return ranges
+
+
 def custody_chain_problems(
     item: dict[str, Any], events: list[dict[str, Any]]
 ) -> list[tuple[dict[str, Any] | None, str]]:
@@ -75,8 +100,16 @@ def custody_chain_problems(
     problems: list[tuple[dict[str, Any] | None, str]] = []
     if not events:
         return [(None, "has no custody events (its acquisition was deleted)")]
+    purged = purged_ranges(events)
     previous = ""
-    for expected_seq, event in enumerate(events, start=1):
+    expected_seq = 0
+    for event in events:
+        expected_seq += 1
+        # A gap that a ``purged`` event of the chain accounts for: the next event follows the
+        # last purged one's hash, which that event recorded.
+        while event.get("seq") != expected_seq and expected_seq in purged:
+            last, previous = purged[expected_seq]
+            expected_seq = last + 1
         if event.get("seq") != expected_seq:
             problems.append((event, f"seq {event.get('seq')} where {expected_seq} was expected"))
         if event.get("prev_hash") != previous:

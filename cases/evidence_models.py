@@ -142,3 +142,27 @@ class LegalHold(models.Model):
     @property
     def is_active(self) -> bool:
         return self.released_at is None
+
+
+class PurgeRecord(AppendOnlyModel):
+    """One run of the retention purge (``cases.retention``): what it deleted, kind by kind, and
+    what active legal holds kept. Counts only, never the content. Each case it touched also
+    has a ``purged`` event on its timeline."""
+
+    at = models.DateTimeField(default=timezone.now)
+    actor_label = models.CharField(max_length=200)
+    # Per kind: the retention period in days and the cut-off it applied.
+    periods = models.JSONField(default=dict)
+    cutoffs = models.JSONField(default=dict)
+    # Per kind: rows deleted (dismissed_cases: cases whose records went), and the rows within
+    # the dismissed cases (signals, incidents, evidence items, custody events).
+    counts = models.JSONField(default=dict)
+    # [{"hold", "legal_reference", "on", "counts"}]: what each active hold kept.
+    held = models.JSONField(default=list, blank=True)
+    cases = models.PositiveIntegerField(default=0, help_text="Timelines that record it.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Purge at {self.at:%Y-%m-%d %H:%M}"

@@ -1,8 +1,9 @@
 """Where evidence content is kept: the ``evidence`` storage of ``STORAGES`` (the file system
 under ``var/evidence`` by default, an S3-compatible bucket by settings; docs/operations.md).
 
-Content is written once, under a name never used before, and never overwritten or deleted by
-the service: the database row holds the name, the SHA-256 and the size, and reading checks them.
+Content is written once, under a name never used before, and never overwritten; only the
+retention purge deletes it, after the item's record is gone (``cases.retention``). The database
+row holds the name, the SHA-256 and the size, and reading checks them.
 """
 
 from __future__ import annotations
@@ -77,3 +78,9 @@ def content_chunks(name: str) -> Iterator[bytes]:
 
 def content_read(name: str) -> bytes:
     return b"".join(content_chunks(name))
+
+
+def content_delete(name: str) -> None:
+    """Delete stored content whose item the retention purge has deleted (a name that is gone
+    already is no error: a purge that stopped half-way is run again)."""
+    evidence_storage().delete(name)

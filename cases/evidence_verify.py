@@ -5,7 +5,7 @@
   item's record, so a changed item (its hash, size or storage name) breaks its chain.
 - **Uploads against the timeline**: each uploaded item is the one its ``evidence_file`` event
   records (name, media type, size, SHA-256); an event whose item is gone, and an uploaded item
-  no event records, are reported.
+  no event records, are reported, unless a ``purged`` event of the case records its deletion.
 - **Snapshots against their decision**: each snapshot names a suspend or terminate event of its
   own case.
 - **Content** (``verify_audit --content``): each item's stored content still has its SHA-256
@@ -96,6 +96,7 @@ def _uploads_check(
     case_id: int, events: list[dict[str, Any]], items: list[dict[str, Any]]
 ) -> Iterator[Finding]:
     uploads = {item["id"]: item for item in items if item["kind"] == EvidenceKind.UPLOAD}
+    purged = _purged_items(events)
     for event in events:
         if event.get("action") != EventAction.EVIDENCE_FILE:
             continue
@@ -103,6 +104,8 @@ def _uploads_check(
         assert isinstance(data, dict)  # noqa: S101 -- narrowed just above
         source = f"event {event.get('id')} (seq {event.get('seq')})"
         item = uploads.pop(data.get("item"), None)
+        if item is None and data.get("item") in purged:
+            continue
         if item is None:
             yield (
                 ITEMS,
@@ -123,6 +126,17 @@ def _uploads_check(
             f"evidence {item_id} of case {case_id}",
             "an upload no event of its case records (inserted outside the service)",
         )
+
+
+def _purged_items(events: list[dict[str, Any]]) -> set[Any]:
+    """The evidence items that the case's ``purged`` events record as deleted past retention."""
+    items: set[Any] = set()
+    for event in events:
+        data = event.get("data")
+        if event.get("action") == EventAction.PURGED and isinstance(data, dict):
+            listed = data.get("evidence_items")
+            items.update(listed if isinstance(listed, list) else [])
+    return items
 
 
 def _content_check(item: dict[str, Any], subject: str, case_id: int) -> Iterator[Finding]:

@@ -81,6 +81,9 @@ HOLD_CONTENT_COLUMNS = (
 )
 HOLD_RELEASE_COLUMNS = ("released_at", "released_by", "release_reason")
 
+# The runs of the retention purge: append-only.
+PURGE_RECORD_TABLE = "cases_purgerecord"
+
 # Every table whose rows are never deleted, so never truncated either.
 TRUNCATE_GUARDED_TABLES = (
     *GUARDED_TABLES,
@@ -91,6 +94,7 @@ TRUNCATE_GUARDED_TABLES = (
     DECISION_TABLE,
     RESTRICTION_TABLE,
     HOLD_TABLE,
+    PURGE_RECORD_TABLE,
 )
 
 _state = threading.local()
@@ -111,9 +115,41 @@ def audit_guard_lifted() -> Iterator[None]:
         _state.lifted = previous
 
 
+def purge_enabled() -> int:
+    return 1 if getattr(_state, "purging", False) else 0
+
+
 def register_sqlite_function(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_function("tscase_guard", 0, guard_enabled)
+        connection.connection.create_function("tscase_purge", 0, purge_enabled)
+
+
+# The tables whose rows the retention purge deletes (``cases.retention``), and nothing else
+# does: their DELETE guard gives way inside a transaction that has said it purges
+# (``purge_allowed``). UPDATE stays refused, and so does TRUNCATE.
+PURGEABLE_TABLES = ("cases_signal", *EVIDENCE_TABLES, DELIVERY_TABLE)
+PURGE_SETTING = "tscase.purge"
+
+
+@contextmanager
+def purge_allowed(connection: Any) -> Iterator[None]:
+    """Inside the caller's transaction: DELETE of the purgeable tables' rows is allowed (on
+    PostgreSQL a transaction-local setting that the guard reads, on SQLite ``tscase_purge()``)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("A purge deletes inside a transaction.")
+    previous = getattr(_state, "purging", False)
+    _state.purging = True
+    try:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'on', true)", [PURGE_SETTING])
+        yield
+    finally:
+        _state.purging = previous
+        if connection.vendor == "postgresql" and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, '', true)", [PURGE_SETTING])
 
 
 PG_FUNCTION = """
@@ -386,4 +422,92 @@ def hold_uninstall_sql(vendor: str) -> list[str]:
             f"DROP TRIGGER IF EXISTS {table}_no_delete;",
             f"DROP TRIGGER IF EXISTS {table}_fixed;",
         ]
+    return statements
+
+
+PG_PURGEABLE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION tscase_append_only_purgeable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('{PURGE_SETTING}', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+"""
+
+PG_NOTICE_PURGEABLE = """
+CREATE OR REPLACE FUNCTION tscase_notice_content_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF current_setting('{setting}', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'notifications_notice rows cannot be deleted'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF ({changed}) THEN
+        RAISE EXCEPTION 'what a notice says is fixed once recorded'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+"""
+
+
+def purgeable_install_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    """The DELETE guard of ``tables`` gives way to the retention purge (``purge_allowed``);
+    the notice table's as well when it is among them."""
+    statements: list[str] = []
+    if vendor == "postgresql":
+        statements.append(PG_PURGEABLE_FUNCTION)
+        for table in tables:
+            if table == NOTICE_TABLE:
+                changed = " OR ".join(
+                    f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in NOTICE_CONTENT_COLUMNS
+                )
+                statements.append(
+                    PG_NOTICE_PURGEABLE.format(setting=PURGE_SETTING, changed=changed)
+                )
+                continue
+            statements.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
+            statements.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION tscase_append_only_purgeable();"
+            )
+    elif vendor == "sqlite":
+        for table in tables:
+            message = (
+                f"{NOTICE_TABLE} rows cannot be deleted"
+                if table == NOTICE_TABLE
+                else f"{table} is append-only: DELETE refused"
+            )
+            statements.append(f"DROP TRIGGER IF EXISTS {table}_no_delete;")
+            statements.append(
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                f"WHEN tscase_guard() AND NOT tscase_purge() "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+            )
+    return statements
+
+
+def purgeable_uninstall_sql(vendor: str, tables: tuple[str, ...]) -> list[str]:
+    """Back to the guards that refuse every DELETE."""
+    statements: list[str] = []
+    plain = tuple(t for t in tables if t != NOTICE_TABLE)
+    if vendor == "postgresql":
+        statements += install_sql(vendor, plain)
+        if NOTICE_TABLE in tables:
+            changed = " OR ".join(
+                f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in NOTICE_CONTENT_COLUMNS
+            )
+            statements.append(PG_NOTICE_FUNCTION.format(changed=changed))
+    elif vendor == "sqlite":
+        statements += [s for s in install_sql(vendor, plain) if "_no_delete" in s]
+        if NOTICE_TABLE in tables:
+            statements += [
+                s for s in notice_install_sql(vendor) if f"{NOTICE_TABLE}_no_delete" in s
+            ]
     return statements

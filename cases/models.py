@@ -440,6 +440,8 @@ class FeedCounter(models.Model):
 
     ENFORCEMENT = "enforcement"
     PARTNERS = "partners"
+    # Not a counter: the row that placing a legal hold and the retention purge lock.
+    HOLDS = "holds"
 
     name = models.CharField(max_length=32, primary_key=True)
     value = models.BigIntegerField(default=0)
@@ -838,3 +840,4 @@ class StatementSubmission(models.Model):
 from .evidence_models import CustodyEvent as CustodyEvent  # noqa: E402
 from .evidence_models import EvidenceItem as EvidenceItem  # noqa: E402
 from .evidence_models import LegalHold as LegalHold  # noqa: E402
+from .evidence_models import PurgeRecord as PurgeRecord  # noqa: E402

@@ -62,3 +62,16 @@ def digests_send(now: str | None = None) -> int:
 def approvals_sweep(now: str | None = None) -> dict[str, int]:
     """Expire approval requests past their ``expires_at``; remind the other leads before."""
     return approvals_sweep_service(now=_at(now))
+
+
+@shared_task(
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def retention_purge(now: str | None = None) -> dict[str, int]:
+    """Delete what is past its retention period and no legal hold keeps; record it."""
+    from .services.retention import purge_expired
+
+    return dict(purge_expired(now=_at(now)).counts)

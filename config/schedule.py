@@ -60,6 +60,13 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
         description="Each staff member's open cases by deadline, overdue first (07:00 UTC).",
     ),
     Periodic(
+        name="retention: purge what is past its period",
+        task="cases.tasks.retention_purge",
+        crontab="30 3 * * *",
+        description="Delete the data past its retention period (RETENTION_*_DAYS) that no "
+        "active legal hold keeps, and record it on the timelines (03:30 UTC).",
+    ),
+    Periodic(
         name="api: purge expired idempotency keys",
         task="accounts.tasks.idempotency_keys_purge",
         every_seconds=3600,

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.converters import IdConverter
 from config.limits import DEFAULT_MAX_BODY_BYTES
@@ -405,6 +406,37 @@ ENFORCEMENT_CACHE_TTL = int(os.environ.get("ENFORCEMENT_CACHE_TTL", "300"))
 ENFORCEMENT_FEED_RETENTION = timedelta(
     days=max(1, int(os.environ.get("ENFORCEMENT_FEED_RETENTION", "30")))
 )
+
+# Retention (docs/security.md): how long each kind of data is kept, in days, before the purge
+# (`manage.py purge_expired`, daily at 03:30 UTC) deletes it. Nothing of an account or a case
+# under an active legal hold is purged. Where an appeal could still need the data, the period is
+# at least the appeal window plus RETENTION_MARGIN_DAYS; a shorter one stops the service at start.
+RETENTION_MARGIN_DAYS = int(os.environ.get("RETENTION_MARGIN_DAYS", "30"))
+RETENTION_DAYS = {
+    kind: int(os.environ.get(f"RETENTION_{kind.upper()}_DAYS", default))
+    for kind, default in (
+        ("signals", "180"),
+        ("dismissed_cases", "365"),
+        ("notices", "730"),
+        ("delivery_attempts", "90"),
+        ("custody_events", "1095"),
+    )
+}
+RETENTION_MINIMUM_DAYS = {
+    "signals": 30,
+    "dismissed_cases": APPEAL_WINDOW_DAYS + RETENTION_MARGIN_DAYS,
+    "notices": APPEAL_WINDOW_DAYS + RETENTION_MARGIN_DAYS,
+    "delivery_attempts": 30,
+    "custody_events": APPEAL_WINDOW_DAYS + RETENTION_MARGIN_DAYS,
+}
+for _kind, _days in RETENTION_DAYS.items():
+    if _days < RETENTION_MINIMUM_DAYS[_kind]:
+        raise ImproperlyConfigured(
+            f"RETENTION_{_kind.upper()}_DAYS is {_days}; it must be at least "
+            f"{RETENTION_MINIMUM_DAYS[_kind]} days."
+        )
+# Accounts whose data one purge transaction deletes (each batch re-reads the holds).
+RETENTION_BATCH = max(1, int(os.environ.get("RETENTION_BATCH", "200")))
 
 # /metrics (docs/operations.md): a bearer token, else loopback clients only; the database's
 # figures are kept this many seconds in each process.

@@ -20,7 +20,7 @@ from core.roles import Role
 
 from ..choices import EventAction
 from ..errors import HoldNotFound, HoldReleased
-from ..models import Case, LegalHold
+from ..models import Case, FeedCounter, LegalHold
 from .transitions import _append_event, _lock_case, _require_role, _text
 
 LEGAL_REFERENCE_MAX = LegalHold._meta.get_field("legal_reference").max_length or 200
@@ -74,6 +74,7 @@ def legal_hold_place(
     if review_date < timezone.localdate():
         raise InvalidInput(detail="'review_date' must not be in the past.", field="review_date")
     with transaction.atomic():
+        holds_lock()
         case_id = None
         if case is not None:
             case_id = _lock_case(case).pk
@@ -109,3 +110,10 @@ def legal_hold_release(*, hold: LegalHold | int, reason: str, actor: Actor) -> L
         locked.refresh_from_db()
         _record(locked, EventAction.HOLD_RELEASED, actor, reason)
     return locked
+
+
+def holds_lock() -> None:
+    """The lock that placing a hold and each transaction of the retention purge take first
+    (``cases.services.retention``): a hold placed while a purge runs waits for the purge's
+    current transaction, and the purge's next one sees it. Inside the caller's transaction."""
+    FeedCounter.objects.select_for_update().get_or_create(name=FeedCounter.HOLDS)
