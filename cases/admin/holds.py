@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -69,9 +70,7 @@ def hold_target(hold: LegalHold) -> SafeString:
 def holds_url(**query: Any) -> str:
     """The holds page, searched or filtered (``q=...``, ``status=active``)."""
     url = reverse("admin:cases_legalhold_changelist")
-    if not query:
-        return url
-    return url + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def active_holds_of(case: Case) -> list[LegalHold]:

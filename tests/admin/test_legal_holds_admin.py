@@ -263,3 +263,32 @@ def test_the_list_query_count_does_not_grow_with_holds(
         response = client.get(LIST)
 
     assert len(response.context["cl"].result_list) == 30
+
+
+def test_the_case_and_account_pages_show_their_active_holds(
+    login: Any, make_case: MakeCase, actors: dict[str, Actor]
+) -> None:
+    case, other = make_case("suspended"), make_case("flagged")
+    on_account = place(actors["lead"], account=case.account, legal_reference="Matter A")
+    on_case = place(actors["lead"], case=case, legal_reference="Court B")
+    released = place(actors["lead"], case=case, legal_reference="Request C")
+    legal_hold_release(hold=released, reason="done", actor=actors["lead"])
+    place(actors["lead"], case=other, legal_reference="Elsewhere D")
+    all_of_account = f"{LIST}?q={case.account.external_id}"
+
+    for role in ("lead", "auditor"):
+        client = login(role)
+        case_page = client.get(change_url(case)).content.decode()
+        account_page = client.get(
+            f"/admin/accounts/account/{case.account_id}/change/"
+        ).content.decode()
+        for page in (case_page, account_page):
+            assert f'href="{LIST}{on_account.pk}/change/">Matter A</a>' in page
+            assert f'href="{LIST}{on_case.pk}/change/">Court B</a>' in page
+            # the released hold is on the timeline only, never among the active holds
+            assert ">Request C</a>" not in page and "Elsewhere D" not in page
+            assert f'href="{all_of_account}" id="ts-holds-all"' in page
+        assert (f'href="{ADD}?case={case.pk}"' in case_page) is (role == "lead")
+    page = login("lead").get(f"/admin/accounts/account/{other.account_id}/change/")
+    assert ">Elsewhere D</a> (on case #" in page.content.decode()
+    assert "No active legal hold." in login("lead").get(change_url(make_case())).content.decode()
