@@ -8,12 +8,13 @@ are derived by ``cases.services`` and never edited here.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.validators import validate_email
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -26,7 +27,7 @@ from django.views.decorators.http import require_POST
 from cases.admin.decisions import DecisionInline, restrictions_html
 from cases.choices import OPEN_STATES
 from cases.evasion import account_link_dismiss, evasion_queue
-from cases.models import Case
+from cases.models import Case, LegalHold
 from cases.selectors import account_enforcement_now, contactless_accounts
 from core.actors import Actor
 from core.admin import (
@@ -180,6 +181,7 @@ class AccountAdmin(ServiceWritesAdmin):
         "enforcement_now",
         "restrictions_in_force",
         "enforcement_case",
+        "legal_holds",
         "created_at",
         "updated_at",
     )
@@ -187,6 +189,7 @@ class AccountAdmin(ServiceWritesAdmin):
         "enforcement_now",
         "restrictions_in_force",
         "enforcement_case",
+        "legal_holds",
         "created_at",
         "updated_at",
     )
@@ -315,6 +318,35 @@ class AccountAdmin(ServiceWritesAdmin):
     @admin.display(description="restrictions in force")
     def restrictions_in_force(self, obj: Account) -> str:
         return restrictions_html(account_enforcement_now(obj)["restrictions"])
+
+    @admin.display(description="legal holds")
+    def legal_holds(self, obj: Account) -> str:
+        """The active holds on the account or one of its cases, and the way to all of them."""
+        if obj.pk is None:
+            return "—"
+        holds = LegalHold.objects.filter(
+            Q(account=obj) | Q(case__account=obj), released_at__isnull=True
+        ).order_by("review_date", "id")
+        listed = format_html_join(
+            "; ",
+            '<a href="{}">{}</a> (on {}, review by {})',
+            (
+                (
+                    reverse("admin:cases_legalhold_change", args=[hold.pk]),
+                    hold.legal_reference,
+                    f"case #{hold.case_id}" if hold.case_id else "the account",
+                    f"{hold.review_date:%Y-%m-%d}",
+                )
+                for hold in holds
+            ),
+        )
+        url = reverse("admin:cases_legalhold_changelist")
+        return format_html(
+            '{} &middot; <a href="{}?{}" id="ts-holds-all">All holds of the account</a>',
+            listed or "No active legal hold.",
+            url,
+            urlencode({"q": obj.external_id}),
+        )
 
     @admin.display(description="channels")
     def channels_label(self, obj: Account) -> str:

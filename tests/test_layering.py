@@ -229,7 +229,7 @@ PROJECT = ("core", "accounts", "cases", "notifications", "config")
 
 # What ``accounts`` and ``notifications`` import from ``cases``, and why; nothing else of it.
 CASES_IMPORTS = {
-    ("accounts", "cases.models"): "an account's admin and its cases (Account.cases) read Case",
+    ("accounts", "cases.models"): "an account's admin reads its cases (Case) and legal holds",
     ("accounts", "cases.choices"): "the account admin counts open cases (OPEN_STATES)",
     ("accounts", "cases.selectors"): "the enforcement and account reads query cases",
     ("accounts", "cases.gateway_reads"): "the gateway's check, snapshot and feed polls",

@@ -5,9 +5,19 @@
 ``policies``: versioned policy clauses; ``records``: signals, timelines and rules;
 ``decisions``: decisions with their statements, read-only (and where staff record an appeal);
 ``approvals``: the four-eyes queue; ``appeals``: the appeals queue and the appeal page;
+``holds``: legal holds, which only leads place and release;
 ``schedule``: the beat schedule, which only leads change.
 """
 
-from . import appeals, approvals, case, decisions, policies, records, schedule
+from . import appeals, approvals, case, decisions, holds, policies, records, schedule
 
-__all__ = ["appeals", "approvals", "case", "decisions", "policies", "records", "schedule"]
+__all__ = [
+    "appeals",
+    "approvals",
+    "case",
+    "decisions",
+    "holds",
+    "policies",
+    "records",
+    "schedule",
+]

@@ -105,6 +105,7 @@ from .forms import (
     TransitionForm,
     VerifyItemForm,
 )
+from .holds import active_holds_of, holds_url
 
 DUE_SOON = timedelta(hours=24)
 PANEL_LIMIT = 100  # signals, incidents, notices and evidence shown on a case page
@@ -624,6 +625,12 @@ class CaseAdmin(FastAdmin):
             and role_allows(role, PLAN_VERIFY_MIN_ROLE),
             "note_form": NoteForm(),
             "evidence_form": EvidenceForm(),
+            # Active legal holds on the case or its account; the holds page lists them all.
+            "holds": active_holds_of(case),
+            "holds_url": holds_url(q=account.external_id),
+            "place_hold_url": reverse("admin:cases_legalhold_add") + f"?case={case.pk}"
+            if is_lead(request)
+            else "",
         }
 
     # --- actions on one case ----------------------------------------------------------------

@@ -3,10 +3,12 @@ write anything themselves."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
 from accounts.models import Account
@@ -26,7 +28,7 @@ from cases.actions import (
     input_names,
 )
 from cases.choices import AppealOutcome, Priority, RestrictionKind
-from cases.models import PolicyClause
+from cases.models import Case, LegalHold, PolicyClause
 from core.roles import Role
 
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
@@ -432,3 +434,104 @@ class AppealDecideForm(RestrictionFields):
             restriction=self.restriction(),
             **self.end(),
         )
+
+
+# --- legal holds ----------------------------------------------------------------------------
+
+
+class LegalHoldPlaceForm(forms.Form):
+    """A hold on an account (by its external id) or on a case (by its number): exactly one.
+
+    Every refusal is said in the words of the page, never a field's internal name."""
+
+    account = forms.CharField(
+        label="Account external id",
+        max_length=128,
+        required=False,
+        help_text="The billing system's id; leave empty for a hold on a case.",
+    )
+    case = forms.IntegerField(
+        label="Case number",
+        min_value=1,
+        required=False,
+        help_text="The case's #; leave empty for a hold on an account (and all its cases).",
+    )
+    legal_reference = forms.CharField(
+        max_length=LegalHold._meta.get_field("legal_reference").max_length,
+        help_text="Matter, court or request id.",
+        error_messages={"required": "Give the legal reference (matter, court or request id)."},
+    )
+    reason = forms.CharField(
+        widget=TEXTAREA,
+        help_text="Why the records must be kept.",
+        error_messages={"required": "Give the reason for the hold."},
+    )
+    review_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Today or later: when a lead reviews whether the hold is still needed.",
+        error_messages={
+            "required": "Give the review date.",
+            "invalid": "Give the review date as a date (YYYY-MM-DD).",
+        },
+    )
+
+    def clean_account(self) -> Account | None:
+        external_id = (self.cleaned_data.get("account") or "").strip()
+        if not external_id:
+            return None
+        account = Account.objects.filter(external_id=external_id).first()
+        if account is None:
+            raise forms.ValidationError(f"No account with external id '{external_id}'.")
+        return account
+
+    def clean_case(self) -> Case | None:
+        number = self.cleaned_data.get("case")
+        if number is None:
+            return None
+        case = Case.objects.filter(pk=number).first()
+        if case is None:
+            raise forms.ValidationError(f"No case #{number}.")
+        return case
+
+    def clean_review_date(self) -> date:
+        review_date: date = self.cleaned_data["review_date"]
+        if review_date < timezone.localdate():
+            raise forms.ValidationError("The review date must be today or later.")
+        return review_date
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        named = [name for name in ("account", "case") if self.data.get(name, "").strip()]
+        if len(named) == 2:
+            raise forms.ValidationError(
+                "A hold is on an account or on a case, not both: fill in only one of them."
+            )
+        if not named:
+            raise forms.ValidationError(
+                "Say what the hold is on: an account's external id or a case number."
+            )
+        return cleaned
+
+    def errors_in_words(self) -> str:
+        """Every error of the form in one sentence list, for the page's message."""
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+    def to_input(self) -> dict[str, Any]:
+        """The keyword arguments of ``legal_hold_place`` (but the actor)."""
+        data = self.cleaned_data
+        return {
+            "account": data.get("account"),
+            "case": data.get("case"),
+            "legal_reference": data["legal_reference"],
+            "reason": data["reason"],
+            "review_date": data["review_date"],
+        }
+
+
+class LegalHoldReleaseForm(forms.Form):
+    reason = forms.CharField(
+        label="Release reason",
+        widget=TEXTAREA,
+        help_text="Why the records need not be kept any longer (the matter closed, ...).",
+        error_messages={"required": "Give the reason the hold is released."},
+    )
