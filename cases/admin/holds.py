@@ -31,6 +31,7 @@ from core.errors import DomainError, MissingInput
 from ..models import Case, LegalHold
 from ..services.holds import legal_hold_place, legal_hold_release
 from .forms import LegalHoldPlaceForm, LegalHoldReleaseForm
+from .retention import retention_view
 
 # The services name their inputs; a lead reads these words instead.
 INPUT_WORDS = {
@@ -234,9 +235,13 @@ class LegalHoldAdmin(FastAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         wrap = self.admin_site.admin_view
         return [
+            path("retention/", wrap(self.retention), name=f"{name}_retention"),
             path("<path:object_id>/release/", wrap(self.release_view), name=f"{name}_release"),
             *super().get_urls(),
         ]
+
+    def retention(self, request: HttpRequest) -> HttpResponse:
+        return retention_view(self, request)
 
     def render_change_form(
         self,

@@ -16,6 +16,7 @@ evidence content is deleted once the transaction that deleted its item has commi
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from .custody import custody_append
 from .holds import holds_lock
 from .transitions import _append_event, _lock_case
 
+logger = logging.getLogger(__name__)
 ACTOR_LABEL = "retention purge"
 # Per case: what one transaction deleted of it, by kind.
 PerCase = dict[int, Counter[str]]
@@ -98,8 +100,13 @@ def _record(per_case: PerCase, now: datetime, actor: Actor, items: dict[int, lis
 
 
 def _contents_delete(names: list[str]) -> None:
+    """After commit: the rows are gone, so a content the storage refuses to delete (an S3
+    bucket under Object Lock, say) is logged and left, referenced by nothing."""
     for name in names:
-        content_delete(name)
+        try:
+            content_delete(name)
+        except Exception:  # the purge is recorded; the file is only left over
+            logger.warning("evidence content %s not deleted by the purge", name, exc_info=True)
 
 
 def _purge_case(case: Case, now: datetime, actor: Actor) -> Counter[str]:
