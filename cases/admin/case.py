@@ -31,7 +31,13 @@ from django.db.models import (
     When,
 )
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -90,6 +96,7 @@ from notifications.admin.propagations import propagation_rows
 from notifications.models import Notice, Propagation
 
 from .decisions import restrictions_html
+from .evidence_files import evidence_item_view, evidence_panel_context, evidence_upload_view
 from .forms import (
     TRANSITION_FORMS,
     BulkAssignForm,
@@ -496,6 +503,16 @@ class CaseAdmin(FastAdmin):
             path("<path:object_id>/note/", wrap(self.note_view), name=f"{name}_note"),
             path("<path:object_id>/evidence/", wrap(self.evidence_view), name=f"{name}_evidence"),
             path(
+                "<path:object_id>/evidence-files/",
+                wrap(self.evidence_upload),
+                name=f"{name}_evidence_upload",
+            ),
+            path(
+                "<path:object_id>/evidence-files/<int:item_id>/",
+                wrap(self.evidence_item),
+                name=f"{name}_evidence_item",
+            ),
+            path(
                 "<path:object_id>/notes/<int:note_id>/correct/",
                 wrap(self.note_correct_view),
                 name=f"{name}_note_correct",
@@ -625,6 +642,7 @@ class CaseAdmin(FastAdmin):
             and role_allows(role, PLAN_VERIFY_MIN_ROLE),
             "note_form": NoteForm(),
             "evidence_form": EvidenceForm(),
+            **evidence_panel_context(case, role, PANEL_LIMIT),
             # Active legal holds on the case or its account; the holds page lists them all.
             "holds": active_holds_of(case),
             "holds_url": holds_url(q=account.external_id),
@@ -866,6 +884,14 @@ class CaseAdmin(FastAdmin):
             return "Evidence added."
 
         return self._post_action(request, object_id, EvidenceForm, apply)
+
+    def evidence_upload(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return evidence_upload_view(self, request, object_id)
+
+    def evidence_item(
+        self, request: HttpRequest, object_id: str, item_id: int
+    ) -> HttpResponse | StreamingHttpResponse:
+        return evidence_item_view(self, request, object_id, item_id)
 
     def note_correct_view(self, request: HttpRequest, object_id: str, note_id: int) -> HttpResponse:
         def apply(case: Case, actor: Actor, data: dict[str, Any]) -> str:
