@@ -25,6 +25,7 @@ from cases.models import Case, CaseEvent, Decision, Reminder
 from cases.services import appeal_decide, appeal_file, case_transition
 from config.metrics import CACHED
 from core.actors import Actor
+from tests.bulk import copy_cases
 from tests.cases.deadline_helpers import T0, frozen, open_case
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,38 +199,18 @@ MILLION = 1_000_000
 
 
 def _million_cases() -> None:
-    """A million more accounts and cases, copied in SQL from the rows ``_cases`` wrote (the
-    ORM would take minutes): a third flagged, the rest dismissed at a spread of times."""
-    quote = connection.ops.quote_name
-    account = Account.objects.get(external_id="bulk-0")
-    template = Case.objects.get(account=account)
-    account_columns = [f.column for f in Account._meta.concrete_fields if not f.primary_key]
-    case_columns = [f.column for f in Case._meta.concrete_fields if not f.primary_key]
-    replaced = {
-        "account_id": "a.id",
-        "state": "CASE WHEN a.id %% 3 = 0 THEN 'flagged' ELSE 'dismissed' END",
-        "closed_at": "CASE WHEN a.id %% 3 = 0 THEN NULL "
-        "ELSE t.created_at + (a.id %% 48) * interval '1 hour' END",
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Account._meta.db_table)} "
-            f"({', '.join(quote(c) for c in account_columns)}) SELECT "
-            + ", ".join(
-                "'million-' || g" if c == "external_id" else f"a.{quote(c)}"
-                for c in account_columns
-            )
-            + f" FROM {quote(Account._meta.db_table)} a, generate_series(1, %s) g WHERE a.id = %s",
-            [MILLION, account.pk],
-        )
-        cursor.execute(
-            f"INSERT INTO {quote(Case._meta.db_table)} "
-            f"({', '.join(quote(c) for c in case_columns)}) SELECT "
-            + ", ".join(replaced.get(c, f"t.{quote(c)}") for c in case_columns)
-            + f" FROM {quote(Case._meta.db_table)} t, {quote(Account._meta.db_table)} a "
-            "WHERE t.id = %s AND a.external_id LIKE 'million-%%'",
-            [template.pk],
-        )
+    """A million more accounts and cases: a third flagged, the rest dismissed at a spread of
+    times."""
+    copy_cases(
+        Case.objects.get(account__external_id="bulk-0"),
+        MILLION,
+        prefix="million-",
+        case_sql={
+            "state": "CASE WHEN a.id %% 3 = 0 THEN 'flagged' ELSE 'dismissed' END",
+            "closed_at": "CASE WHEN a.id %% 3 = 0 THEN NULL "
+            "ELSE t.created_at + (a.id %% 48) * interval '1 hour' END",
+        },
+    )
 
 
 def test_a_scrape_costs_the_same_queries_at_a_million_cases(
