@@ -22,9 +22,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cases.actions import Dismiss, Evidence, Investigate, RemediationPlan, Suspend
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from docs/: the project's packages
+
+from cases.actions import Dismiss, Evidence, Investigate, RemediationPlan, Suspend  # noqa: E402
+
 OUT = ROOT / "docs" / "img"
 PORT = int(os.environ.get("SCREENSHOT_PORT", "8771"))
 PASSWORD = "demo-password-1"  # noqa: S105  # a throwaway demo database
@@ -40,8 +42,10 @@ def seed_project_demo() -> tuple[str, str, int] | None:
     if "seed_demo" not in get_commands():
         return None
     call_command("seed_demo", stdout=io.StringIO())
-    for name in ("analyst", "lead"):
-        user = User.objects.get(username=name)
+    for name in ("analyst", "lead", "auditor"):
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            continue
         user.set_password(PASSWORD)  # a throwaway database: the printed passwords are unknown
         user.save()
     case = (
@@ -218,24 +222,82 @@ def photograph(queue_user: str, case_user: str, case_id: int) -> None:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     base = f"http://127.0.0.1:{PORT}"
-    try:
-        driver.get(f"{base}/admin/login/?next=/admin/cases/case/")
-        driver.find_element(By.NAME, "username").send_keys(queue_user)
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        driver.find_element(By.ID, "changelist")
-        driver.save_screenshot(str(OUT / "admin-queue.png"))
+
+    def login(user: str, path: str, ready: str) -> None:
         driver.delete_all_cookies()
-        driver.get(f"{base}/admin/login/?next=/admin/cases/case/{case_id}/change/")
-        driver.find_element(By.NAME, "username").send_keys(case_user)
+        driver.set_window_size(1440, 1000)
+        driver.get(f"{base}/admin/login/?next={path}")
+        driver.find_element(By.NAME, "username").send_keys(user)
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        driver.find_element(By.ID, "ts-timeline")
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1440, min(int(height) + 100, 3200))
-        driver.save_screenshot(str(OUT / "admin-case.png"))
+        driver.find_element(By.ID, ready)
+
+    def shot(name: str, *, full: bool = False) -> None:
+        if full:
+            height = driver.execute_script("return document.body.scrollHeight")
+            driver.set_window_size(1440, min(int(height) + 100, 3200))
+        driver.save_screenshot(str(OUT / name))
+        SHOTS.append(name)
+
+    try:
+        login(queue_user, "/admin/cases/case/", "changelist")
+        shot("admin-queue.png")
+        login(case_user, f"/admin/cases/case/{case_id}/change/", "ts-timeline")
+        shot("admin-case.png", full=True)
+        for user, path, ready, name in extra_pages(case_user):
+            login(user, path, ready)
+            if name == "admin-evidence.png":
+                driver.find_element(By.CSS_SELECTOR, "#ts-evidence-open button[name=view]").click()
+                driver.find_element(By.ID, "ts-custody")
+            shot(name, full=True)
     finally:
         driver.quit()
+
+
+SHOTS: list[str] = []
+
+
+def extra_pages(lead: str) -> list[tuple[str, str, str, str]]:
+    """(user, path, element to wait for, file) of the other pages photographed: the dashboard,
+    the holds and retention pages (a hold is placed first), an evidence item opened by an
+    auditor (where the demo has one), and the transparency report."""
+    from datetime import date
+
+    from django.contrib.auth.models import User
+
+    from accounts.models import Account
+    from cases.models import EvidenceItem, LegalHold
+    from cases.services.holds import legal_hold_place
+    from core.actors import Actor
+
+    pages = [(lead, "/admin/", "ts-tile-open", "admin-dashboard.png")]
+    account = Account.objects.filter(enforcement_status="terminated").first()
+    if account is not None and not LegalHold.objects.exists():
+        legal_hold_place(
+            actor=Actor.for_user(User.objects.get(username=lead)),
+            account=account,
+            reason="The customer has filed a claim against the termination.",
+            legal_reference="Claim 2026-CV-0412",
+            review_date=date.today() + timedelta(days=90),
+        )
+    pages.append((lead, "/admin/cases/legalhold/", "changelist", "admin-holds.png"))
+    pages.append(
+        (lead, "/admin/cases/legalhold/retention/", "ts-retention-periods", "admin-retention.png")
+    )
+    item = EvidenceItem.objects.order_by("id").first()
+    auditor = User.objects.filter(username="auditor").first()
+    if item is not None and auditor is not None:
+        path = f"/admin/cases/case/{item.case_id}/evidence-files/{item.pk}/"
+        pages.append(("auditor", path, "ts-evidence-open", "admin-evidence.png"))
+    pages.append(
+        (
+            lead,
+            "/admin/cases/decision/transparency-report/",
+            "content-main",
+            "admin-transparency.png",
+        )
+    )
+    return pages
 
 
 def main() -> None:
@@ -266,7 +328,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"wrote {OUT / 'admin-queue.png'} and {OUT / 'admin-case.png'}")
+    print("wrote " + ", ".join(str(OUT / name) for name in SHOTS))
 
 
 if __name__ == "__main__":
