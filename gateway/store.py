@@ -41,6 +41,8 @@ _UNESCAPES = {code: char for char, code in _ESCAPES.items()}
 _NEEDS_ESCAPE = re.compile("[\x00\t\n\x1b\x1e\x1f]").search
 _ESCAPED = re.compile("\x1b(.)", re.DOTALL)
 
+UTF8 = "utf-8"
+SURROGATES = "surrogatepass"  # JSON may carry a lone surrogate: kept as it came
 MEAN_LINES = 16  # a bucket's lines on average when a store is built...
 MAX_MEAN_LINES = 32  # ...and past which the bucket list doubles
 MIN_BUCKETS = 8
@@ -295,12 +297,13 @@ class StoreBuilder:
         key = _key(account)
         parts = self._parts
         part = parts[hash(key) & (len(parts) - 1)]
-        head = f"\n{key}\t".encode()
+        head = f"\n{key}\t".encode(UTF8, SURROGATES)
         at = part.find(head)
         if at >= 0:  # the same account twice: the later line wins
             del part[at + 1 : part.index(b"\n", at + 1) + 1]
             self._count -= 1
-        part += f"{key}\t{self.store.encode(restrictions, self.now)}\n".encode()
+        line = f"{key}\t{self.store.encode(restrictions, self.now)}\n"
+        part += line.encode(UTF8, SURROGATES)
         self._count += 1
         if self._count > MAX_MEAN_LINES * len(parts):
             self._grow()
@@ -311,7 +314,7 @@ class StoreBuilder:
         for old in self._parts:
             for line in bytes(old).split(b"\n"):
                 if line:
-                    key = line[: line.index(b"\t")].decode()
+                    key = line[: line.index(b"\t")].decode(UTF8, SURROGATES)
                     parts[hash(key) & (size - 1)] += line + b"\n"
             old.clear()
         self._parts = parts
@@ -321,7 +324,7 @@ class StoreBuilder:
         parts, self._parts = self._parts, []
         buckets = []
         for i, part in enumerate(parts):
-            buckets.append(part.decode() if len(part) > 1 else "")
+            buckets.append(part.decode(UTF8, SURROGATES) if len(part) > 1 else "")
             parts[i] = bytearray()  # let it go now, not at the end
         self.store._buckets = buckets
         self.store._count = self._count

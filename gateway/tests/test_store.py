@@ -174,7 +174,19 @@ def test_the_packed_store_answers_as_a_plain_dict(service: FakeService, tmp_path
 
 
 def test_values_round_trip_whatever_they_hold() -> None:
-    odd = ["", "\n", "\t", "\x1e\x1f", "\x1b", "\x1b0", "\x00", "é ☃ 𝄞", 'a\\b"c', "\x1b\n5"]
+    odd = [
+        "",
+        "\n",
+        "\t",
+        "\x1e\x1f",
+        "\x1b",
+        "\x1b0",
+        "\x00",
+        "é ☃ 𝄞",
+        'a\\b"c',
+        "\x1b\n5",
+        "\ud800",
+    ]
 
     def accounts(i: int, text: str) -> tuple[str, ...]:
         return (text or "x", f"acct{i}{text}", f"{text}\t{i}")
