@@ -14,9 +14,10 @@ The list and its cursor are written to a state file atomically (a temporary file
 while the service is down. :meth:`DenyListClient.check` answers from memory, from any thread,
 with :func:`gateway.verdict.verdict` (``ends_at`` applied at read time).
 
-Only the standard library: ``http.client`` with one kept-alive connection. Restrictions are
-kept compact (:class:`Restriction`: what a restriction restricts is stored once
-for all the restrictions alike), so that many restricted accounts stay small.
+Only the standard library: ``http.client`` with one kept-alive connection. The list is a
+:class:`gateway.store.PackedStore`: a line of text an account in hashed buckets, what a
+restriction restricts stored once for all the restrictions alike, so that a million restricted
+accounts stay near a hundred megabytes.
 """
 
 from __future__ import annotations
@@ -26,17 +27,17 @@ import http.client
 import json
 import logging
 import os
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .verdict import Verdict, now_text, verdict
+from .store import PackedStore, Restriction, Restrictions, StoreBuilder
+from .verdict import Verdict, verdict
 
 logger = logging.getLogger("gateway.client")
 
@@ -45,7 +46,15 @@ CHANGES_PATH = "/api/v1/enforcement/changes"
 STATE_VERSION = 2
 USER_AGENT = "tscase-gateway-mirror/1"
 
-Restrictions = tuple["Restriction", ...]
+__all__ = [
+    "CursorExpired",
+    "DenyListClient",
+    "FeedGap",
+    "Restriction",
+    "Restrictions",
+    "Status",
+    "SyncError",
+]
 
 
 class SyncError(Exception):
@@ -71,96 +80,6 @@ class Status:
         if self.synced_at is None:
             return None
         return max(0.0, (time.time() if now is None else now) - self.synced_at)
-
-
-_SHAPE_FIELDS = ("kind", "models", "features", "requests_per_minute", "tokens_per_minute")
-_FIELDS = (*_SHAPE_FIELDS, "starts_at", "ends_at", "decision")
-_SHAPE_INDEX = {name: i for i, name in enumerate(_SHAPE_FIELDS)}
-_OWN = frozenset(("starts_at", "ends_at", "decision"))
-
-
-class Restriction(Mapping[str, Any]):
-    """One restriction as the check needs it, compact: what it restricts (its *shape*: kind,
-    models, features and limits) is shared by every restriction alike, and only its start (kept
-    only while it lies ahead), end and decision are its own. Reads as the mapping the service
-    sends (without ``case``, which no answer needs)."""
-
-    __slots__ = ("decision", "ends_at", "shape", "starts_at")
-
-    def __init__(
-        self,
-        shape: tuple[Any, ...],
-        starts_at: str | None,
-        ends_at: str | None,
-        decision: str | None,
-    ) -> None:
-        self.shape = shape
-        self.starts_at = starts_at
-        self.ends_at = ends_at
-        self.decision = decision
-
-    def __getitem__(self, name: str) -> Any:
-        i = _SHAPE_INDEX.get(name)
-        if i is not None:
-            return self.shape[i]
-        if name in _OWN:
-            return getattr(self, name)
-        raise KeyError(name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        i = _SHAPE_INDEX.get(name)
-        if i is not None:
-            return self.shape[i]
-        if name in _OWN:
-            return getattr(self, name)
-        return default
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_FIELDS)
-
-    def __len__(self) -> int:
-        return len(_FIELDS)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            name: list(value) if isinstance(value, tuple) else value
-            for name, value in zip(
-                _FIELDS, (*self.shape, self.starts_at, self.ends_at, self.decision), strict=True
-            )
-        }
-
-
-class _Interner:
-    """Restrictions from JSON, with one shape object per distinct shape."""
-
-    def __init__(self) -> None:
-        self._shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-
-    def _shape(self, r: Mapping[str, Any]) -> tuple[Any, ...]:
-        shape = (
-            sys.intern(str(r.get("kind"))),
-            tuple(sys.intern(str(m)) for m in r.get("models") or ()),
-            tuple(sys.intern(str(f)) for f in r.get("features") or ()),
-            r.get("requests_per_minute"),
-            r.get("tokens_per_minute"),
-        )
-        return self._shapes.setdefault(shape, shape)
-
-    def __call__(self, restrictions: Sequence[Mapping[str, Any]]) -> Restrictions:
-        now = now_text()
-        return tuple(
-            Restriction(
-                self._shape(r),
-                # A start already past never matters again: not kept.
-                r.get("starts_at") if (r.get("starts_at") or "") > now else None,
-                r.get("ends_at"),
-                r.get("decision"),
-            )
-            for r in restrictions
-        )
-
-    def shapes(self) -> int:
-        return len(self._shapes)
 
 
 class _Connection:
@@ -259,8 +178,7 @@ class DenyListClient:
         self.page_limit = page_limit
         self.persist_interval = persist_interval
         self._lock = threading.Lock()  # taken by writers: the list and its cursor change together
-        self._accounts: dict[str, Restrictions] = {}
-        self._intern = _Interner()
+        self._accounts = PackedStore()
         self._cursor = 0
         self._ready = False
         self._synced_at: float | None = None
@@ -313,25 +231,26 @@ class DenyListClient:
         end line (``{"end": true, "accounts": N}``) without which the file is not used."""
         if self.state_file is None or not self.state_file.exists():
             return False
-        intern = _Interner()
-        accounts: dict[str, Restrictions] = {}
         try:
             with self.state_file.open("rb") as f:
                 header = json.loads(f.readline() or b"null")
                 if not isinstance(header, dict) or header.get("version") != STATE_VERSION:
                     raise ValueError("not a state file of this version")
+                expected = header.get("accounts")
+                building = StoreBuilder(expected if isinstance(expected, int) else 0)
                 end: Any = None
-                for line in f:
+                for line in f:  # streamed: a line at a time into the packed buckets
                     row = json.loads(line)
                     if isinstance(row, dict):
                         end = row
                         break
                     account, restrictions = row
-                    accounts[sys.intern(account)] = intern(restrictions)
+                    building.add(str(account), restrictions)
                 if not (isinstance(end, dict) and end.get("end") is True):
                     raise ValueError("no end line (the file was cut short)")
-                if end.get("accounts") != len(accounts) or header.get("accounts") != len(accounts):
+                if end.get("accounts") != len(building) or expected != len(building):
                     raise ValueError("the count of accounts does not hold")
+                accounts = building.build()
             cursor = int(header["cursor"])
             synced = header.get("synced_at")
             synced_at = float(synced) if synced is not None else None
@@ -340,7 +259,6 @@ class DenyListClient:
             return False
         with self._lock:
             self._accounts = accounts
-            self._intern = intern
             self._cursor = cursor
             self._synced_at = synced_at
             self._ready = True
@@ -370,7 +288,7 @@ class DenyListClient:
                 }
                 f.write(dumps(header).encode() + b"\n")
                 lines = []
-                for account, restrictions in self._accounts.items():
+                for account, restrictions in self._accounts.items():  # a bucket at a time
                     lines.append(dumps([account, [r.as_json() for r in restrictions]]))
                     if len(lines) >= 4096:
                         f.write(("\n".join(lines) + "\n").encode())
@@ -409,8 +327,6 @@ class DenyListClient:
     def load_snapshot(self) -> None:
         """Replace the list with the service's snapshot; the list held is kept unless the
         whole body, end line included, was read."""
-        accounts: dict[str, Restrictions] = {}
-        intern = _Interner()  # a fresh one: sets no longer held are let go
         with self._http.get(SNAPSHOT_PATH, {"Accept": "*/*"}) as response:
             if response.status != 200:
                 code = _problem_code(response)
@@ -418,6 +334,9 @@ class DenyListClient:
             header = json.loads(response.readline() or b"null")
             if not isinstance(header, dict) or "cursor" not in header:
                 raise SyncError("snapshot: no header line")
+            expected = header.get("accounts")
+            # A fresh store (shapes no longer held are let go), filled as the body streams in.
+            building = StoreBuilder(expected if isinstance(expected, int) else 0)
             end: dict[str, Any] | None = None
             while line := response.readline():
                 if not line.endswith(b"\n"):
@@ -428,7 +347,7 @@ class DenyListClient:
                     break
                 if row.get("status") == "active":
                     continue
-                accounts[sys.intern(row["account"])] = intern(row.get("restrictions") or [])
+                building.add(str(row["account"]), row.get("restrictions") or [])
             if end is None:
                 raise SyncError("snapshot: no end line (the body was cut short)")
             if str(end.get("cursor")) != str(header["cursor"]):
@@ -437,9 +356,9 @@ class DenyListClient:
                 raise SyncError("snapshot: the end line's count is not the header's")
             response.read()
         cursor = int(header["cursor"])
+        accounts = building.build()
         with self._lock:
             self._accounts = accounts
-            self._intern = intern
             self._cursor = cursor
             self._ready = True
             self._synced_at = time.time()
@@ -486,11 +405,9 @@ class DenyListClient:
                     raise FeedGap(f"feed: change {seq} after cursor {self._cursor}")
                 account = change["account"]
                 if change.get("status") == "active":
-                    self._accounts.pop(account, None)
+                    self._accounts.remove(account)
                 else:
-                    self._accounts[sys.intern(account)] = self._intern(
-                        change.get("restrictions") or []
-                    )
+                    self._accounts.put(account, change.get("restrictions") or [])
                 self._cursor = seq
                 applied += 1
             if applied:
