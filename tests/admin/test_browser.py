@@ -88,10 +88,12 @@ def test_analyst_suspends_an_overdue_case_and_auditor_sees_no_buttons(
     browser.find_element(By.PARTIAL_LINK_TEXT, "Overdue (1)").click()
     queue = browser.find_element(By.ID, "result_list").text
     browser.find_element(By.LINK_TEXT, f"#{late.pk}").click()
-    browser.find_element(By.CSS_SELECTOR, "a.ts-transition[data-action=suspend]").click()
-    browser.find_element(By.NAME, "reason").send_keys("Scraping outputs to train a rival model")
-    browser.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
-    browser.find_element(By.CSS_SELECTOR, "#ts-transition-form input[type=submit]").click()
+    # The suspend form opens in place, on the case page.
+    browser.find_element(By.CSS_SELECTOR, "summary.ts-transition[data-action=suspend]").click()
+    form = browser.find_element(By.ID, "ts-form-suspend")
+    form.find_element(By.NAME, "reason").send_keys("Scraping outputs to train a rival model")
+    form.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
+    form.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     event_row = browser.find_element(By.CSS_SELECTOR, "#ts-timeline tr.ts-event-suspend").text
     message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
 
