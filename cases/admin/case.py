@@ -7,8 +7,10 @@ actions the role may take from the current state) and turns typed errors into me
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +76,7 @@ from cases.services import (
     case_priority_set,
     case_transition,
     plan_item_verify,
+    plan_items_verify,
 )
 from cases.services.approvals import may_decide, other_lead_exists
 from cases.workflow import (
@@ -111,6 +114,8 @@ from .forms import (
     ReassignForm,
     TransitionForm,
     VerifyItemForm,
+    VerifyItemsForm,
+    errors_in_words,
 )
 from .holds import active_holds_of, holds_url
 
@@ -311,6 +316,25 @@ def blocked_reason(case: Case, action: str, role: str | None) -> str | None:
 
 # Conflicts the person can resolve in the form they filled in (what they typed is kept).
 FORM_CONFLICTS = ("plan_not_verified", "violation_not_confirmed", "approval_pending")
+
+# The hidden input of a form on the case page itself: its errors bring back the case page.
+ON_CASE_PAGE = "_on_case_page"
+
+
+@dataclass
+class PostedForm:
+    """A form of the case page that was posted and applied nothing: the page shows it again,
+    open, bound to what was typed, with its errors (and why the case changed, if it did)."""
+
+    form: Form
+    action: str = ""  # the transition; "" for the verification of plan items
+    stale: str | None = None
+
+
+def transition_form_ids(action: str) -> str:
+    """The ``auto_id`` of a transition's form on the case page: several forms share field
+    names there (``reason``), so each form's ids carry its action."""
+    return f"id_{action}_%s"
 
 
 @admin.register(Case)
@@ -527,6 +551,11 @@ class CaseAdmin(FastAdmin):
                 wrap(self.verify_item_view),
                 name=f"{name}_verify_item",
             ),
+            path(
+                "<path:object_id>/items/verify/",
+                wrap(self.verify_items_view),
+                name=f"{name}_verify_items",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -540,11 +569,17 @@ class CaseAdmin(FastAdmin):
         obj: Any = None,
     ) -> HttpResponse:
         if obj is not None:
-            context.update(self.case_panels(request, obj))
+            context.update(self.case_panels(request, obj, posted=context.get("ts_posted")))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def case_panels(self, request: HttpRequest, case: Case) -> dict[str, Any]:
-        """Everything the case page shows besides the case's own fields, in fixed queries."""
+    def case_panels(
+        self, request: HttpRequest, case: Case, posted: PostedForm | None = None
+    ) -> dict[str, Any]:
+        """Everything the case page shows besides the case's own fields, in fixed queries.
+
+        ``posted`` is a form of the page that was posted and applied nothing: it is shown
+        again as it was filled in.
+        """
         role = request_role(request)
         account = case.account
         incidents = list(
@@ -595,6 +630,10 @@ class CaseAdmin(FastAdmin):
         has_contact = any(str(c).strip() for c in (account.contacts or []))
         is_open = case.state in OPEN_STATES
         can_reassign = is_open and role_allows(role, REASSIGN_MIN_ROLE)
+        plan_items = list(plan.items.all()) if plan else []
+        can_verify = case.state == CaseState.INVESTIGATED and role_allows(
+            role, PLAN_VERIFY_MIN_ROLE
+        )
         return {
             "case": case,
             "account": account,
@@ -603,7 +642,7 @@ class CaseAdmin(FastAdmin):
             "signals": signals,
             "signal_total": signals_qs.distinct().count(),
             "plan": plan,
-            "plan_items": list(plan.items.all()) if plan else [],
+            "plan_items": plan_items,
             "notices": notices,
             "enforcement": enforcement,
             "restrictions_html": restrictions_html(enforcement["restrictions"]),
@@ -622,11 +661,9 @@ class CaseAdmin(FastAdmin):
             "notes": case_records_current(case=case, model=CaseNote, limit=PANEL_LIMIT),
             "correct_any": role_allows(role, CORRECT_OTHERS_MIN_ROLE),
             "deadline_html": deadline_html(case),
-            # What the role may do from this state; each with why it cannot succeed now, if so.
-            "transition_buttons": [
-                (action, ACTION_LABELS[action], blocked_reason(case, action, role))
-                for action in allowed_actions(case.state, role)
-            ],
+            # What the role may do from this state, each with its form in place or why it
+            # cannot succeed now.
+            "transition_panels": self._transition_panels(request, case, role, posted),
             "plan_override": plan_override,
             "can_note": role_allows(role, NOTE_MIN_ROLE),
             "can_take": is_open
@@ -638,8 +675,8 @@ class CaseAdmin(FastAdmin):
             "priority_form": PriorityForm(initial={"priority": case.priority})
             if is_open and role_allows(role, PRIORITY_MIN_ROLE)
             else None,
-            "can_verify": case.state == CaseState.INVESTIGATED
-            and role_allows(role, PLAN_VERIFY_MIN_ROLE),
+            "can_verify": can_verify,
+            **self._verify_panel(case, plan_items, can_verify, posted),
             "note_form": NoteForm(),
             "evidence_form": EvidenceForm(),
             **evidence_panel_context(case, role, PANEL_LIMIT),
@@ -649,6 +686,82 @@ class CaseAdmin(FastAdmin):
             "place_hold_url": reverse("admin:cases_legalhold_add") + f"?case={case.pk}"
             if is_lead(request)
             else "",
+        }
+
+    def _transition_panels(
+        self, request: HttpRequest, case: Case, role: str | None, posted: PostedForm | None
+    ) -> list[dict[str, Any]]:
+        """One panel per action the role may take from the case's state: its form (the
+        separate page's, posting to the same URL), or only why it cannot succeed now. A form
+        posted from here that applied nothing comes back open and filled in, also when the
+        case moved on and the action is no longer possible (to copy from, not to submit)."""
+        posted_action = posted.action if posted is not None else ""
+        actions = allowed_actions(case.state, role)
+        panels = []
+        for action in actions:
+            blocked = blocked_reason(case, action, role)
+            form: Form | None = None
+            if posted is not None and action == posted_action:
+                form = posted.form
+            elif blocked is None:
+                form = TRANSITION_FORMS[action](
+                    initial=self._initial(case, action),
+                    role=role,
+                    auto_id=transition_form_ids(action),
+                )
+            panels.append(self._transition_panel(request, action, form, blocked, posted))
+        if posted is not None and posted_action and posted_action not in actions:
+            blocked = f"You may not {posted_action} a case that is {case.state}; your text is kept."
+            panels.append(
+                self._transition_panel(request, posted_action, posted.form, blocked, posted)
+            )
+        return panels
+
+    @staticmethod
+    def _transition_panel(
+        request: HttpRequest,
+        action: str,
+        form: Form | None,
+        blocked: str | None,
+        posted: PostedForm | None,
+    ) -> dict[str, Any]:
+        mine = posted is not None and posted.action == action
+        four_eyes = action in FOUR_EYES_ACTIONS
+        return {
+            "action": action,
+            "label": ACTION_LABELS[action],
+            "form": form,
+            "blocked": blocked,
+            "open": mine,
+            "stale": posted.stale if mine and posted is not None else None,
+            "errors": errors_in_words(form) if mine and form is not None else [],
+            "four_eyes": four_eyes,
+            "other_lead": four_eyes and form is not None and other_lead_exists(request.user),
+        }
+
+    @staticmethod
+    def _verify_panel(
+        case: Case, items: list[RemediationItem], can_verify: bool, posted: PostedForm | None
+    ) -> dict[str, Any]:
+        """The plan's one form that verifies the ticked items: for investigators and leads
+        while the case is investigated and an item is unverified; a posted one that applied
+        nothing is shown again with its ticks and note, even when it can no longer succeed."""
+        unverified = [item for item in items if item.verified_at is None]
+        form: Form | None = None
+        if posted is not None and not posted.action:
+            form = posted.form
+        elif can_verify and unverified:
+            form = VerifyItemsForm(items=unverified, auto_id="id_verify_%s")
+        if form is None:
+            return {"verify_form": None}
+        mine = posted is not None and posted.form is form
+        return {
+            "verify_form": form,
+            "verify_ticked": form.ticked() if isinstance(form, VerifyItemsForm) else set(),
+            "verify_errors": errors_in_words(form) if mine else [],
+            "verify_blocked": None
+            if can_verify and unverified
+            else f"No plan item of this case can be verified now (it is {case.state}).",
         }
 
     # --- actions on one case ----------------------------------------------------------------
@@ -693,7 +806,17 @@ class CaseAdmin(FastAdmin):
             },
         )
 
+    def _case_page(self, request: HttpRequest, case: Case, posted: PostedForm) -> HttpResponse:
+        """The case page again, after a POST of one of its forms that applied nothing: the
+        form open and bound to what was typed, with its errors in words."""
+        page = copy.copy(request)
+        page.method = "GET"  # shown, not saved: the page itself has nothing to save
+        return self.change_view(page, str(case.pk), extra_context={"ts_posted": posted})
+
     def transition_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """A transition's form: on its own page, or posted from its panel on the case page
+        (``ON_CASE_PAGE``), where a refusal then brings back the case page with the form
+        filled in. Either way a success goes back to the case page with the message."""
         case = self._case_for(request, object_id)
         actor = self._actor(request)
         form_class = TRANSITION_FORMS.get(action)
@@ -701,10 +824,14 @@ class CaseAdmin(FastAdmin):
             raise Http404("No such action.")
         back = HttpResponseRedirect(self._case_url(case))
         stale: str | None = None
+        on_page = request.method == "POST" and request.POST.get(ON_CASE_PAGE) == "1"
+        ids = {"auto_id": transition_form_ids(action)} if on_page else {}
         if request.method == "POST":
             expected = request.POST.get("expected_state") or None
             if expected is not None and expected != case.state:
-                return self._stale_form(request, case, action, actor, form_class, expected)
+                return self._stale_form(
+                    request, case, action, actor, form_class, expected, on_page=on_page
+                )
             if action not in allowed_actions(case.state, actor.role):
                 messages.error(
                     request,
@@ -712,7 +839,7 @@ class CaseAdmin(FastAdmin):
                     f"{case.state}. Nothing was applied.",
                 )
                 return back
-            form = form_class(request.POST, role=actor.role)
+            form = form_class(request.POST, role=actor.role, **ids)
             if form.is_valid():
                 try:
                     updated = case_act(
@@ -724,9 +851,11 @@ class CaseAdmin(FastAdmin):
                 except StaleState:
                     case.refresh_from_db()
                     seen = form.cleaned_data["expected_state"]
-                    return self._stale_form(request, case, action, actor, form_class, seen)
+                    return self._stale_form(
+                        request, case, action, actor, form_class, seen, on_page=on_page
+                    )
                 except DomainError as exc:
-                    if exc.status == 422 or exc.code in FORM_CONFLICTS:
+                    if on_page or exc.status == 422 or exc.code in FORM_CONFLICTS:
                         form.add_error(None, exc.detail)
                     else:
                         self._error(request, exc)
@@ -746,6 +875,8 @@ class CaseAdmin(FastAdmin):
                             f"Case #{updated.pk}: {action} done; it is now {updated.state}.",
                         )
                     return back
+            if on_page:
+                return self._case_page(request, case, PostedForm(form=form, action=action))
         else:
             if action not in allowed_actions(case.state, actor.role):
                 messages.error(request, f"You may not {action} a case that is {case.state}.")
@@ -773,13 +904,19 @@ class CaseAdmin(FastAdmin):
         actor: Actor,
         form_class: type[TransitionForm],
         expected: str,
+        *,
+        on_page: bool = False,
     ) -> HttpResponse:
         """The case changed underneath: nothing is applied, and the form comes back with what
         was typed, now against the state the case is in (submitting again acts on that state),
-        or read-only to copy from when the action is no longer possible."""
+        or read-only to copy from when the action is no longer possible; on the case page
+        when it was posted from there."""
         stale = f"{StaleState(expected=expected, actual=case.state).detail} Nothing was applied."
         data = request.POST.copy()
         data["expected_state"] = case.state
+        if on_page:
+            form = form_class(data, role=actor.role, auto_id=transition_form_ids(action))
+            return self._case_page(request, case, PostedForm(form=form, action=action, stale=stale))
         form = form_class(data, role=actor.role)
         return self._transition_page(request, case, action, form, stale)
 
@@ -929,6 +1066,48 @@ class CaseAdmin(FastAdmin):
             return f"Verified: {item.description[:80]}"
 
         return self._post_action(request, object_id, VerifyItemForm, apply)
+
+    def verify_items_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Verify the ticked plan items in one POST, with one note (``plan_items_verify``:
+        one transaction, so a refusal verifies none), then back to the case page. When nothing
+        was verified, the case page comes back with the ticks and the note kept."""
+        case = self._case_for(request, object_id)
+        actor = self._actor(request)
+        back = HttpResponseRedirect(self._case_url(case))
+        if request.method != "POST":
+            return back
+        if not role_allows(actor.role, PLAN_VERIFY_MIN_ROLE):
+            messages.error(
+                request,
+                f"Refused: your role ({actor.role}) may not verify remediation items. "
+                "Nothing was applied.",
+            )
+            return back
+        items = list(RemediationItem.objects.filter(plan__case=case).order_by("pk"))
+        form = VerifyItemsForm(request.POST, items=items, auto_id="id_verify_%s")
+        if form.is_valid():
+            ticked = set(form.cleaned_data["items"])
+            already = [i for i in items if i.pk in ticked and i.verified_at is not None]
+            pending = [i for i in items if i.pk in ticked and i.verified_at is None]
+            try:
+                done = (
+                    plan_items_verify(items=pending, actor=actor, note=form.cleaned_data["note"])
+                    if pending
+                    else []
+                )
+            except DomainError as exc:
+                form.add_error(None, f"Nothing was verified: {exc.detail}")
+            else:
+                if done:
+                    names = "; ".join(item.description[:80] for item in done)
+                    messages.success(request, f"Verified {len(done)} plan item(s): {names}")
+                if already:
+                    names = "; ".join(
+                        f"{item.description[:80]} (by {item.verified_by})" for item in already
+                    )
+                    messages.info(request, f"Already verified, left as they were: {names}")
+                return back
+        return self._case_page(request, case, PostedForm(form=form))
 
     # --- opening a case ---------------------------------------------------------------------
 

@@ -3,11 +3,14 @@ write anything themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
@@ -56,6 +59,18 @@ def assignable_users() -> Any:
         .distinct()
         .order_by("username")
     )
+
+
+def errors_in_words(form: forms.Form) -> list[str]:
+    """Every error of a form as people read it: a field's under its label (never its internal
+    name), the form's own as they are."""
+    words = [str(e) for e in form.non_field_errors()]
+    for name, errors in form.errors.items():
+        if name == NON_FIELD_ERRORS:
+            continue
+        label = form[name].label if name in form.fields else name.replace("_", " ")
+        words += [f"{label}: {e}" for e in errors]
+    return words
 
 
 class TransitionForm(forms.Form):
@@ -325,6 +340,37 @@ class PriorityForm(forms.Form):
 
 class VerifyItemForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000)
+
+
+class VerifyItemsForm(forms.Form):
+    """Several required changes of the plan verified at once, with one note: a checkbox per
+    item of the case's plan (``items``, the plan's own items, so no other case's is taken)."""
+
+    items = forms.TypedMultipleChoiceField(
+        coerce=int,
+        choices=(),
+        error_messages={
+            "required": "Tick at least one plan item to verify.",
+            "invalid_choice": "A ticked item is not on this case's plan: read the plan again.",
+        },
+    )
+    note = forms.CharField(
+        label="Verification note",
+        required=False,
+        max_length=2000,
+        help_text="What was checked; it goes on the timeline with each item.",
+    )
+
+    def __init__(self, *args: Any, items: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["items"].choices = [(item.pk, item.description) for item in items]  # type: ignore[attr-defined]  # a ChoiceField
+
+    def ticked(self) -> set[int]:
+        """The item ids ticked in what was posted (for showing them ticked again)."""
+        if not self.data:
+            return set()
+        values = self.data.getlist("items") if isinstance(self.data, QueryDict) else []
+        return {int(v) for v in values if str(v).isdigit()}
 
 
 class CaseOpenForm(forms.Form):

@@ -30,7 +30,7 @@ from .edits import (
     case_note_correct,
     case_priority_set,
 )
-from .plans import plan_deadline_set, plan_item_verify
+from .plans import plan_deadline_set, plan_item_verify, plan_items_verify
 from .policies import policy_revise
 from .rules import flag_rule_delete, flag_rule_save, review_deadline_rule_save
 from .transitions import (
@@ -68,6 +68,7 @@ __all__ = [
     "incident_route",
     "plan_deadline_set",
     "plan_item_verify",
+    "plan_items_verify",
     "policies_resolve",
     "policy_revise",
     "restrictions_expire",

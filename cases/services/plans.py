@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -57,6 +58,25 @@ def plan_item_verify(
         )
         target.refresh_from_db()
     return target
+
+
+def plan_items_verify(
+    *, items: Sequence[RemediationItem | int], actor: Actor, note: str = ""
+) -> list[RemediationItem]:
+    """Verify several required changes of one case at once, with one note.
+
+    Each goes through ``plan_item_verify`` (its checks, its timeline event), all in one
+    transaction: when one is refused, none is verified. An item already verified stays as it
+    was (and is returned as it is). The items must all be of one case's plan.
+    """
+    ids = [item.pk if isinstance(item, RemediationItem) else item for item in items]
+    if not ids:
+        raise InvalidInput(detail="Name at least one plan item to verify.", field="items")
+    cases = set(RemediationItem.objects.filter(pk__in=ids).values_list("plan__case_id", flat=True))
+    if len(cases) > 1:
+        raise InvalidInput(detail="The items are of different cases' plans.", field="items")
+    with transaction.atomic():
+        return [plan_item_verify(item=item_id, actor=actor, note=note) for item_id in ids]
 
 
 def plan_deadline_set(

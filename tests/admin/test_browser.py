@@ -88,10 +88,12 @@ def test_analyst_suspends_an_overdue_case_and_auditor_sees_no_buttons(
     browser.find_element(By.PARTIAL_LINK_TEXT, "Overdue (1)").click()
     queue = browser.find_element(By.ID, "result_list").text
     browser.find_element(By.LINK_TEXT, f"#{late.pk}").click()
-    browser.find_element(By.CSS_SELECTOR, "a.ts-transition[data-action=suspend]").click()
-    browser.find_element(By.NAME, "reason").send_keys("Scraping outputs to train a rival model")
-    browser.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
-    browser.find_element(By.CSS_SELECTOR, "#ts-transition-form input[type=submit]").click()
+    # The suspend form opens in place, on the case page.
+    browser.find_element(By.CSS_SELECTOR, "summary.ts-transition[data-action=suspend]").click()
+    form = browser.find_element(By.ID, "ts-form-suspend")
+    form.find_element(By.NAME, "reason").send_keys("Scraping outputs to train a rival model")
+    form.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
+    form.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     event_row = browser.find_element(By.CSS_SELECTOR, "#ts-timeline tr.ts-event-suspend").text
     message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
 
@@ -172,3 +174,157 @@ def test_dashboard_counts_lead_to_their_queues_and_no_page_scrolls_sideways(
                 wide.append((size, page, _overflow(browser)))
 
     assert wide == []
+
+
+# Counts every page the tab loads (a redirect after a POST ends in one page), in the tab's
+# session storage: the script runs first in every new document.
+COUNT_LOADS = """
+if (window.top === window) {
+  const n = Number(sessionStorage.getItem("ts-loads") || "0") + 1;
+  sessionStorage.setItem("ts-loads", String(n));
+}
+"""
+
+
+def count_loads(driver: Any) -> None:
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_LOADS})
+
+
+def loads(driver: Any) -> int:
+    return int(driver.execute_script('return Number(sessionStorage.getItem("ts-loads") || 0)'))
+
+
+def reset_loads(driver: Any) -> None:
+    driver.execute_script('sessionStorage.setItem("ts-loads", "0")')
+
+
+def submit(driver: Any, button: Any) -> None:
+    """Click a submit button (or a link) and wait for the page it leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait = WebDriverWait(driver, 10)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def set_value(driver: Any, element: Any, value: str) -> None:
+    """A datetime-local input, typed as a person's date picker would fill it."""
+    driver.execute_script("arguments[0].value = arguments[1];", element, value)
+
+
+PLAN = ["Delete the derived dataset", "Rotate the API keys", "Appoint a compliance contact"]
+DEADLINE = "2030-01-01T09:30"
+
+
+def lifecycle_on_separate_pages(driver: Any, base: str, case: Case) -> None:
+    """The lifecycle as it was done before the forms were in place: each transition on its own
+    page (its form, then the submit), each plan item verified on its own."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/admin/cases/case/{case.pk}/change/")
+
+    def own_page(action: str) -> Any:
+        driver.find_element(By.CSS_SELECTOR, f"summary[data-action={action}]").click()
+        submit(driver, driver.find_element(By.CSS_SELECTOR, f"#ts-panel-{action} a.ts-own-page"))
+        return driver.find_element(By.ID, "ts-transition-form")
+
+    form = own_page("suspend")
+    form.find_element(By.NAME, "reason").send_keys("Distillation at scale")
+    form.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+    form = own_page("investigate")
+    form.find_element(By.NAME, "findings").send_keys("Outputs used to train a rival model")
+    form.find_element(By.CSS_SELECTOR, "input[name=violation_confirmed][value=yes]").click()
+    form.find_element(By.NAME, "plan_items").send_keys("\n".join(PLAN))
+    set_value(driver, form.find_element(By.NAME, "plan_deadline"), DEADLINE)
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+    for _ in PLAN:
+        driver.find_element(By.CSS_SELECTOR, "input.ts-verify-item").click()
+        driver.find_element(By.NAME, "note").send_keys("seen")
+        submit(driver, driver.find_element(By.ID, "ts-verify-submit"))
+
+    form = own_page("remediate")
+    form.find_element(By.NAME, "verification_note").send_keys("All three changes checked")
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+
+def lifecycle_on_the_case_page(driver: Any, base: str, case: Case) -> None:
+    """The same lifecycle with the forms in place: one submit per transition, one for the
+    whole plan."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/admin/cases/case/{case.pk}/change/")
+
+    def panel(action: str) -> Any:
+        driver.find_element(By.CSS_SELECTOR, f"summary[data-action={action}]").click()
+        return driver.find_element(By.ID, f"ts-form-{action}")
+
+    form = panel("suspend")
+    form.find_element(By.NAME, "reason").send_keys("Distillation at scale")
+    form.find_element(By.CSS_SELECTOR, f"input[name=policies][value={POLICY}]").click()
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+    form = panel("investigate")
+    form.find_element(By.NAME, "findings").send_keys("Outputs used to train a rival model")
+    form.find_element(By.CSS_SELECTOR, "input[name=violation_confirmed][value=yes]").click()
+    form.find_element(By.NAME, "plan_items").send_keys("\n".join(PLAN))
+    set_value(driver, form.find_element(By.NAME, "plan_deadline"), DEADLINE)
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+    for box in driver.find_elements(By.CSS_SELECTOR, "input.ts-verify-item"):
+        box.click()
+    driver.find_element(By.NAME, "note").send_keys("seen")
+    submit(driver, driver.find_element(By.ID, "ts-verify-submit"))
+
+    form = panel("remediate")
+    form.find_element(By.NAME, "verification_note").send_keys("All three changes checked")
+    submit(driver, form.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+
+def test_a_whole_lifecycle_takes_at_most_half_the_page_loads(
+    browser: Any, live_server: Any, make_case: MakeCase, capsys: Any
+) -> None:
+    """Issue 16, acceptance 1: suspend, investigate with a 3-item plan, verify the three,
+    remediate; as an investigator (who may take every step), counting the pages loaded from
+    opening the case to the case remediated (the login is not counted)."""
+    from selenium.webdriver.common.by import By
+
+    before_case = make_case("flagged", external_id="before-org")
+    after_case = make_case("flagged", external_id="after-org")
+    base = live_server.url
+    count_loads(browser)
+    log_in(browser, base, "investigator")
+
+    reset_loads(browser)
+    lifecycle_on_separate_pages(browser, base, before_case)
+    before = loads(browser)
+    reset_loads(browser)
+    lifecycle_on_the_case_page(browser, base, after_case)
+    after = loads(browser)
+    message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+
+    with capsys.disabled():
+        print(f"\nA lifecycle in page loads: {before} on separate pages, {after} in place")
+    for case in (before_case, after_case):
+        case.refresh_from_db()
+        assert case.state == "remediated"
+        actions = list(
+            CaseEvent.objects.filter(case=case).order_by("seq").values_list("action", flat=True)
+        )
+        assert actions == [
+            "open",
+            "suspend",
+            "investigate",
+            *["plan_item_verified"] * 3,
+            "remediate",
+        ]
+    assert "remediate done" in message
+    assert before == 10  # open, 2 per transition (its page, its submit), 1 per item
+    assert after == 5  # open, 1 per transition, 1 for the three items
+    assert after * 2 <= before
