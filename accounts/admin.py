@@ -36,6 +36,7 @@ from core.admin import (
     ReadOnlyInline,
     ServiceWritesAdmin,
     is_lead,
+    refusal_in_words,
 )
 from core.errors import DomainError
 from notifications.admin.propagations import propagation_rows
@@ -258,7 +259,7 @@ class AccountAdmin(ServiceWritesAdmin):
                 actor=Actor.for_user(request.user),
             )
         except DomainError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+            self.message_user(request, refusal_in_words(exc), messages.ERROR)
         else:
             self.message_user(
                 request,

@@ -3,7 +3,8 @@ through services, and cheap paging. ``core`` registers no model of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.contrib import admin, messages
@@ -14,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.functional import cached_property
 
 from .actors import user_role
-from .errors import DomainError
+from .errors import DomainError, MissingInput
 from .roles import Role, role_allows
 
 # Above this many rows (by the planner's estimate) an unfiltered list shows the estimate
@@ -33,6 +34,36 @@ def is_lead(request: HttpRequest) -> bool:
 def may_act(request: HttpRequest) -> bool:
     """Analysts and up act on cases; auditors (and staff without a role) only look."""
     return role_allows(request_role(request), Role.ANALYST)
+
+
+# Input names that several services use, in the words staff read.
+INPUT_WORDS = {"ends_at": "the end of the restriction"}
+
+
+def input_in_words(name: str, words: Mapping[str, str] | None = None) -> str:
+    """A service's input name (``remediation.deadline``) as staff read it: the admin's own
+    word for it when it has one, else the name spelled out ("the remediation deadline")."""
+    if words and name in words:
+        return words[name]
+    if name in INPUT_WORDS:
+        return INPUT_WORDS[name]
+    return "the " + name.replace(".", " ").replace("_", " ")
+
+
+def refusal_in_words(exc: DomainError, words: Mapping[str, str] | None = None) -> str:
+    """A service's refusal as staff read it: the inputs it names (``'ends_at'``, written for
+    API callers) in words, values it quotes left as they are."""
+    if isinstance(exc, MissingInput):
+        missing = [input_in_words(name, words) for name in exc.fields.get("missing", [])]
+        return f"Give {' and '.join(missing)}."
+    names = {str(exc.fields["field"])} if exc.fields.get("field") else set()
+    names |= set(words or ())
+    detail = re.sub(
+        r"'([\w.]+)'",
+        lambda m: input_in_words(m[1], words) if m[1] in names else m[0],
+        exc.detail,
+    )
+    return detail[:1].upper() + detail[1:]
 
 
 class EstimatedCountPaginator(Paginator):
@@ -119,7 +150,7 @@ class ServiceWritesAdmin(FastAdmin):
             self.delete_model(request, obj)
 
     def _refused(self, request: HttpRequest, exc: DomainError) -> HttpResponse:
-        self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
+        self.message_user(request, f"Nothing was saved: {refusal_in_words(exc)}", messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
 
     def changeform_view(

@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.actors import Actor
-from core.admin import FastAdmin, may_act
+from core.admin import FastAdmin, may_act, refusal_in_words
 from core.errors import DomainError
 
 from ..choices import APPEAL_OPEN_STATES, AppealState
@@ -211,7 +211,7 @@ class AppealAdmin(FastAdmin):
                     note=request.POST.get("note", "")[:2000],
                 )
             except DomainError as exc:
-                messages.error(request, f"{exc.title}: {exc.detail}")
+                messages.error(request, f"{exc.title}: {refusal_in_words(exc)}")
             else:
                 messages.success(request, f"Appeal #{appeal.pk} is in your review.")
         return self._back(appeal)
@@ -227,7 +227,9 @@ class AppealAdmin(FastAdmin):
                     appeal=appeal, command=form.to_input(), actor=Actor.for_user(request.user)
                 )
             except DomainError as exc:
-                messages.error(request, f"Nothing was decided. {exc.title}: {exc.detail}")
+                messages.error(
+                    request, f"Nothing was decided. {exc.title}: {refusal_in_words(exc)}"
+                )
             else:
                 if isinstance(decided, ApprovalRequest):
                     messages.success(
@@ -254,7 +256,7 @@ class AppealAdmin(FastAdmin):
                     reason=request.POST.get("reason", "")[:2000],
                 )
             except DomainError as exc:
-                messages.error(request, f"{exc.title}: {exc.detail}")
+                messages.error(request, f"{exc.title}: {refusal_in_words(exc)}")
             else:
                 messages.success(request, f"Appeal #{appeal.pk} is withdrawn.")
         return self._back(appeal)

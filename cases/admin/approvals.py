@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.actors import Actor
-from core.admin import ReadOnlyAdmin, may_act
+from core.admin import ReadOnlyAdmin, may_act, refusal_in_words
 from core.errors import DomainError
 
 from ..actions import MAX_TEXT
@@ -223,5 +223,5 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                     "force. The proposer is told.",
                 )
         except DomainError as exc:
-            messages.error(request, f"{exc.title}: {exc.detail} Nothing was applied.")
+            messages.error(request, f"{exc.title}: {refusal_in_words(exc)} Nothing was applied.")
         return back

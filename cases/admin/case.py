@@ -92,7 +92,7 @@ from cases.workflow import (
 )
 from config.times import duration_human, for_people
 from core.actors import Actor
-from core.admin import FastAdmin, is_lead, may_act, request_role
+from core.admin import FastAdmin, is_lead, may_act, refusal_in_words, request_role
 from core.errors import DomainError
 from core.roles import role_allows
 from notifications.admin.propagations import propagation_rows
@@ -115,6 +115,7 @@ from .forms import (
     TransitionForm,
     VerifyItemForm,
     VerifyItemsForm,
+    add_refusal,
     errors_in_words,
 )
 from .holds import active_holds_of, holds_url
@@ -790,7 +791,7 @@ class CaseAdmin(FastAdmin):
         if isinstance(exc, StaleState):
             messages.error(request, f"{exc.detail} Nothing was applied.")
         else:
-            messages.error(request, f"{exc.title}: {exc.detail}")
+            messages.error(request, f"{exc.title}: {refusal_in_words(exc)}")
 
     def _page(
         self, request: HttpRequest, template: str, title: str, **context: Any
@@ -856,7 +857,7 @@ class CaseAdmin(FastAdmin):
                     )
                 except DomainError as exc:
                     if on_page or exc.status == 422 or exc.code in FORM_CONFLICTS:
-                        form.add_error(None, exc.detail)
+                        add_refusal(form, exc)
                     else:
                         self._error(request, exc)
                         return back
@@ -1096,7 +1097,7 @@ class CaseAdmin(FastAdmin):
                     else []
                 )
             except DomainError as exc:
-                form.add_error(None, f"Nothing was verified: {exc.detail}")
+                add_refusal(form, exc, prefix="Nothing was verified: ")
             else:
                 if done:
                     names = "; ".join(item.description[:80] for item in done)
@@ -1133,7 +1134,7 @@ class CaseAdmin(FastAdmin):
                     open_case = exc.fields.get("case_id")
                     form.add_error(None, exc.detail)
                 except DomainError as exc:
-                    form.add_error(None, exc.detail)
+                    add_refusal(form, exc)
                 else:
                     messages.success(request, f"Case #{case.pk} opened.")
                     return HttpResponseRedirect(self._case_url(case))
@@ -1173,7 +1174,7 @@ class CaseAdmin(FastAdmin):
                 try:
                     apply(case, actor, form.cleaned_data)
                 except DomainError as exc:
-                    refused.append((case, exc.detail))
+                    refused.append((case, refusal_in_words(exc)))
                 else:
                     done.append(case)
             if done:

@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.actors import Actor
-from core.admin import ReadOnlyAdmin, ReadOnlyInline, may_act
+from core.admin import ReadOnlyAdmin, ReadOnlyInline, may_act, refusal_in_words
 from core.errors import DomainError
 
 from ..choices import APPEAL_OPEN_STATES
@@ -197,7 +197,7 @@ class DecisionAdmin(ReadOnlyAdmin):
                 decision=decision, command=form.to_input(), actor=Actor.for_user(request.user)
             )
         except DomainError as exc:
-            messages.error(request, f"Nothing was recorded. {exc.title}: {exc.detail}")
+            messages.error(request, f"Nothing was recorded. {exc.title}: {refusal_in_words(exc)}")
             return back
         messages.success(request, f"Appeal #{appeal.pk} recorded; the account is told of it.")
         return HttpResponseRedirect(reverse("admin:cases_appeal_change", args=[appeal.pk]))

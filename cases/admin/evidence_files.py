@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.actors import Actor
+from core.admin import refusal_in_words
 from core.errors import DomainError
 from core.roles import role_allows
 
@@ -124,7 +125,7 @@ def evidence_upload_view(model_admin: Any, request: HttpRequest, object_id: str)
             actor=actor,
         )
     except DomainError as exc:
-        messages.error(request, f"No file was added: {exc.detail}")
+        messages.error(request, f"No file was added: {refusal_in_words(exc)}")
         return back
     messages.success(request, f"{item.name} added as evidence (SHA-256 {item.sha256}).")
     return back
@@ -150,7 +151,7 @@ def evidence_item_view(
                 item_id=item.pk, actor=actor, action=action, reason=form.cleaned_data["reason"]
             )
         except DomainError as exc:
-            messages.error(request, f"Nothing was opened: {exc.detail}")
+            messages.error(request, f"Nothing was opened: {refusal_in_words(exc)}")
             return HttpResponseRedirect(_item_url(case.pk, item.pk))
         if action == CustodyAction.DOWNLOADED:
             response = StreamingHttpResponse(

@@ -3,13 +3,14 @@ write anything themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.utils import pretty_name
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
@@ -32,6 +33,8 @@ from cases.actions import (
 )
 from cases.choices import AppealOutcome, Priority, RestrictionKind
 from cases.models import Case, LegalHold, PolicyClause
+from core.admin import refusal_in_words
+from core.errors import DomainError
 from core.roles import Role
 
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.INVESTIGATOR, Role.LEAD)
@@ -73,6 +76,28 @@ def errors_in_words(form: forms.Form) -> list[str]:
     return words
 
 
+def add_refusal(form: forms.Form, exc: DomainError, *, prefix: str = "") -> None:
+    """Put a service's refusal on the form as people read it: under the field it is about when
+    the form has that field (the service's input name, e.g. ``remediation.deadline``, mapped
+    through the form's ``service_inputs``), else at the top; either way with no internal name.
+    """
+    field = str(exc.fields.get("field") or "")
+    inputs: Mapping[str, str] = getattr(form, "service_inputs", {})
+    name = inputs.get(field) or (field if field in form.fields else "")
+    if name:
+        label = str(form.fields[name].label or pretty_name(name))
+        subject = f"'{field}' "
+        detail = exc.detail
+        # On the field, its label is already beside the error: say the rest.
+        text = detail[len(subject) :] if detail.startswith(subject) else None
+        if text:
+            form.add_error(name, prefix + text[:1].upper() + text[1:])
+            return
+        form.add_error(name, prefix + refusal_in_words(exc, {field: label.lower()}))
+        return
+    form.add_error(None, prefix + refusal_in_words(exc))
+
+
 class TransitionForm(forms.Form):
     """The inputs of one workflow action, plus the state the person saw when they chose it.
 
@@ -82,6 +107,8 @@ class TransitionForm(forms.Form):
 
     command: ClassVar[type[Command]]
     label: ClassVar[str]
+    # The service's names of inputs whose form field is named otherwise (for its refusals).
+    service_inputs: ClassVar[Mapping[str, str]] = {}
     expected_state = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
@@ -119,6 +146,14 @@ class RestrictionFields(forms.Form):
     kind_choices: ClassVar[list[tuple[str, str]]] = [
         (k.value, k.label) for k in RestrictionKind if k != RestrictionKind.TERMINATION
     ]
+    service_inputs: ClassVar[Mapping[str, str]] = {
+        "restriction": "restriction_kind",
+        "restriction.kind": "restriction_kind",
+        "restriction.models": "models",
+        "restriction.features": "features",
+        "restriction.requests_per_minute": "requests_per_minute",
+        "restriction.tokens_per_minute": "tokens_per_minute",
+    }
     restriction_kind = forms.ChoiceField(label="Restriction", choices=(), required=False)
     models = forms.CharField(
         required=False,
@@ -193,6 +228,11 @@ class SuspendForm(RestrictionFields, TransitionForm):
 class InvestigateForm(TransitionForm):
     command = Investigate
     label = "Record investigation"
+    service_inputs = {
+        "remediation": "plan_items",
+        "remediation.items": "plan_items",
+        "remediation.deadline": "plan_deadline",
+    }
     findings = forms.CharField(widget=TEXTAREA)
     violation_confirmed = forms.TypedChoiceField(
         choices=[("yes", "Yes: a violation is confirmed"), ("no", "No violation found")],

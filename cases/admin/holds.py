@@ -8,7 +8,6 @@ placed hold or deletes one: a released hold stays on the record.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,8 +24,8 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from core.actors import Actor
-from core.admin import FastAdmin, is_lead
-from core.errors import DomainError, MissingInput
+from core.admin import FastAdmin, is_lead, refusal_in_words
+from core.errors import DomainError
 
 from ..models import Case, LegalHold
 from ..services.holds import legal_hold_place, legal_hold_release
@@ -43,17 +42,13 @@ INPUT_WORDS = {
 }
 
 
-def refusal_in_words(exc: DomainError) -> str:
+def hold_refusal(exc: DomainError) -> str:
     """A service's refusal as a lead reads it: no internal input names."""
-    if isinstance(exc, MissingInput):
-        missing = [INPUT_WORDS.get(name, name) for name in exc.fields.get("missing", [])]
-        return f"Give {' and '.join(missing)}."
     if exc.fields.get("field") == "review_date":
         return "The review date must be today or later."
     if exc.fields.get("field") == "account":
         return "A hold is on an account or on a case: name exactly one of them."
-    detail = re.sub(r"'(\w+)'", lambda m: INPUT_WORDS.get(m[1], m[0]), exc.detail)
-    return detail[:1].upper() + detail[1:]
+    return refusal_in_words(exc, INPUT_WORDS)
 
 
 def hold_target(hold: LegalHold) -> SafeString:
@@ -275,7 +270,7 @@ class LegalHoldAdmin(FastAdmin):
                 try:
                     hold = legal_hold_place(actor=Actor.for_user(request.user), **form.to_input())
                 except DomainError as exc:
-                    form.add_error(None, refusal_in_words(exc))
+                    form.add_error(None, hold_refusal(exc))
                 else:
                     messages.success(
                         request,
@@ -313,7 +308,7 @@ class LegalHoldAdmin(FastAdmin):
                         actor=Actor.for_user(request.user),
                     )
                 except DomainError as exc:
-                    messages.error(request, f"The hold was not released. {refusal_in_words(exc)}")
+                    messages.error(request, f"The hold was not released. {hold_refusal(exc)}")
                 else:
                     messages.success(
                         request, f"Hold #{hold.pk} ({hold.legal_reference}) is released."

@@ -26,6 +26,7 @@ from core.admin import (
     ReadOnlyInline,
     ServiceWritesAdmin,
     choices_filter,
+    refusal_in_words,
     request_role,
 )
 from core.errors import DomainError
@@ -89,7 +90,7 @@ class WebhookEndpointForm(forms.ModelForm):
             )
         except DomainError as exc:
             field = exc.fields.get("field")
-            self.add_error(field if field in self.fields else None, exc.detail)
+            self.add_error(field if field in self.fields else None, refusal_in_words(exc))
         return data
 
 
@@ -123,7 +124,7 @@ class WebhookEndpointAdmin(ServiceWritesAdmin, LeadEditsAdmin):
             try:
                 _, resumed = services.endpoint_enable(endpoint_id=endpoint.pk, actor=actor)
             except DomainError as exc:
-                messages.error(request, f"{endpoint.url}: {exc.detail}")
+                messages.error(request, f"{endpoint.url}: {refusal_in_words(exc)}")
             else:
                 messages.success(
                     request, f"{endpoint.url} enabled; {resumed} stopped notice(s) sent again."
@@ -229,7 +230,7 @@ class NoticeAdmin(ReadOnlyAdmin):
                 services.notice_redeliver(notice_id=notice.pk, actor=actor)
             except DomainError as exc:  # report each refusal, then go on with the rest
                 logger.info("redelivery of notice %s refused: %s", notice.pk, exc.detail)
-                refused.append(f"{label}: {exc.detail}")
+                refused.append(f"{label}: {refusal_in_words(exc)}")
             else:
                 done.append(label)
         if done:

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from cases.actions import Investigate, RemediationPlan, Suspend
@@ -226,3 +227,62 @@ def test_the_forbidden_page_is_the_admins_own(login: Any, make_case: MakeCase) -
     assert "Your role may not do this" in html
     assert "admin/css/base.css" in html and 'href="/admin/"' in html
     assert Case.objects.count() == before and Case.objects.get(pk=case.pk).state == "flagged"
+
+
+@pytest.mark.parametrize("on_page", [True, False], ids=["in place", "own page"])
+def test_a_refusal_names_the_field_as_the_form_does_not_the_services_key(
+    login: Any, make_case: MakeCase, on_page: bool
+) -> None:
+    # The service refuses a plan deadline in the past as "'remediation.deadline' must be in
+    # the future." (its API callers' name); the form says it under "Remediation deadline".
+    case = make_case("suspended")
+    past = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    posted = {
+        "expected_state": "suspended",
+        "findings": "Outputs used to train a competing model",
+        "violation_confirmed": "yes",
+        "plan_items": "Delete the distilled weights",
+        "plan_deadline": past,
+        **({"_on_case_page": "1"} if on_page else {}),
+    }
+
+    html = login("investigator").post(transition_url(case, "investigate"), posted).content.decode()
+
+    assert "remediation.deadline" not in html
+    # Beside the field on both; in place, also in the summary above the form.
+    assert re.search(r'<ul class="errorlist"[^>]*><li>Must be in the future\.</li>', html)
+    if on_page:
+        assert "Nothing was applied: Remediation deadline: Must be in the future." in html
+    assert "Delete the distilled weights" in html  # what was typed is kept
+    case.refresh_from_db()
+    assert case.state == "suspended"
+
+
+def test_refusals_in_messages_spell_out_input_names_and_keep_quoted_values() -> None:
+    from core.admin import refusal_in_words
+    from core.errors import InvalidInput, MissingInput
+
+    assert (
+        refusal_in_words(InvalidInput("'ends_at' must be in the future.", field="ends_at"))
+        == "The end of the restriction must be in the future."
+    )
+    assert (
+        refusal_in_words(InvalidInput("'review_date' is wrong.", field="review_date"))
+        == "The review date is wrong."
+    )
+    assert (
+        refusal_in_words(
+            InvalidInput("'deadline' must be in the future.", field="deadline"),
+            {"deadline": "the plan's deadline"},
+        )
+        == "The plan's deadline must be in the future."
+    )
+    # A quoted value is the caller's, not an input name: it stays as it was.
+    assert (
+        refusal_in_words(InvalidInput("Unknown priority 'urgent'.", field="priority"))
+        == "Unknown priority 'urgent'."
+    )
+    assert (
+        refusal_in_words(MissingInput(missing=["reason", "legal_reference"]))
+        == "Give the reason and the legal reference."
+    )
