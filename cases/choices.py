@@ -198,3 +198,8 @@ APPEAL_OUTCOME_KINDS = {
     AppealOutcome.OVERTURNED: DecisionKind.APPEAL_OVERTURNED,
     AppealOutcome.MODIFIED: DecisionKind.APPEAL_MODIFIED,
 }
+
+# The kind of a deadline's first escalation (``cases.deadlines``): a case's, or an appeal's
+# (``appeal:<id>:escalation``). A deadline is breached when it is sent; later escalations of the
+# same deadline (``escalation-2``...) repeat it.
+ESCALATION = "escalation"

@@ -14,16 +14,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.choices import APPEAL_OPEN_STATES, OPEN_STATES, ApprovalState
-from cases.models import Appeal, ApprovalRequest, Case
+from cases.choices import APPEAL_OPEN_STATES, OPEN_STATES, ApprovalState, CaseState
+from cases.models import BREACHES, Appeal, ApprovalRequest, Case, CaseEvent, Reminder
 from cases.selectors import contactless_accounts
+from cases.transparency_report import median_and_count
 from core.admin import is_lead, request_role
 from core.roles import Role
 from notifications.selectors import propagation_overdue_q, propagations_open
@@ -74,6 +75,20 @@ class Bar:
     day: date
     opened: int
     closed: int
+    breached: int = 0
+
+
+@dataclass(frozen=True)
+class Median:
+    """The exact median of a duration over the cases it was measured on (``None`` if none)."""
+
+    label: str
+    seconds: float | None
+    count: int
+
+    @property
+    def duration(self) -> timedelta | None:
+        return timedelta(seconds=round(self.seconds)) if self.seconds is not None else None
 
 
 def _url(name: str, query: str) -> str:
@@ -158,56 +173,73 @@ def dashboard_tiles(request: HttpRequest, now: datetime) -> list[Tile]:
     return tiles
 
 
+def _per_day(queryset: QuerySet[Any], field: str) -> dict[date, int]:
+    return dict(
+        queryset.annotate(day=TruncDate(field))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+
+
+def chart_start(now: datetime, days: int = CHART_DAYS) -> datetime:
+    return (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def dashboard_chart(now: datetime, days: int = CHART_DAYS) -> list[Bar]:
-    """Cases opened and closed per day (UTC) over the last ``days`` days: two grouped
-    queries over the days' rows only (the indexes on ``created_at`` and ``closed_at``)."""
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    opened = dict(
-        Case.objects.filter(created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
-        .order_by()
-        .values_list("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
-    closed = dict(
-        Case.objects.filter(closed_at__gte=start)
-        .annotate(day=TruncDate("closed_at"))
-        .order_by()
-        .values_list("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
+    """Cases opened and closed, and deadlines breached, per day (UTC) over the last ``days``
+    days: three grouped queries over the days' rows only (the indexes on ``created_at`` and
+    ``closed_at``, and the partial index of first escalations)."""
+    start = chart_start(now, days)
+    opened = _per_day(Case.objects.filter(created_at__gte=start), "created_at")
+    closed = _per_day(Case.objects.filter(closed_at__gte=start), "closed_at")
+    breached = _per_day(Reminder.objects.filter(BREACHES, sent_at__gte=start), "sent_at")
     first = start.date()
     return [
-        Bar(day, opened.get(day, 0), closed.get(day, 0))
+        Bar(day, opened.get(day, 0), closed.get(day, 0), breached.get(day, 0))
         for day in (first + timedelta(days=n) for n in range(days))
+    ]
+
+
+def dashboard_medians(now: datetime, days: int = CHART_DAYS) -> list[Median]:
+    """Over the last ``days`` days, one query each: the median time from a case's opening to
+    its triage (its first step out of flagged, for cases triaged in the period) and to its
+    decision (its closing, for cases closed in the period)."""
+    start = chart_start(now, days)
+    events, cases = CaseEvent._meta.db_table, Case._meta.db_table
+    triage = median_and_count(
+        f"{events} AS e JOIN {cases} AS c ON c.id = e.case_id",
+        "c.created_at",
+        "e.at",
+        # TRIAGE_EVENTS, as its partial index states it (so that the planner uses it).
+        "e.from_state = %s AND NOT (e.to_state IN ('', %s)) AND e.at >= %s",
+        [CaseState.FLAGGED, CaseState.FLAGGED, start],
+    )
+    decision = median_and_count(cases, "created_at", "closed_at", "closed_at >= %s", [start])
+    return [
+        Median("Median time to triage", *triage),
+        Median("Median time to decision", *decision),
     ]
 
 
 def chart_svg_bars(bars: list[Bar], *, width: int = 600, height: int = 120) -> dict[str, Any]:
     """Positions of the chart's bars (drawn by the template as SVG rectangles)."""
-    top = max([1, *(b.opened for b in bars), *(b.closed for b in bars)])
+    series = ("opened", "closed", "breached")
+    top = max([1, *(getattr(b, name) for b in bars for name in series)])
     step = width / max(len(bars), 1)
-    bar_width = max(step / 2 - 1, 1)
+    bar_width = max(step / len(series) - 1, 1)
     rows = []
     for n, bar in enumerate(bars):
-        x = n * step
-        opened_h = bar.opened * height / top
-        closed_h = bar.closed * height / top
-        rows.append(
-            {
-                "day": bar.day,
-                "opened": bar.opened,
-                "closed": bar.closed,
-                "x_opened": round(x, 1),
-                "x_closed": round(x + bar_width, 1),
-                "y_opened": round(height - opened_h, 1),
-                "y_closed": round(height - closed_h, 1),
-                "h_opened": round(opened_h, 1),
-                "h_closed": round(closed_h, 1),
-            }
-        )
+        row: dict[str, Any] = {"day": bar.day}
+        for i, name in enumerate(series):
+            value = getattr(bar, name)
+            h = value * height / top
+            row[name] = value
+            row[f"x_{name}"] = round(n * step + i * bar_width, 1)
+            row[f"y_{name}"] = round(height - h, 1)
+            row[f"h_{name}"] = round(h, 1)
+        rows.append(row)
     return {
         "bars": rows,
         "width": width,
@@ -216,6 +248,7 @@ def chart_svg_bars(bars: list[Bar], *, width: int = 600, height: int = 120) -> d
         "top": top,
         "total_opened": sum(b.opened for b in bars),
         "total_closed": sum(b.closed for b in bars),
+        "total_breached": sum(b.breached for b in bars),
     }
 
 
@@ -235,6 +268,7 @@ class WorkbenchSite(admin.AdminSite):
         context = {
             "tiles": dashboard_tiles(request, now),
             "chart": chart_svg_bars(dashboard_chart(now)),
+            "medians": dashboard_medians(now),
             "chart_days": CHART_DAYS,
             "role": request_role(request) or "none",
             **(extra_context or {}),

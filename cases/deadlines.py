@@ -46,7 +46,7 @@ from core.roles import Role
 from notifications.choices import Channel
 from notifications.models import Notice
 
-from .choices import APPEAL_OPEN_STATES, OPEN_STATES, CaseState, DecisionKind
+from .choices import APPEAL_OPEN_STATES, ESCALATION, OPEN_STATES, CaseState, DecisionKind
 from .hold_followup import holds_review_remind
 from .models import Appeal, Case, Decision, RemediationItem, Reminder
 from .partner_followup import partners_follow_up
@@ -54,7 +54,6 @@ from .partner_followup import partners_follow_up
 logger = logging.getLogger(__name__)
 
 REMINDER = "reminder"
-ESCALATION = "escalation"
 PLAN_REMINDER = "plan_reminder"
 
 EVENT_REMINDER = "deadline.reminder"

@@ -21,9 +21,8 @@ from notifications.choices import Channel, FollowUp, NoticeStatus, PropagationSt
 from notifications.models import DeliveryAttempt, Notice, Propagation
 from notifications.selectors import propagation_overdue_q, propagations_open
 
-from .choices import OPEN_STATES, AppealState, CaseState, Priority
-from .deadlines import ESCALATION
-from .models import Appeal, Case, CaseEvent, Reminder
+from .choices import OPEN_STATES, AppealState, Priority
+from .models import BREACHES, TRIAGE_EVENTS, Appeal, Case, CaseEvent, Reminder
 
 # Seconds: a minute to four weeks, for triage and for decisions alike.
 DURATION_BUCKETS: tuple[float, ...] = (
@@ -97,9 +96,7 @@ def _took(start: str, end: str) -> ExpressionWrapper:
 def triage_times() -> HistogramCounts:
     """From a case's opening to its first step out of ``flagged`` (suspended, investigated or
     dismissed): the event that records that step, once per case."""
-    events = CaseEvent.objects.filter(from_state=CaseState.FLAGGED).exclude(
-        to_state__in=("", CaseState.FLAGGED)
-    )
+    events = CaseEvent.objects.filter(TRIAGE_EVENTS)
     return _histogram(events.annotate(took=_took("case__created_at", "at")), DURATION_BUCKETS)
 
 
@@ -130,9 +127,7 @@ def metric_samples(*, now: datetime) -> MetricSamples:
     samples.time_to_decision = decision_times()
     # A deadline is breached when its first escalation is sent: a case's (``escalation``) or an
     # appeal's (``appeal:<id>:escalation``); later escalations of the same deadline repeat it.
-    samples.deadline_breaches = Reminder.objects.filter(
-        Q(kind=ESCALATION) | Q(kind__endswith=f":{ESCALATION}")
-    ).count()
+    samples.deadline_breaches = Reminder.objects.filter(BREACHES).count()
     decided = (
         Appeal.objects.filter(state__in=APPEAL_DECIDED_STATES)
         .values("state")

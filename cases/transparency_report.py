@@ -92,9 +92,16 @@ def _seconds_sql(start: str, end: str) -> str:
 def median_seconds(table: str, start: str, end: str, where: str, params: list[Any]) -> float | None:
     """The exact median of ``end - start`` in seconds over the rows of ``table`` that ``where``
     keeps: the middle value of the sorted durations, or the mean of the two middle ones."""
+    return median_and_count(table, start, end, where, params)[0]
+
+
+def median_and_count(
+    table: str, start: str, end: str, where: str, params: list[Any]
+) -> tuple[float | None, int]:
+    """``median_seconds`` and the number of rows it is the median of, in one query."""
     duration = _seconds_sql(start, end)
     sql = f"""
-        SELECT AVG(d) FROM (
+        SELECT AVG(d), MAX(n) FROM (
             SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n
             FROM (SELECT {duration} AS d FROM {table} WHERE {where}) AS durations
         ) AS ranked
@@ -103,7 +110,9 @@ def median_seconds(table: str, start: str, end: str, where: str, params: list[An
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return float(row[0]) if row and row[0] is not None else None
+    if not row or row[0] is None:
+        return None, 0
+    return float(row[0]), int(row[1])
 
 
 def transparency_report(*, start: datetime, end: datetime) -> TransparencyReport:

@@ -8,20 +8,22 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from cases.actions import Suspend
 from cases.choices import OPEN_STATES
-from cases.models import Case
-from cases.services import case_assign
-from tests.admin.conftest import MakeCase
+from cases.models import Case, CaseEvent, Reminder
+from cases.services import case_assign, case_transition
+from tests.admin.conftest import POLICY, MakeCase
 from tests.bulk import copy_cases
 
 # Session, user, the role (groups, for the tiles, the settings and the sidebar), then five
-# counts and the chart's two series.
-DASHBOARD_QUERIES = 12
+# counts, the chart's three series and the two medians.
+DASHBOARD_QUERIES = 15
 
 
 def tile(html: str, key: str) -> tuple[int, str]:
@@ -69,8 +71,52 @@ def test_the_chart_counts_the_last_30_days(login: Any, make_case: MakeCase) -> N
 
     html = login("auditor").get("/admin/").content.decode()
 
-    assert "Last 30 days: 1 case(s) opened, 1 closed" in html
+    assert "Last 30 days: 1 case(s) opened, 1 closed, 0 deadline(s) breached" in html
     assert html.count('class="ts-bar-opened"') == 30
+
+
+def test_the_medians_and_breaches_of_the_last_30_days(
+    login: Any, make_case: MakeCase, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = timezone.now()
+    # Triaged after 1, 2 and 6 hours; one triaged 40 days ago does not count.
+    for hours, triaged in ((1, now), (2, now), (6, now), (3, now - timedelta(days=40))):
+        case = make_case("flagged")
+        monkeypatch.setattr(timezone, "now", lambda at=triaged: at)
+        case_transition(
+            case=case.pk,
+            command=Suspend(reason="Bulk extraction", policies=[POLICY]),
+            actor=actors["analyst"],
+        )
+        monkeypatch.undo()
+        Case.objects.filter(pk=case.pk).update(created_at=triaged - timedelta(hours=hours))
+    assert CaseEvent.objects.filter(from_state="flagged", at__lt=now - timedelta(days=39)).exists()
+    # Dismissed from flagged (triaged and decided at once) after 2 and 4 days: decided after
+    # a median of 3 days; triaged after 1 h, 2 h, 6 h, 2 d and 4 d, a median of 6 h.
+    for days in (2, 4):
+        closed = make_case("dismissed")
+        Case.objects.filter(pk=closed.pk).update(
+            created_at=now - timedelta(days=days), closed_at=now
+        )
+    # Breached: a case's first escalation and an appeal's; a repeat escalation is no new breach.
+    Reminder.objects.create(case=closed, deadline=now, kind="escalation", sent_at=now)
+    Reminder.objects.create(case=closed, deadline=now, kind="escalation-2", sent_at=now)
+    Reminder.objects.create(case=closed, deadline=now, kind="appeal:1:escalation", sent_at=now)
+    Reminder.objects.create(case=closed, deadline=now, kind="reminder", sent_at=now)
+
+    html = login("lead").get("/admin/").content.decode()
+
+    medians = html[html.index('id="ts-medians"') : html.index("</dl>")]
+    assert re.search(r"Median time to triage</dt><dd>6 h\b.*median of 5 cases", medians)
+    assert re.search(r"Median time to decision</dt><dd>3 d\b.*median of 2 cases", medians)
+    assert "2 deadline(s) breached" in html
+    assert f"{now:%Y-%m-%d}: 2 deadline(s) breached" in html
+
+
+def test_the_medians_say_so_when_no_case_was_triaged(login: Any) -> None:
+    html = login("analyst").get("/admin/").content.decode()
+
+    assert 'Median time to triage</dt><dd>— <span class="help">(no case in the period)' in html
 
 
 def test_settings_are_shown_in_full_to_leads_and_auditors_only(login: Any) -> None:
