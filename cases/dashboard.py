@@ -46,6 +46,7 @@ SETTINGS_FOR_ALL = (
     ("cases", "policyversion"),
     ("cases", "flagrule"),
     ("cases", "reviewdeadlinerule"),
+    ("cases", "cannedreason"),
     ("accounts", "partner"),
     ("notifications", "webhookendpoint"),
 )
