@@ -47,6 +47,7 @@ SETTINGS_FOR_ALL = (
     ("cases", "policyversion"),
     ("cases", "flagrule"),
     ("cases", "reviewdeadlinerule"),
+    ("cases", "cannedreason"),
     ("accounts", "partner"),
     ("notifications", "webhookendpoint"),
 )

@@ -846,7 +846,9 @@ class StatementSubmission(models.Model):
         return f"{self.puid} at {self.endpoint} ({self.outcome})"
 
 
-# Evidence items and their custody live in a module of their own (its docstring says why).
+# Canned reasons, and evidence items with their custody, live in modules of their own (their
+# docstrings say why).
+from .canned_models import CannedReason as CannedReason  # noqa: E402
 from .evidence_models import CustodyEvent as CustodyEvent  # noqa: E402
 from .evidence_models import EvidenceItem as EvidenceItem  # noqa: E402
 from .evidence_models import LegalHold as LegalHold  # noqa: E402

@@ -23,6 +23,7 @@ from config.times import iso
 from .choices import OPEN_STATES
 from .enforcement import as_of, next_end
 from .models import (
+    CannedReason,
     Case,
     CaseEvent,
     CaseNote,
@@ -469,3 +470,18 @@ def contactless_accounts() -> QuerySet[Account]:
     """Accounts with an open case and no contact address: their notices reach no one."""
     open_case = Case.objects.filter(account=OuterRef("pk"), state__in=OPEN_STATES)
     return Account.objects.filter(contacts=[]).filter(Exists(open_case))
+
+
+def canned_reasons_active() -> list[CannedReason]:
+    """Every active canned reason, by title: one read for a page with several forms."""
+    return list(CannedReason.objects.filter(active=True))
+
+
+def canned_reasons_for(
+    *, action: str, active: Sequence[CannedReason] | None = None
+) -> list[CannedReason]:
+    """The active canned reasons offered for ``action``, by title, among ``active`` when the
+    caller read them already. The table is a handful of rows kept by leads, so the actions (a
+    JSON list, which SQLite cannot search) are matched here rather than in SQL."""
+    rows = canned_reasons_active() if active is None else active
+    return [r for r in rows if r.active and r.applies_to(action)]

@@ -85,6 +85,7 @@ VIEW_MODELS = {
         "reminder",
         "approvalrequest",
         "statementsubmission",
+        "cannedreason",
     ],
     "notifications": ["notice", "deliveryattempt", "webhookendpoint", "propagation"],
     "django_celery_beat": [
@@ -119,6 +120,8 @@ EXTRA = {
         ("cases", "add_policyclause"),
         ("cases", "change_policyclause"),
         ("cases", "change_reviewdeadlinerule"),
+        ("cases", "add_cannedreason"),
+        ("cases", "change_cannedreason"),
         ("notifications", "add_webhookendpoint"),
         ("notifications", "change_webhookendpoint"),
         ("django_celery_beat", "add_periodictask"),

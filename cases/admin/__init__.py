@@ -6,14 +6,26 @@
 ``decisions``: decisions with their statements, read-only (and where staff record an appeal);
 ``approvals``: the four-eyes queue; ``appeals``: the appeals queue and the appeal page;
 ``holds``: legal holds, which only leads place and release;
-``schedule``: the beat schedule, which only leads change.
+``schedule``: the beat schedule, which only leads change;
+``canned_reasons``: the reasons leads keep for the transition and bulk forms.
 """
 
-from . import appeals, approvals, case, decisions, holds, policies, records, schedule
+from . import (
+    appeals,
+    approvals,
+    canned_reasons,
+    case,
+    decisions,
+    holds,
+    policies,
+    records,
+    schedule,
+)
 
 __all__ = [
     "appeals",
     "approvals",
+    "canned_reasons",
     "case",
     "decisions",
     "holds",

@@ -52,6 +52,7 @@ from cases.errors import CaseAlreadyOpen, StaleState
 from cases.models import (
     Appeal,
     ApprovalRequest,
+    CannedReason,
     Case,
     CaseEvent,
     CaseNote,
@@ -64,7 +65,11 @@ from cases.models import (
     Signal,
 )
 from cases.readable import data_in_words
-from cases.selectors import account_enforcement_now, case_records_current
+from cases.selectors import (
+    account_enforcement_now,
+    canned_reasons_active,
+    case_records_current,
+)
 from cases.services import (
     case_act,
     case_assign,
@@ -699,16 +704,19 @@ class CaseAdmin(FastAdmin):
         posted_action = posted.action if posted is not None else ""
         actions = allowed_actions(case.state, role)
         panels = []
+        canned: list[CannedReason] | None = None  # read once, for every form that offers them
         for action in actions:
             blocked = blocked_reason(case, action, role)
             form: Form | None = None
             if posted is not None and action == posted_action:
                 form = posted.form
             elif blocked is None:
+                canned = canned_reasons_active() if canned is None else canned
                 form = TRANSITION_FORMS[action](
                     initial=self._initial(case, action),
                     role=role,
                     auto_id=transition_form_ids(action),
+                    canned=canned,
                 )
             panels.append(self._transition_panel(request, action, form, blocked, posted))
         if posted is not None and posted_action and posted_action not in actions:

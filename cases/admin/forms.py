@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.utils import pretty_name
 from django.http import QueryDict
 from django.utils import timezone
@@ -32,7 +32,8 @@ from cases.actions import (
     input_names,
 )
 from cases.choices import AppealOutcome, Priority, RestrictionKind
-from cases.models import Case, LegalHold, PolicyClause
+from cases.models import CannedReason, Case, LegalHold, PolicyClause
+from cases.selectors import canned_reasons_for
 from core.admin import refusal_in_words
 from core.errors import DomainError
 from core.roles import Role
@@ -98,11 +99,157 @@ def add_refusal(form: forms.Form, exc: DomainError, *, prefix: str = "") -> None
     form.add_error(None, prefix + refusal_in_words(exc))
 
 
-class TransitionForm(forms.Form):
+# Between a canned reason's text and what the person typed to go with it.
+CANNED_SEPARATOR = "\n\n"
+
+
+class CannedReasonSelect(forms.Select):
+    """A select of canned reasons; each option's tooltip is the reason's text."""
+
+    texts: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts = {}
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(name, value, *args, **kwargs)
+        text = self.texts.get(str(value))
+        if text:
+            option["attrs"]["title"] = text
+        return option
+
+
+class CannedReasonField(forms.ChoiceField):
+    """The canned reasons offered for one action, by title.
+
+    What was posted is looked up again when the form is submitted, not only among the options
+    the page showed: a reason deactivated since, or no longer offered for this action, is
+    refused with an error that says so (and nothing is applied), instead of Django's "not one
+    of the available choices"."""
+
+    widget = CannedReasonSelect
+
+    def __init__(self, *, action: str, label_of_action: str, offered: list[CannedReason]) -> None:
+        super().__init__(
+            label="Canned reason",
+            required=False,
+            choices=[("", "— none —"), *((str(r.pk), r.title) for r in offered)],
+            help_text="Its text becomes the reason (point at one to read it); leads keep these "
+            "under Settings.",
+        )
+        self.action = action
+        self.label_of_action = label_of_action
+        assert isinstance(self.widget, CannedReasonSelect)  # noqa: S101  # the class's widget
+        self.widget.texts = {str(r.pk): r.text for r in offered}
+
+    def valid_value(self, value: Any) -> bool:
+        return True  # any posted value is looked up, and refused in words, by ``clean``
+
+    def clean(self, value: Any) -> CannedReason | None:
+        value = super().clean(value)
+        if not value:
+            return None
+        plain_id = value.isascii() and value.isdigit() and len(value) <= 18  # an id, no more
+        reason = CannedReason.objects.filter(pk=int(value)).first() if plain_id else None
+        again = "choose another, or write the reason yourself."
+        if reason is None:
+            raise ValidationError(f"The chosen canned reason no longer exists: {again}")
+        if not reason.active:
+            raise ValidationError(
+                f"“{reason.title}” was deactivated after this page was loaded: {again}"
+            )
+        if not reason.applies_to(self.action):
+            raise ValidationError(
+                f"“{reason.title}” is no longer offered for “{self.label_of_action}”: {again}"
+            )
+        return reason
+
+
+class CannedReasonForm(forms.Form):
+    """A form whose reason may start from a canned reason (``cases.canned_models``).
+
+    When the action has active canned reasons, a *Canned reason* select comes just before the
+    reason's text box (``reason_field``), which then may stay empty. The reason the form
+    produces, and the case records, is then:
+
+    - the canned text alone, when nothing was typed;
+    - the canned text, a blank line, then what was typed, when both were given;
+    - what was typed, when no canned reason was chosen.
+
+    No JavaScript is involved: the text is put together when the form is cleaned, and the
+    page shows the select and the box again as they were posted.
+    """
+
+    label: ClassVar[str] = ""
+    # The action whose canned reasons are offered, and the field the reason goes into.
+    canned_action: ClassVar[str] = ""
+    reason_field: ClassVar[str] = "reason"
+
+    def __init__(
+        self, *args: Any, canned: Sequence[CannedReason] | None = None, **kwargs: Any
+    ) -> None:
+        """``canned``: the active canned reasons of every action, when a page with several
+        forms read them once (``cases.selectors.canned_reasons_active``); else read here."""
+        super().__init__(*args, **kwargs)
+        self._offer_canned_reasons(canned)
+
+    def canned_reasons_action(self) -> str:
+        return self.canned_action
+
+    def _offer_canned_reasons(self, canned: Sequence[CannedReason] | None) -> None:
+        action = self.canned_reasons_action()
+        if not action or self.reason_field not in self.fields:
+            return
+        offered = canned_reasons_for(action=action, active=canned)
+        posted = self.is_bound and bool(self.data.get(self.add_prefix("canned_reason")))
+        if not offered and not posted:
+            return  # nothing to offer (and nothing chosen on an older page): the plain form
+        self.fields["canned_reason"] = CannedReasonField(
+            action=action, label_of_action=self.label or action, offered=offered
+        )
+        reason = self.fields[self.reason_field]
+        reason.required = False  # a canned reason may stand alone (``clean`` checks)
+        reason.help_text = " ".join(
+            part
+            for part in (
+                str(reason.help_text or ""),
+                "With a canned reason chosen, leave this empty to use its text as it is, or "
+                "write what to add after it.",
+            )
+            if part
+        )
+        names = [n for n in self.fields if n != "canned_reason"]
+        at = names.index(self.reason_field)
+        self.order_fields([*names[:at], "canned_reason", *names[at:]])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "canned_reason" in self.fields:
+            self._compose_reason(cleaned)
+        return cleaned
+
+    def _compose_reason(self, cleaned: dict[str, Any]) -> None:
+        if "canned_reason" in self.errors or self.reason_field in self.errors:
+            return  # the error says why; nothing is put together
+        canned: CannedReason | None = cleaned.get("canned_reason")
+        typed = (cleaned.get(self.reason_field) or "").strip()
+        if canned is None:
+            if not typed:
+                label = str(self[self.reason_field].label).lower()
+                self.add_error(self.reason_field, f"Write the {label}, or choose a canned reason.")
+            return
+        cleaned[self.reason_field] = (
+            f"{canned.text}{CANNED_SEPARATOR}{typed}" if typed else canned.text
+        )
+
+
+class TransitionForm(CannedReasonForm):
     """The inputs of one workflow action, plus the state the person saw when they chose it.
 
-    Each subclass names its input type (``command``), the label staff see, and ends in
-    ``to_command``: the same value the API's body becomes.
+    Each subclass names its input type (``command``), the label staff see, the field its reason
+    is written in (``reason_field``, which a canned reason fills: ``CannedReasonForm``), and
+    ends in ``to_command``: the same value the API's body becomes.
     """
 
     command: ClassVar[type[Command]]
@@ -114,6 +261,9 @@ class TransitionForm(forms.Form):
     def __init__(self, *args: Any, role: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.role = role
+
+    def canned_reasons_action(self) -> str:
+        return self.command.action
 
     def to_command(self) -> Command:
         """The action's input: each of its fields the form has, as cleaned. Forms whose fields
@@ -228,6 +378,7 @@ class SuspendForm(RestrictionFields, TransitionForm):
 class InvestigateForm(TransitionForm):
     command = Investigate
     label = "Record investigation"
+    reason_field = "findings"
     service_inputs = {
         "remediation": "plan_items",
         "remediation.items": "plan_items",
@@ -286,6 +437,7 @@ class InvestigateForm(TransitionForm):
 class RemediateForm(RestrictionFields, TransitionForm):
     command = Remediate
     label = "Remediated: reinstate"
+    reason_field = "verification_note"
     kind_choices = [("", "none: full access again"), *RestrictionFields.kind_choices[1:]]
     verification_note = forms.CharField(widget=TEXTAREA, help_text="What was checked.")
     override_reason = forms.CharField(
@@ -318,6 +470,7 @@ class RemediateForm(RestrictionFields, TransitionForm):
 class TerminateForm(TransitionForm):
     command = Terminate
     label = "Terminate account"
+    reason_field = "rationale"
     rationale = forms.CharField(widget=TEXTAREA, help_text="The decision's rationale.")
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
@@ -431,18 +584,23 @@ class CaseOpenForm(forms.Form):
         return account
 
 
-class BulkReasonForm(forms.Form):
-    """The one reason shared by every case of a bulk action."""
+class BulkReasonForm(CannedReasonForm):
+    """The one reason shared by every case of a bulk action (from a canned reason, or not)."""
 
     reason = forms.CharField(widget=TEXTAREA)
 
 
 class BulkDismissForm(BulkReasonForm):
+    label = "Dismiss"
+    canned_action = "dismiss"
+
     def to_command(self) -> Dismiss:
         return Dismiss(reason=self.cleaned_data["reason"])
 
 
 class BulkSuspendForm(BulkReasonForm):
+    label = "Suspend"
+    canned_action = "suspend"
     policies = policy_choices_field(required=True)
 
     def to_command(self) -> Suspend:

@@ -1,4 +1,5 @@
-"""The only code that changes a case (and the policies and rules cases are decided by).
+"""The only code that changes a case (and the policies, rules and canned reasons cases are
+decided by).
 
 Every function here runs in one transaction: it locks what it decides on, checks the actor's
 role and the input, writes the change, appends one timeline event, recomputes the account's
@@ -21,6 +22,7 @@ from .approvals import (
     approvals_sweep,
     case_act,
 )
+from .canned_reasons import canned_reason_deactivate, canned_reason_save
 from .decisions import enforcement_derive, restrictions_expire
 from .edits import (
     case_assign,
@@ -51,6 +53,8 @@ __all__ = [
     "approval_propose",
     "approval_reject",
     "approvals_sweep",
+    "canned_reason_deactivate",
+    "canned_reason_save",
     "case_act",
     "case_assign",
     "case_evidence_add",

@@ -18,8 +18,15 @@ from django.urls import URLPattern
 
 from accounts.models import Account
 from cases.admin.forms import TRANSITION_FORMS
-from cases.models import Appeal, ApprovalRequest, CaseNote, Decision, RemediationItem
-from cases.services import case_note_add
+from cases.models import (
+    Appeal,
+    ApprovalRequest,
+    CannedReason,
+    CaseNote,
+    Decision,
+    RemediationItem,
+)
+from cases.services import canned_reason_save, case_note_add
 from tests.admin.conftest import MakeCase
 
 STANDARD = ("changelist", "add", "change", "delete", "history", "autocomplete")
@@ -63,6 +70,14 @@ def world(make_case: MakeCase, actors: dict[str, Any]) -> dict[str, Any]:
     make_case("terminated")
     make_case("dismissed")
     make_case("flagged")
+    canned_reason_save(
+        canned_reason=None,
+        title="False alarm",
+        text="The signals were a false alarm.",
+        actions=["dismiss"],
+        active=True,
+        actor=actors["lead"],
+    )
     return {"case": investigated}
 
 
@@ -157,6 +172,7 @@ def test_an_auditor_changes_nothing_through_any_admin_url(login: Any, world: Any
     assert any("/approvalrequest/" in u for u in refused) or not ApprovalRequest.objects.exists()
     assert any("/decide/" in u for u in refused) or not Appeal.objects.exists()
     assert any("/decision/" in u for u in refused) and Decision.objects.exists()
+    assert any("/cannedreason/" in u for u in refused) and CannedReason.objects.exists()
 
 
 def _request(client: Any, path: str) -> Any:

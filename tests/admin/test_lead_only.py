@@ -1,4 +1,5 @@
-"""Only leads edit flag rules, deadlines, policies and webhook endpoints; policy edits version."""
+"""Only leads edit flag rules, deadlines, policies, canned reasons and webhook endpoints; policy
+edits version."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cases.models import FlagRule, PolicyClause, PolicyVersion, ReviewDeadlineRule
+from cases.models import CannedReason, FlagRule, PolicyClause, PolicyVersion, ReviewDeadlineRule
 from notifications.crypto import secret_decrypt
 from notifications.models import WebhookEndpoint
 from tests.admin.conftest import messages_of
@@ -156,6 +157,7 @@ def test_others_cannot_edit_rules_or_endpoints(login: Any, db: Any, role: str) -
     endpoint = WebhookEndpoint.objects.create(
         url="https://hooks.example/a", event_types=["case.transitioned"], secret="whsec_x"
     )
+    canned = CannedReason.objects.create(title="Spam", text="Spam.", actions=["dismiss"])
     client = login(role)
 
     responses = [
@@ -170,15 +172,27 @@ def test_others_cannot_edit_rules_or_endpoints(login: Any, db: Any, role: str) -
         ),
         client.get("/admin/notifications/webhookendpoint/add/"),
         client.get("/admin/cases/flagrule/add/"),
+        client.post(
+            f"/admin/cases/cannedreason/{canned.pk}/change/",
+            {"title": "Spam", "text": "Changed.", "actions": ["dismiss"]},
+        ),
+        client.post(f"/admin/cases/cannedreason/{canned.pk}/delete/", {"post": "yes"}),
+        client.get("/admin/cases/cannedreason/add/"),
     ]
+    deactivate = client.post(
+        "/admin/cases/cannedreason/", {"action": "deactivate", "_selected_action": [canned.pk]}
+    )
 
     rule.refresh_from_db()
     deadline.refresh_from_db()
     endpoint.refresh_from_db()
-    assert [r.status_code for r in responses] == [403] * 6
+    canned.refresh_from_db()
+    assert [r.status_code for r in responses] == [403] * 9
+    assert deactivate.status_code in (200, 302)
     assert rule.threshold == 1
     assert deadline.duration == timedelta(hours=4)
     assert endpoint.url == "https://hooks.example/a"
+    assert (canned.text, canned.active) == ("Spam.", True)
 
 
 def test_lead_adds_a_webhook_endpoint_and_sees_its_secret_once(
@@ -222,6 +236,13 @@ def stored_secret(stored: str) -> str:
     assert not stored.startswith("whsec_")  # never in plain text at rest
     plain: str = secret_decrypt(stored)
     return plain
+
+
+@pytest.mark.parametrize(("role", "status"), [("lead", 200), ("auditor", 403)])
+def test_canned_reasons_are_added_by_leads_only(
+    login: Any, db: Any, role: str, status: int
+) -> None:
+    assert login(role).get("/admin/cases/cannedreason/add/").status_code == status
 
 
 @pytest.mark.parametrize(("role", "status"), [("lead", 200), ("auditor", 403)])

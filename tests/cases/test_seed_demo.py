@@ -14,8 +14,9 @@ from django.core.management import call_command
 
 from accounts.authentication import client_for_key
 from accounts.models import Account, ApiClient, Partner
-from cases.models import ApprovalRequest, Case, Decision
+from cases.models import ApprovalRequest, CannedReason, Case, Decision
 from cases.selectors import enforcement_get
+from cases.workflow import ACTIONS
 from notifications.crypto import secret_decrypt
 from notifications.models import Notice, Propagation, WebhookEndpoint
 
@@ -38,6 +39,18 @@ def test_the_demo_shows_each_kind_of_enforcement(settings: Any, tmp_path: Any) -
     assert terminated.approvals.get().decided_by_label == "lead2"
     for account in Account.objects.exclude(enforcement_status="active"):
         assert Decision.objects.filter(account=account).exists(), account.external_id
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_canned_reason_for_each_action_once(settings: Any, tmp_path: Any) -> None:
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+
+    reasons = list(CannedReason.objects.filter(active=True))
+    assert len(reasons) == CannedReason.objects.count() >= len(ACTIONS)
+    for action in ACTIONS:
+        assert any(r.applies_to(action) for r in reasons), action
 
 
 SANDBOX = "http://127.0.0.1:8201"

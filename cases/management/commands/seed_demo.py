@@ -44,10 +44,19 @@ from cases.actions import (
     Suspend,
     Terminate,
 )
-from cases.models import Case, Incident, IncidentSignal, PolicyClause, PolicyVersion, Signal
+from cases.models import (
+    CannedReason,
+    Case,
+    Incident,
+    IncidentSignal,
+    PolicyClause,
+    PolicyVersion,
+    Signal,
+)
 from cases.services import (
     approval_approve,
     approval_propose,
+    canned_reason_save,
     case_assign,
     case_open,
     case_transition,
@@ -93,6 +102,39 @@ POLICIES = [
     ),
 ]
 
+# Canned reasons a lead keeps (docs/admin.md, Canned reasons): title, text, actions.
+CANNED_REASONS = [
+    (
+        "Output scraping for a competing model",
+        "Traffic from this account shows systematic extraction of model outputs at a scale and "
+        "pattern consistent with training or distilling a competing model, which the policy on "
+        "competing model development prohibits.",
+        ["suspend", "terminate"],
+    ),
+    (
+        "Rate limits circumvented",
+        "Requests were spread over several keys or accounts to stay under the rate limits, "
+        "which the policy on rate limit evasion prohibits.",
+        ["suspend"],
+    ),
+    (
+        "False alarm: declared use",
+        "The signals were reviewed and match the use the account declared; no breach of the "
+        "usage policy was found.",
+        ["dismiss"],
+    ),
+    (
+        "Violation confirmed by logs",
+        "The request logs and the evidence attached confirm the behaviour reported in the signals.",
+        ["investigate"],
+    ),
+    (
+        "Required changes verified",
+        "Each required change of the remediation plan was checked against the account's "
+        "traffic since the deadline; none of the reported behaviour recurred.",
+        ["remediate"],
+    ),
+]
 PARTNERS = [("cloudco", "CloudCo Platform", "cloud"), ("resellnet", "ResellNet", "reseller")]
 # Where each partner's reminders go (partners.md, follow-up), and what its sandbox reports.
 PARTNER_CONTACTS = {"cloudco": "abuse@cloudco.example", "resellnet": "trust@resellnet.example"}
@@ -133,11 +175,15 @@ def clock(at: datetime) -> Iterator[None]:
 
 
 class Command(BaseCommand):
-    help = "Load the demo: policies, partners, accounts, signals, staff and cases in every state."
+    help = (
+        "Load the demo: policies, canned reasons, partners, accounts, signals, staff and cases "
+        "in every state."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             self._policies()
+            self._canned_reasons()
             self._partners_and_accounts()
             created = self._staff()
         sandbox = settings.PARTNER_SANDBOX_URL
@@ -192,6 +238,19 @@ class Command(BaseCommand):
                     effective_from=start + timedelta(days=200 * (n - 1)),
                 )
             PolicyClause.objects.filter(pk=clause.pk).update(current_version=len(texts))
+
+    def _canned_reasons(self) -> None:
+        actor = Actor.system("seed_demo")
+        for title, text, actions in CANNED_REASONS:
+            if not CannedReason.objects.filter(title=title).exists():
+                canned_reason_save(
+                    canned_reason=None,
+                    title=title,
+                    text=text,
+                    actions=actions,
+                    active=True,
+                    actor=actor,
+                )
 
     def _partners_and_accounts(self) -> None:
         partners = {}
