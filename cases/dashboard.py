@@ -24,6 +24,7 @@ from django.utils import timezone
 from cases.choices import APPEAL_OPEN_STATES, OPEN_STATES, ApprovalState
 from cases.models import Appeal, ApprovalRequest, Case
 from cases.selectors import contactless_accounts
+from cases.services.saved_views import saved_view_list
 from core.admin import is_lead, request_role
 from core.roles import Role
 from notifications.selectors import propagation_overdue_q, propagations_open
@@ -158,6 +159,15 @@ def dashboard_tiles(request: HttpRequest, now: datetime) -> list[Tile]:
     return tiles
 
 
+def dashboard_saved_views(request: HttpRequest) -> list[tuple[str, str]]:
+    """The person's saved views of the case list, as (name, URL): one query."""
+    case_list = reverse("admin:cases_case_changelist")
+    return [
+        (name, f"{case_list}?{query}" if query else case_list)
+        for name, query in saved_view_list(user=request.user).values_list("name", "query")
+    ]
+
+
 def dashboard_chart(now: datetime, days: int = CHART_DAYS) -> list[Bar]:
     """Cases opened and closed per day (UTC) over the last ``days`` days: two grouped
     queries over the days' rows only (the indexes on ``created_at`` and ``closed_at``)."""
@@ -236,6 +246,8 @@ class WorkbenchSite(admin.AdminSite):
             "tiles": dashboard_tiles(request, now),
             "chart": chart_svg_bars(dashboard_chart(now)),
             "chart_days": CHART_DAYS,
+            "saved_views": dashboard_saved_views(request),
+            "workload_url": reverse("admin:cases_case_workload"),
             "role": request_role(request) or "none",
             **(extra_context or {}),
         }

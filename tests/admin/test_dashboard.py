@@ -20,8 +20,8 @@ from tests.admin.conftest import MakeCase
 from tests.bulk import copy_cases
 
 # Session, user, the role (groups, for the tiles, the settings and the sidebar), then five
-# counts and the chart's two series.
-DASHBOARD_QUERIES = 12
+# counts, the chart's two series and the person's saved views.
+DASHBOARD_QUERIES = 13
 
 
 def tile(html: str, key: str) -> tuple[int, str]:
