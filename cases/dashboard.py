@@ -24,6 +24,7 @@ from django.utils import timezone
 from cases.choices import APPEAL_OPEN_STATES, OPEN_STATES, ApprovalState, CaseState
 from cases.models import BREACHES, Appeal, ApprovalRequest, Case, CaseEvent, Reminder
 from cases.selectors import contactless_accounts
+from cases.services.saved_views import saved_view_list
 from cases.transparency_report import median_and_count
 from core.admin import is_lead, request_role
 from core.roles import Role
@@ -188,6 +189,15 @@ def chart_start(now: datetime, days: int = CHART_DAYS) -> datetime:
     return (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def dashboard_saved_views(request: HttpRequest) -> list[tuple[str, str]]:
+    """The person's saved views of the case list, as (name, URL): one query."""
+    case_list = reverse("admin:cases_case_changelist")
+    return [
+        (name, f"{case_list}?{query}" if query else case_list)
+        for name, query in saved_view_list(user=request.user).values_list("name", "query")
+    ]
+
+
 def dashboard_chart(now: datetime, days: int = CHART_DAYS) -> list[Bar]:
     """Cases opened and closed, and deadlines breached, per day (UTC) over the last ``days``
     days: three grouped queries over the days' rows only (the indexes on ``created_at`` and
@@ -271,6 +281,8 @@ class WorkbenchSite(admin.AdminSite):
             "chart": chart_svg_bars(dashboard_chart(now)),
             "medians": dashboard_medians(now),
             "chart_days": CHART_DAYS,
+            "saved_views": dashboard_saved_views(request),
+            "workload_url": reverse("admin:cases_case_workload"),
             "role": request_role(request) or "none",
             **(extra_context or {}),
         }

@@ -224,3 +224,24 @@ class HoldReleased(Conflict):
 
     code = "hold_released"
     title = "The legal hold is released already"
+
+
+class SavedViewNotFound(NotFound):
+    """No saved view of the caller's has this id (another person's is not theirs to see)."""
+
+    code = "saved_view_not_found"
+    title = "Saved view not found"
+
+    def default_detail(self, **fields: Any) -> str:
+        return f"You have no saved view #{fields.get('view_id', '')}."
+
+
+class SavedViewNameTaken(Conflict):
+    code = "saved_view_name_taken"
+    title = "A saved view of yours has this name already"
+
+    def default_detail(self, **fields: Any) -> str:
+        return (
+            f'You have a saved view named "{fields.get("name", "")}" already: choose another '
+            "name, or delete that view first."
+        )

@@ -853,3 +853,6 @@ from .evidence_models import CustodyEvent as CustodyEvent  # noqa: E402
 from .evidence_models import EvidenceItem as EvidenceItem  # noqa: E402
 from .evidence_models import LegalHold as LegalHold  # noqa: E402
 from .evidence_models import PurgeRecord as PurgeRecord  # noqa: E402
+
+# Saved views of the case list: a person's own preferences (the module's docstring says more).
+from .workbench_models import SavedView as SavedView  # noqa: E402

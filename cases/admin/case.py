@@ -17,6 +17,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case as DbCase
 from django.db.models import (
@@ -124,6 +126,8 @@ from .forms import (
     errors_in_words,
 )
 from .holds import active_holds_of, holds_url
+from .saved_views import ListParams, saved_view_remove, saved_view_save, saved_views_of
+from .workload import UNASSIGNED, workload_view
 
 DUE_SOON = timedelta(hours=24)
 PANEL_LIMIT = 100  # signals, incidents, notices and evidence shown on a case page
@@ -238,6 +242,70 @@ class PriorityFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         return queryset.filter(priority=self.value()) if self.value() else queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """The cases of one assignee (``?assignee=<user id>``), or of nobody (``?assignee=none``);
+    with the queue filter it narrows a queue to that person (the workload page's links).
+
+    Shown in the side bar only while it is in use (with *All* to clear it): listing every
+    person would cost the list a query, and the workload page is where one is chosen.
+    """
+
+    title = "assignee"
+    parameter_name = "assignee"
+    USER_ID = re.compile(r"\d{1,18}")
+
+    @classmethod
+    def valid(cls, value: str) -> bool:
+        return value == UNASSIGNED or cls.USER_ID.fullmatch(value) is not None
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if value == UNASSIGNED:
+            return [(UNASSIGNED, "Unassigned")]
+        if value is None or not self.valid(value):
+            return []
+        username = (
+            get_user_model()
+            .objects.filter(pk=int(value))
+            .values_list(get_user_model().USERNAME_FIELD, flat=True)
+            .first()
+        )
+        return [(value, str(username) if username is not None else f"user #{value}")]
+
+    def has_output(self) -> bool:
+        return self.value() is not None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == UNASSIGNED:
+            return queryset.filter(assignee__isnull=True)
+        if not self.valid(value):
+            return queryset.none()  # no one has such an id (as a state no case has)
+        return queryset.filter(assignee_id=int(value))
+
+
+ORDERING_PARAM = re.compile(r"-?\d{1,2}(\.-?\d{1,2}){0,15}")
+SEARCH_MAX = 200  # characters of a search a saved view keeps
+
+
+def _search_valid(term: str) -> bool:
+    return len(term) <= SEARCH_MAX and term.isprintable()
+
+
+# The parameters the case list takes from its query string, each with a check of its value:
+# what a saved view of the list keeps (the page number, popups and the rest are left out).
+LIST_PARAMS: ListParams = {
+    QueueFilter.parameter_name: {*dict(QueueFilter.QUEUES), "all"}.__contains__,
+    StateFilter.parameter_name: set(CaseState.values).__contains__,
+    PriorityFilter.parameter_name: set(Priority.values).__contains__,
+    AssigneeFilter.parameter_name: AssigneeFilter.valid,
+    SEARCH_VAR: _search_valid,
+    ORDER_VAR: lambda value: ORDERING_PARAM.fullmatch(value) is not None,
+}
 
 
 # Event data that names a row by its id only: people read the row's text instead.
@@ -359,7 +427,7 @@ class CaseAdmin(FastAdmin):
         "policies_label",
     )
     list_display_links = ("case_label",)
-    list_filter = (QueueFilter, StateFilter, PriorityFilter)
+    list_filter = (QueueFilter, StateFilter, PriorityFilter, AssigneeFilter)
     search_fields = ("account__external_id",)  # the search itself: get_search_results
     search_help_text = (
         "#id or id; account external id (or its start) or name; contact e-mail or domain; "
@@ -408,9 +476,29 @@ class CaseAdmin(FastAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}"
         return super().changelist_view(
-            request, {"title": "Cases, most urgent first", **(extra_context or {})}
+            request,
+            {
+                "title": "Cases, most urgent first",
+                "ts_saved_views": saved_views_of(self, request, LIST_PARAMS),
+                "ts_saved_view_save_url": reverse(f"{name}_saved_view_save"),
+                "ts_current_query": request.GET.urlencode(),
+                "ts_workload_url": reverse(f"{name}_workload"),
+                **(extra_context or {}),
+            },
         )
+
+    # --- saved views and the workload (cases.admin.saved_views, cases.admin.workload) -------
+
+    def saved_view_save_view(self, request: HttpRequest) -> HttpResponse:
+        return saved_view_save(self, request, LIST_PARAMS)
+
+    def saved_view_delete_view(self, request: HttpRequest, view_id: int) -> HttpResponse:
+        return saved_view_remove(self, request, view_id)
+
+    def workload_page(self, request: HttpRequest) -> HttpResponse:
+        return workload_view(self, request)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         if not may_act(request):
@@ -523,6 +611,13 @@ class CaseAdmin(FastAdmin):
         wrap = self.admin_site.admin_view
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         custom = [
+            path("workload/", wrap(self.workload_page), name=f"{name}_workload"),
+            path("saved-views/", wrap(self.saved_view_save_view), name=f"{name}_saved_view_save"),
+            path(
+                "saved-views/<int:view_id>/delete/",
+                wrap(self.saved_view_delete_view),
+                name=f"{name}_saved_view_delete",
+            ),
             path(
                 "<path:object_id>/transition/<str:action>/",
                 wrap(self.transition_view),

@@ -22,8 +22,8 @@ from tests.admin.conftest import POLICY, MakeCase
 from tests.bulk import copy_cases
 
 # Session, user, the role (groups, for the tiles, the settings and the sidebar), then five
-# counts, the chart's three series and the two medians.
-DASHBOARD_QUERIES = 15
+# counts, the chart's three series, the two medians and the person's saved views.
+DASHBOARD_QUERIES = 16
 
 
 def tile(html: str, key: str) -> tuple[int, str]:
