@@ -36,6 +36,7 @@ from core.admin import (
     ReadOnlyInline,
     ServiceWritesAdmin,
     is_lead,
+    reads_only,
     refusal_in_words,
 )
 from core.errors import DomainError
@@ -231,6 +232,7 @@ class AccountAdmin(ServiceWritesAdmin):
             *super().get_urls(),
         ]
 
+    @reads_only
     def evasion_queue_view(self, request: HttpRequest) -> HttpResponse:
         """Open cases of suspected ban evasion, most urgent first (every staff role reads it)."""
         if not self.has_view_permission(request):

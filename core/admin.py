@@ -3,15 +3,16 @@ through services, and cheap paging. ``core`` registers no model of its own."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.utils.functional import cached_property
 
 from .actors import user_role
@@ -25,6 +26,20 @@ ESTIMATE_ABOVE = 50_000
 
 def request_role(request: HttpRequest) -> str | None:
     return user_role(getattr(request, "user", None))
+
+
+def reads_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page that only shows something: GET and HEAD, any other method a 405 that changes
+    nothing (a form that would write posts to a URL of its own)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        request = next(a for a in args if isinstance(a, HttpRequest))
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def is_lead(request: HttpRequest) -> bool:

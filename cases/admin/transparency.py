@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from config.times import duration_human
+from core.admin import reads_only
 
 from ..transparency_report import Row, TransparencyReport, transparency_report
 
@@ -117,6 +118,7 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, datetime, datetime]:
     )
 
 
+@reads_only
 def transparency_report_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpResponse:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied

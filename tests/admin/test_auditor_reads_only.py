@@ -6,6 +6,7 @@ the same afterwards, row for row."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -23,10 +24,13 @@ from cases.models import (
     ApprovalRequest,
     CannedReason,
     CaseNote,
+    CustodyEvent,
     Decision,
+    EvidenceItem,
     RemediationItem,
 )
 from cases.services import canned_reason_save, case_note_add
+from cases.services.evidence import EvidenceUpload, evidence_item_add
 from tests.admin.conftest import MakeCase
 
 STANDARD = ("changelist", "add", "change", "delete", "history", "autocomplete")
@@ -35,6 +39,10 @@ STANDARD = ("changelist", "add", "change", "delete", "history", "autocomplete")
 # posts below; tests/admin/test_saved_views.py shows that an auditor's saving and deleting
 # one changes no other row (the same snapshot).
 OWN_PREFERENCES = ("cases_case_saved_view_save", "cases_case_saved_view_delete")
+# Reads that are recorded: opening an evidence file (to view or download it) is a custody event
+# of the reader, an auditor's like anyone's (tests/admin/test_evidence_files_admin.py). Posted
+# below as every other URL is; the custody events they add are the one difference allowed.
+RECORDED_READS = ("cases_case_evidence_item",)
 FORGED = {
     "expected_state": "investigated",
     "reason": "forged",
@@ -72,6 +80,11 @@ def world(make_case: MakeCase, actors: dict[str, Any]) -> dict[str, Any]:
     """A little of everything, so that each model has a row to open."""
     investigated = make_case("investigated")
     case_note_add(case=investigated.pk, body="a note", actor=actors["analyst"])
+    evidence_item_add(
+        case=investigated.pk,
+        upload=EvidenceUpload(content=io.BytesIO(b"request log\n"), name="log.txt"),
+        actor=actors["investigator"],
+    )
     make_case("terminated")
     make_case("dismissed")
     make_case("flagged")
@@ -91,6 +104,7 @@ def first_pk(model: type[Model]) -> Any:
 
 
 def custom_urls() -> list[tuple[type[Model], URLPattern]]:
+    """Every URL the model admins add to Django's own, but the auditor's own preferences."""
     found = []
     exempt = []
     for model, model_admin in admin.site._registry.items():
@@ -109,17 +123,21 @@ def fill(model: type[Model], route: str, pk: Any) -> list[str]:
     related = {
         "note_id": first_pk(CaseNote),
         "evidence_id": 1,
-        "item_id": first_pk(RemediationItem) or 1,
+        "item_id": (
+            first_pk(EvidenceItem) if "evidence-files" in route else first_pk(RemediationItem)
+        ),
         "account_id": pk if model is Account else first_pk(Account),
         "other_id": first_pk(Account),
     }
+    opts = model._meta
+    base = f"/admin/{opts.app_label}/{opts.model_name}/"
     path = route.replace("<path:object_id>", str(pk))
     for key, value in related.items():
         path = path.replace(f"<int:{key}>", str(value))
     if "<str:action>" in path:
-        return ["/admin/" + path.replace("<str:action>", a) for a in TRANSITION_FORMS]
+        return [base + path.replace("<str:action>", a) for a in TRANSITION_FORMS]
     assert "<" not in path, path
-    return ["/admin/" + path]
+    return [base + path]
 
 
 def registered() -> list[tuple[type[Model], Any]]:
@@ -167,16 +185,33 @@ def test_an_auditor_changes_nothing_through_any_admin_url(login: Any, world: Any
             response = client.post(base, {**FORGED, "action": name, ACTION_CHECKBOX_NAME: ids})
             assert response.status_code in (200, 302, 403), (base, name)
             refused.append(f"{base} action {name}")
+    statuses: dict[str, int] = {}
     for model, pattern in custom_urls():
         pk = first_pk(model)
         if pk is None:
             continue
         for url in fill(model, str(pattern.pattern), pk):
-            status = client.post(url, FORGED).status_code
-            assert status in (302, 403, 404), (url, status)
+            statuses[url] = client.post(url, FORGED).status_code
+            if pattern.name in RECORDED_READS:
+                for opening in ("view", "download"):
+                    client.post(url, {**FORGED, opening: "1", "reason": "audit"})
+                continue
+            assert statuses[url] in (302, 403, 405), (url, statuses[url])
             refused.append(url)
 
-    assert snapshot() == before
+    after = snapshot()
+    custody_before = {row["id"] for row in before.pop(CustodyEvent._meta.label)}
+    read = [r for r in after.pop(CustodyEvent._meta.label) if r["id"] not in custody_before]
+    # The forged post (it carries a reason) is a view too: three reads, each the auditor's.
+    assert [(r["action"], r["actor_label"]) for r in read] == [
+        ("viewed", "auditor"),
+        ("viewed", "auditor"),
+        ("downloaded", "auditor"),
+    ]
+    assert after == before
+    # Every custom URL was reached (none answered "no such page"), the recorded read included.
+    assert all(status != 404 for status in statuses.values()), statuses
+    assert any("/evidence-files/" in u for u in statuses)
     assert any("/transition/terminate/" in u for u in refused)
     assert any("/approvalrequest/" in u for u in refused) or not ApprovalRequest.objects.exists()
     assert any("/decide/" in u for u in refused) or not Appeal.objects.exists()
