@@ -122,7 +122,7 @@ def test_the_submissions_are_listed_read_only(
     assert StatementSubmission.objects.get().outcome == "created"
 
 
-def test_the_report_is_a_page_to_read_a_post_is_refused(login: Any) -> None:
+def test_the_report_is_a_page_to_read_a_post_is_refused(login: Callable[[str], Client]) -> None:
     response = login("lead").post(URL, {"start": "2026-01-01", "end": "2026-07-01"})
 
     assert response.status_code == 405
