@@ -140,6 +140,15 @@ PRIORITY_ORDER = DbCase(
 )
 
 ACTION_LABELS = {action: form.label for action, form in TRANSITION_FORMS.items()}
+# The key that brings each transition's form into view on the case page (keys.js; the keyboard
+# section of docs/admin.md lists them with the page's other keys).
+ACTION_KEYS = {
+    "suspend": "s",
+    "investigate": "i",
+    "remediate": "r",
+    "terminate": "t",
+    "dismiss": "d",
+}
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -834,6 +843,8 @@ class CaseAdmin(FastAdmin):
         return {
             "action": action,
             "label": ACTION_LABELS[action],
+            # Only a form that can be submitted gets a key: none for a disabled action.
+            "key": ACTION_KEYS.get(action, "") if form is not None and blocked is None else "",
             "form": form,
             "blocked": blocked,
             "open": mine,
