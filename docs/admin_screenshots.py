@@ -54,6 +54,11 @@ def seed_project_demo() -> tuple[str, str, int] | None:
         or Case.objects.order_by("review_deadline").first()
     )
     assert case is not None  # noqa: S101  # the demo has cases
+    from cases.services.saved_views import saved_view_create
+
+    analyst = User.objects.get(username="analyst")
+    for name, query in (("Overdue, critical first", "queue=overdue&o=-3"), ("Mine", "queue=mine")):
+        saved_view_create(user=analyst, name=name, query=query)
     return "analyst", "lead", case.pk
 
 
@@ -242,6 +247,11 @@ def photograph(queue_user: str, case_user: str, case_id: int) -> None:
     try:
         login(queue_user, "/admin/cases/case/", "changelist")
         shot("admin-queue.png")
+        # The keyboard: two rows down, then the list of the page's keys.
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys("jj?")
+        driver.find_element(By.ID, "ts-keys-help")
+        shot("admin-keys.png")
         login(case_user, f"/admin/cases/case/{case_id}/change/", "ts-timeline")
         shot("admin-case.png", full=True)
         for user, path, ready, name in extra_pages(case_user):
@@ -271,6 +281,8 @@ def extra_pages(lead: str) -> list[tuple[str, str, str, str]]:
     from core.actors import Actor
 
     pages = [(lead, "/admin/", "ts-tile-open", "admin-dashboard.png")]
+    pages.append((lead, "/admin/cases/case/workload/", "ts-workload", "admin-workload.png"))
+    pages.append((lead, "/admin/cases/cannedreason/", "changelist", "admin-canned-reasons.png"))
     account = Account.objects.filter(enforcement_status="terminated").first()
     if account is not None and not LegalHold.objects.exists():
         legal_hold_place(
