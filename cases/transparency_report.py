@@ -98,15 +98,26 @@ def median_seconds(table: str, start: str, end: str, where: str, params: list[An
 def median_and_count(
     table: str, start: str, end: str, where: str, params: list[Any]
 ) -> tuple[float | None, int]:
-    """``median_seconds`` and the number of rows it is the median of, in one query."""
+    """``median_seconds`` and the number of rows it is the median of, in one query.
+
+    PostgreSQL's ``percentile_cont(0.5)`` is that median (the middle value, or the mean of the
+    two middle ones) in one sort; elsewhere the rows are numbered in order and the middle ones
+    averaged.
+    """
     duration = _seconds_sql(start, end)
-    sql = f"""
-        SELECT AVG(d), MAX(n) FROM (
-            SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n
-            FROM (SELECT {duration} AS d FROM {table} WHERE {where}) AS durations
-        ) AS ranked
-        WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
-    """  # noqa: S608 -- table and column names are ours; values are parameters
+    if connection.vendor == "postgresql":
+        sql = f"""
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {duration}), COUNT(*)
+            FROM {table} WHERE {where}
+        """  # noqa: S608 -- table and column names are ours; values are parameters
+    else:
+        sql = f"""
+            SELECT AVG(d), MAX(n) FROM (
+                SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n
+                FROM (SELECT {duration} AS d FROM {table} WHERE {where}) AS durations
+            ) AS ranked
+            WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+        """  # noqa: S608 -- table and column names are ours; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
