@@ -2,7 +2,7 @@
 the matching policy's row. Leads edit all three in the admin afterwards; every staff role views
 them and the links marked false positive (core.roles)."""
 
-from django.contrib.auth.management import create_permissions
+from core.migration_grants import role_grants
 from django.db import migrations
 
 NEW_MODELS = ("commondomain", "identifierkindsetting", "evasionpolicy", "accountlinkdismissal")
@@ -99,26 +99,10 @@ def seed(apps, schema_editor):
     EvasionPolicy.objects.get_or_create(pk=1, defaults={"weak_kinds_required": 2})
 
 
-def grant(apps, schema_editor):
-    from core.roles import role_permissions
-
-    app_config = apps.get_app_config("accounts")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in role_permissions().items():
-        group = Group.objects.filter(name=role).first()
-        if group is None:
-            continue
-        for app_label, codename in perms:
-            if app_label == "accounts" and codename.split("_", 1)[1] in NEW_MODELS:
-                perm = Permission.objects.filter(
-                    content_type__app_label=app_label, codename=codename
-                ).first()
-                if perm is not None:
-                    group.permissions.add(perm)
+grant = role_grants(
+    ["accounts"],
+    lambda app, codename: app == "accounts" and codename.split("_", 1)[1] in NEW_MODELS,
+)
 
 
 class Migration(migrations.Migration):

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Min, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from cases.choices import OPEN_STATES
 from cases.dashboard import DUE_SOON
 from cases.models import Case
 from config.times import duration_human, for_people
+from core.admin import reads_only
 
 UNASSIGNED = "none"  # the assignee filter's value for cases nobody holds
 
@@ -117,10 +118,9 @@ def workload_rows(*, now: datetime) -> tuple[list[WorkloadRow], WorkloadRow]:
     return rows, _row("all", "All open cases", totals, now)
 
 
+@reads_only
 def workload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
     """The page (GET only: it changes nothing, and a POST is refused outright)."""
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied
     now = timezone.now()

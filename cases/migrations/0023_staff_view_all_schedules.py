@@ -2,7 +2,7 @@
 (core.roles.VIEW_MODELS), and leads and auditors the API clients (core.roles.EXTRA): an
 auditor sees every admin page. The groups made by 0002 are given the new view permissions."""
 
-from django.contrib.auth.management import create_permissions
+from core.migration_grants import grants_of
 from django.db import migrations
 
 NEW = {
@@ -12,27 +12,7 @@ NEW = {
 }
 
 
-def grant(apps, schema_editor):
-    from core.roles import role_permissions
-
-    for label in ("django_celery_beat", "accounts"):
-        app_config = apps.get_app_config(label)
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in role_permissions().items():
-        group = Group.objects.filter(name=role).first()
-        if group is None:
-            continue
-        for app_label, codename in perms:
-            if (app_label, codename) in NEW:
-                perm = Permission.objects.filter(
-                    content_type__app_label=app_label, codename=codename
-                ).first()
-                if perm is not None:
-                    group.permissions.add(perm)
+grant = grants_of(*sorted(NEW))
 
 
 class Migration(migrations.Migration):

@@ -5,32 +5,13 @@ import cases.canned_models
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
-from django.contrib.auth.management import create_permissions
+from core.migration_grants import grants_of
 from django.db import migrations, models
 
 NEW = ("view_cannedreason", "add_cannedreason", "change_cannedreason")
 
 
-def grant(apps, schema_editor):
-    from core.roles import role_permissions
-
-    app_config = apps.get_app_config("cases")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in role_permissions().items():
-        group = Group.objects.filter(name=role).first()
-        if group is None:
-            continue
-        for app_label, codename in perms:
-            if app_label == "cases" and codename in NEW:
-                perm = Permission.objects.filter(
-                    content_type__app_label=app_label, codename=codename
-                ).first()
-                if perm is not None:
-                    group.permissions.add(perm)
+grant = grants_of(*(("cases", codename) for codename in NEW))
 
 
 class Migration(migrations.Migration):
