@@ -46,6 +46,7 @@ WRITERS = {
     "cases/models.py": "the append-only guards call Model.save/delete of their base",
     "cases/management/commands/seed_demo.py": "the demo's data, for a local run only",
     "cases/management/commands/setup_periodic_tasks.py": "the beat schedule's rows",
+    "core/migration_grants.py": "the role groups' permissions, given by migrations adding models",
 }
 
 # Methods that write whatever they are called on.
