@@ -59,6 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Unlinks an API request from its view and response once rendered, so that reference
+    # counting frees its parsed body (config/collector.py).
+    "config.collector.ReleaseRequestCycles",
     # Request latency by route (/metrics), around everything else.
     "config.metrics.RequestMetricsMiddleware",
     # The request's id (X-Request-ID), in its log line, its response and the tasks it causes.
