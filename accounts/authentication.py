@@ -45,7 +45,11 @@ def key_prefix(key: str) -> str | None:
 
 def bearer_token(request: HttpRequest) -> str | None:
     """The bearer token in ``Authorization``, ``""`` for a malformed header, ``None`` if absent."""
-    header = request.META.get("HTTP_AUTHORIZATION")
+    return bearer_from_header(request.META.get("HTTP_AUTHORIZATION"))
+
+
+def bearer_from_header(header: str | None) -> str | None:
+    """The bearer token of an ``Authorization`` header's value (see :func:`bearer_token`)."""
     if not header:
         return None
     scheme, _, token = header.partition(" ")

@@ -16,10 +16,12 @@ link that gains a kind is a new one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case as Case_
 from django.db.models import Q, Value, When
@@ -105,10 +107,17 @@ class Link:
     open_case_id: int | None = None
 
 
-def _common_digests() -> set[str]:
-    """The digests of the common domains, for both domain kinds: never matched."""
-    domains = CommonDomain.objects.values_list("domain", flat=True)
-    return {identifier_digest(kind, d) for d in domains for kind in DOMAIN_KINDS}
+def _common_digests() -> frozenset[str]:
+    """The digests of the common domains, for both domain kinds: never matched. The list is
+    read each time (an edit counts at once); its digests are worked out once per list."""
+    domains = tuple(CommonDomain.objects.values_list("domain", flat=True))
+    return _digests_of_domains(domains, settings.IDENTIFIER_HASH_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _digests_of_domains(domains: tuple[str, ...], hash_key: str) -> frozenset[str]:
+    # ``hash_key`` is part of the cache key only: identifier_digest reads the same setting.
+    return frozenset(identifier_digest(kind, d) for d in domains for kind in DOMAIN_KINDS)
 
 
 def _dismissed_with(account_id: int) -> set[int]:

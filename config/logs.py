@@ -101,22 +101,39 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
             match = getattr(request, "resolver_match", None)
-            REQUEST_LOGGER.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "route": f"/{match.route}" if match is not None and match.route else None,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            route = f"/{match.route}" if match is not None and match.route else None
+            _request_line(request.method or "", request.path, route, response.status_code, started)
             return response
         finally:
             request_id_var.reset(token)
+
+
+def _request_line(method: str, path: str, route: str | None, status: int, started: float) -> None:
+    REQUEST_LOGGER.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+
+
+def request_logged(
+    request_id: str, method: str, path: str, route: str | None, status: int, started: float
+) -> None:
+    """The request's log line, for a request answered outside the middleware (the feed's idle
+    poll, ``accounts.api.idle_poll``), under its id as the middleware would log it."""
+    token = request_id_var.set(request_id)
+    try:
+        _request_line(method, path, route, status, started)
+    finally:
+        request_id_var.reset(token)
 
 
 # --- into the Celery tasks a request causes ----------------------------------------------------

@@ -27,7 +27,7 @@ from accounts.authentication import bearer_token, key_hash, key_prefix
 from accounts.cache import api_key_key, cache_enabled, cache_fill, cache_get, enforcement_key
 from accounts.choices import Scope
 from accounts.external_ids import is_external_id
-from cases.gateway_reads import feed_cursor_expired, feed_head_with_key
+from cases.gateway_reads import feed_cursor_expired
 from cases.selectors import (
     enforcement_changes,
     enforcement_check,
@@ -40,6 +40,7 @@ from config.problems import InvalidQuery, problem_for_exception
 from config.renderers import json_plain
 from config.times import ContractJSONEncoder
 
+from .idle_poll import CACHE_CONTROL, feed_etag, idle_poll_etag
 from .permissions import caller_may
 from .serializers import (
     EXTERNAL_ID_PARAMETER,
@@ -52,7 +53,6 @@ from .serializers import (
 )
 
 JSON_TYPES = ("application/json", "application/*", "*/*", "application/problem+json")
-CACHE_CONTROL = "private, no-cache"
 
 
 def _accepts_json(request: HttpRequest) -> bool:
@@ -323,50 +323,23 @@ class FeedCursorExpired(exceptions.APIException):
     )
 
 
-def feed_etag(*, after: int, limit: int, last: int) -> str:
-    """The feed page's validator: the page from ``after`` (``limit`` at most) ends at
-    ``last``. A page that ends where it starts is empty; it stays so while no change
-    commits after ``after``, which the conditional poll checks by the feed's head alone."""
-    return f'"feed-{after}-{limit}-{last}"'
-
-
-def _digits(raw: str | None, default: int, top: int) -> int | None:
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(top))):
-        return None
-    value = int(raw)
-    return value if value <= top else None
-
-
 def enforcement_changes_view(request: HttpRequest) -> HttpResponseBase:
     """The feed, with a fast answer for an idle mirror's conditional poll.
 
     A ``GET`` with a bearer key, a plain ``after`` and ``limit`` and an ``If-None-Match`` that
     names the empty page at ``after`` is answered 304 from one round trip (the key and the
-    feed's head) while no change has committed after it, without the framework's dispatch:
-    100 mirrors polling every second cost the service almost nothing. Anything else, and any
-    doubt, goes to :class:`EnforcementChangesApi`.
+    feed's head) while no change has committed after it, without the framework's dispatch
+    (:func:`accounts.api.idle_poll.idle_poll_etag`; the WSGI entry answers it even earlier).
+    Anything else, and any doubt, goes to :class:`EnforcementChangesApi`.
     """
-    etag = request.META.get("HTTP_IF_NONE_MATCH")
-    token = bearer_token(request)
-    if etag and token and request.method == "GET" and set(request.GET) <= {"after", "limit"}:
-        after = _digits(request.GET.get("after"), 0, 2**63 - 1)
-        limit = _digits(request.GET.get("limit"), 100, 1000)
-        prefix = key_prefix(token)
-        if after is not None and limit and prefix is not None:
-            if etag == feed_etag(after=after, limit=limit, last=after):
-                client, head = read_with_one_retry(lambda: feed_head_with_key(key_prefix=prefix))
-                if (
-                    client is not None
-                    and hmac.compare_digest(client["hash"], key_hash(token))
-                    and Scope.ENFORCEMENT_READ in client["scopes"]
-                    and client["partner"] is None
-                    and head <= after
-                ):
-                    return HttpResponse(
-                        status=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL}
-                    )
+    etag = idle_poll_etag(
+        method=request.method or "",
+        if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
+        authorization=request.META.get("HTTP_AUTHORIZATION"),
+        params=request.GET,
+    )
+    if etag is not None:
+        return HttpResponse(status=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
     return _changes_api(request)
 
 

@@ -100,6 +100,37 @@ def test_a_free_mail_domain_never_matches(api: ApiCaller, db: None) -> None:
     assert api.get("/accounts/newco/links").json()["results"][0]["kinds"] == ["ip_prefix"]
 
 
+def test_the_common_domains_are_hashed_once_and_an_edit_counts_at_once(
+    api: ApiCaller, db: None, actors: dict[str, Actor]
+) -> None:
+    """Matching reads the list each time but hashes a list it has seen only once; a domain
+    added to the list stops matching with the next upsert."""
+    from unittest import mock
+
+    from accounts import services as account_services
+    from cases import evasion
+
+    mail = {"kind": "email_domain", "value": "ceo@globex-mail.test"}
+    ip = {"kind": "ip_prefix", "value": "198.51.100.7"}
+    terminated(api, "globex", mail, ip)
+    evasion._digests_of_domains.cache_clear()
+    with mock.patch.object(evasion, "identifier_digest", wraps=evasion.identifier_digest) as digest:
+        put(api, "newco", mail, ip)
+        first = digest.call_count
+        put(api, "newco-2", mail, ip)
+        again = digest.call_count - first
+    listed = CommonDomain.objects.count()
+    assert (first, again) == (2 * listed, 0)
+    assert len(evasion_signals("newco")) == 1  # email domain and IP prefix: a weak link
+
+    account_services.common_domain_save(
+        domain=CommonDomain(domain="globex-mail.test"), actor=actors["lead"]
+    )
+    put(api, "newco-3", mail, ip)
+    assert evasion_signals("newco-3") == []  # only the IP prefix is left: not enough
+    assert api.get("/accounts/newco-3/links").json()["results"][0]["kinds"] == ["ip_prefix"]
+
+
 def test_one_weak_kind_is_not_reported_and_two_are(api: ApiCaller, db: None) -> None:
     ip = {"kind": "ip_prefix", "value": "198.51.100.7"}
     address = {"kind": "billing_address", "value": "1 Main Street, Springfield"}
