@@ -829,7 +829,7 @@ def evasion_upserts(quick: bool) -> Line:
         put(n, False)
         put(n, True)
     # Both create new accounts, in alternation: whatever else the machine and the database do
-    # meanwhile (autovacuum after the earlier benchmarks) weighs on both alike.
+    # meanwhile weighs on both alike.
     plain = matched = 0.0
     for n in range(rounds):
         plain += put(n, False)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -174,6 +175,9 @@ class Signal(AppendOnlyModel):
         return f"{self.kind} ({self.severity}) on {self.account_id}"
 
 
+FLAG_RULE_WINDOW_LIMIT = timedelta(days=366)
+
+
 class FlagRule(models.Model):
     """Data that turns signals into incidents; leads edit these."""
 
@@ -181,8 +185,17 @@ class FlagRule(models.Model):
     kind = models.CharField(max_length=32, choices=FlagRuleKind.choices)
     min_severity = models.CharField(max_length=16, choices=Severity.choices, blank=True)
     signal_kind = models.CharField(max_length=64, blank=True)
-    threshold = models.PositiveIntegerField(default=1)
-    window = models.DurationField(default=timedelta(hours=1))
+    threshold = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    # Intake looks back over the window from each batch's signals: a window of centuries would
+    # reach before the calendar's start and fail every batch.
+    window = models.DurationField(
+        default=timedelta(hours=1),
+        validators=[
+            MinValueValidator(timedelta(seconds=1)),
+            MaxValueValidator(FLAG_RULE_WINDOW_LIMIT),
+        ],
+        help_text="How far apart the signals counted together may be: 1 second to 366 days.",
+    )
     policy = models.ForeignKey(
         PolicyClause, null=True, blank=True, on_delete=models.PROTECT, related_name="flag_rules"
     )

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from django.urls import resolve, reverse
 
@@ -114,15 +114,14 @@ class IdlePollShortcut:
         params = dict(pairs)
         if len(params) != len(pairs):
             return None  # a repeated parameter: let the view judge it
-        try:
-            return idle_poll_etag(
-                method=environ.get("REQUEST_METHOD", ""),
-                if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
-                authorization=environ.get("HTTP_AUTHORIZATION"),
-                params=params,
-            )
-        finally:
-            close_old_connections()  # as at the end of any request (CONN_MAX_AGE, errors)
+        # The connection is kept as between any two requests: a dead one is replaced by the
+        # read's retry, and any other request of the worker applies CONN_MAX_AGE to it.
+        return idle_poll_etag(
+            method=environ.get("REQUEST_METHOD", ""),
+            if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
+            authorization=environ.get("HTTP_AUTHORIZATION"),
+            params=params,
+        )
 
     def _not_modified(
         self,

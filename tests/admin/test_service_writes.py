@@ -267,3 +267,54 @@ def inline_management(prefix: str) -> dict[str, str]:
         f"{prefix}-MIN_NUM_FORMS": "0",
         f"{prefix}-MAX_NUM_FORMS": "1000",
     }
+
+
+@pytest.mark.parametrize(
+    ("window", "refused"),
+    [
+        (timedelta(days=999_999_999), True),  # intake's look-back would leave the calendar
+        (timedelta(days=367), True),
+        (timedelta(0), True),
+        (timedelta(seconds=-5), True),
+        (timedelta(days=366), False),
+        (timedelta(seconds=1), False),
+    ],
+)
+def test_a_flag_rule_window_is_one_second_to_366_days(
+    actors: dict[str, Actor], db: Any, window: timedelta, refused: bool
+) -> None:
+    from core.errors import InvalidInput
+
+    rule = FlagRule.objects.get(name="Any critical signal")
+    stored = rule.window
+    rule.window = window
+    if refused:
+        with pytest.raises(InvalidInput) as raised:
+            flag_rule_save(rule=rule, actor=actors["lead"])
+        assert raised.value.fields["field"] == "window"
+        assert raised.value.detail.startswith("window: ")
+        assert FlagRule.objects.get(pk=rule.pk).window == stored
+    else:
+        flag_rule_save(rule=rule, actor=actors["lead"])
+        assert FlagRule.objects.get(pk=rule.pk).window == window
+
+
+def test_the_admin_refuses_a_window_intake_could_not_use(login: Any, db: Any) -> None:
+    rule = FlagRule.objects.get(name="Any critical signal")
+    stored = rule.window
+    response = login("lead").post(
+        f"/admin/cases/flagrule/{rule.pk}/change/",
+        {
+            "name": rule.name,
+            "kind": rule.kind,
+            "min_severity": rule.min_severity,
+            "signal_kind": rule.signal_kind,
+            "threshold": 1,
+            "window": "999999999 00:00:00",
+            "priority": rule.priority,
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "Ensure this value is less than or equal to 366 days" in response.content.decode()
+    assert FlagRule.objects.get(pk=rule.pk).window == stored

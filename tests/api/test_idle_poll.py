@@ -2,14 +2,16 @@
 ahead of Django's handler: the same answer as the full stack gives, from one query, with the
 request's id, log line and latency kept; anything else, and any doubt, left to the full stack.
 
-Transactional: the WSGI entry ends a request as production does (``close_old_connections``),
-which a test's enclosing transaction would not survive.
+Transactional: a request the WSGI entry leaves to Django ends as in production
+(``close_old_connections``), which a test's enclosing transaction would not survive.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 from wsgiref.util import setup_testing_defaults
@@ -25,13 +27,23 @@ from accounts.services import api_client_create, api_client_revoke
 from cases.models import EnforcementChange
 from config.logs import RequestIdFilter
 from config.metrics import REQUEST_LATENCY
-from config.wsgi import application
 
 from .test_gateway_api import restrict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/api/v1/enforcement/changes"
 ROUTE = "/api/v1/enforcement/changes"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wsgi_entry() -> Iterator[None]:
+    """``config.wsgi`` tunes the collector as it loads (config/collector.py): undone after."""
+    threshold = gc.get_threshold()
+    import config.wsgi  # noqa: F401
+
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def wsgi_get(query: str, **headers: str) -> tuple[int, dict[str, str], bytes, int]:
@@ -55,6 +67,8 @@ def wsgi_get(query: str, **headers: str) -> tuple[int, dict[str, str], bytes, in
 
     def count(**_: Any) -> None:
         started.append(1)
+
+    from config.wsgi import application
 
     request_started.connect(count)
     try:
