@@ -539,7 +539,8 @@ def _poll(
 def idle_feed(quick: bool) -> Line:
     """100 mirrors polling an idle feed once a second: the service's CPU, conditional polls
     (``If-None-Match``, answered 304 from one query) against plain ones (the whole feed view
-    answering an empty page)."""
+    answering an empty page); and, for scale, the same conditional polls answered by an app
+    that does nothing (``bench/empty_wsgi.py``): what gunicorn itself costs."""
     from cases.gateway_reads import feed_head
 
     _accounts()
@@ -574,13 +575,21 @@ def idle_feed(quick: bool) -> Line:
         ours, our_counts = run(etag)
     finally:
         rss = server.stop()
+    # What the HTTP server alone costs for the same polls: an app that answers 304 at once.
+    server = Gunicorn(server_env(), workers=1, cpu=0, app="bench.empty_wsgi:application")
+    url = f"{server.url}/api/v1/enforcement/changes?after={head}&limit=1000"
+    try:
+        floor, _ = run(etag)
+    finally:
+        server.stop()
     return Line(
         "idle feed, 100 mirrors",
         f"{ours * 100:.1f} % of a core ({our_counts.get(304, 0):,} 304s)",
         f"{base * 100:.1f} % unconditional ({base_counts.get(200, 0):,} 200s)",
         ours / base if base else 0.0,
         "<= 10 % of a core",
-        f"1 gunicorn worker, 1 poll/s each; gunicorn {rss}",
+        f"1 gunicorn worker, 1 poll/s each; an empty app's 304s: {floor * 100:.1f} %; "
+        f"gunicorn {rss}",
     )
 
 

@@ -95,14 +95,20 @@ def pinned(cmd: list[str], cpu: int | None) -> list[str]:
 class Gunicorn:
     """gunicorn with ``workers`` sync workers on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, cpu: int | None = 0) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 2,
+        cpu: int | None = 0,
+        app: str = "bench.wsgi:application",
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
             PY,
             "-m",
             "gunicorn",
-            "bench.wsgi:application",
+            app,
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
