@@ -232,6 +232,19 @@ def test_policy_and_rule_services_refuse_other_roles(
     assert ReviewDeadlineRule.objects.get(pk=deadline.pk).duration == timedelta(hours=4)
 
 
+def flag_rule_form(rule: FlagRule, **fields: Any) -> dict[str, Any]:
+    """The admin's change form of ``rule`` as posted, with ``fields`` changed."""
+    return {
+        "name": rule.name,
+        "kind": rule.kind,
+        "min_severity": rule.min_severity,
+        "signal_kind": rule.signal_kind,
+        "priority": rule.priority,
+        "active": "on",
+        **fields,
+    }
+
+
 def test_a_lead_changes_a_flag_rule_through_its_service(
     login: Any, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,16 +255,7 @@ def test_a_lead_changes_a_flag_rule_through_its_service(
 
     response = login("lead").post(
         f"/admin/cases/flagrule/{rule.pk}/change/",
-        {
-            "name": rule.name,
-            "kind": rule.kind,
-            "min_severity": rule.min_severity,
-            "signal_kind": rule.signal_kind,
-            "threshold": 3,
-            "window": "01:00:00",
-            "priority": rule.priority,
-            "active": "on",
-        },
+        flag_rule_form(rule, threshold=3, window="01:00:00"),
     )
 
     rule.refresh_from_db()
@@ -304,16 +308,7 @@ def test_the_admin_refuses_a_window_intake_could_not_use(login: Any, db: Any) ->
     stored = rule.window
     response = login("lead").post(
         f"/admin/cases/flagrule/{rule.pk}/change/",
-        {
-            "name": rule.name,
-            "kind": rule.kind,
-            "min_severity": rule.min_severity,
-            "signal_kind": rule.signal_kind,
-            "threshold": 1,
-            "window": "999999999 00:00:00",
-            "priority": rule.priority,
-            "active": "on",
-        },
+        flag_rule_form(rule, threshold=1, window="999999999 00:00:00"),
     )
     assert response.status_code == 200  # the form again, with the error
     assert "Ensure this value is less than or equal to 366 days" in response.content.decode()
