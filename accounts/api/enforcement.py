@@ -40,7 +40,7 @@ from config.problems import InvalidQuery, problem_for_exception
 from config.renderers import json_plain
 from config.times import ContractJSONEncoder
 
-from .idle_poll import CACHE_CONTROL, feed_etag, idle_poll_etag
+from .idle_poll import CACHE_CONTROL, DECIDED, feed_etag, idle_poll_etag
 from .permissions import caller_may
 from .serializers import (
     EXTERNAL_ID_PARAMETER,
@@ -332,6 +332,8 @@ def enforcement_changes_view(request: HttpRequest) -> HttpResponseBase:
     (:func:`accounts.api.idle_poll.idle_poll_etag`; the WSGI entry answers it even earlier).
     Anything else, and any doubt, goes to :class:`EnforcementChangesApi`.
     """
+    if request.META.get(DECIDED):
+        return _changes_api(request)  # the WSGI entry has read the head already: not idle
     etag = idle_poll_etag(
         method=request.method or "",
         if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),

@@ -35,6 +35,9 @@ from config.logs import REQUEST_ID_HEADER, request_id_from, request_logged
 from config.metrics import REQUEST_LATENCY
 
 CACHE_CONTROL = "private, no-cache"
+# Set in the WSGI environ (``request.META``) once the shortcut has decided a poll is not idle,
+# so that the feed's view does not read the head a second time.
+DECIDED = "tscase.idle_poll_decided"
 FEED_PARAMETERS = frozenset({"after", "limit"})
 CURSOR_TOP = 2**63 - 1
 LIMIT_DEFAULT, LIMIT_TOP = 100, 1000
@@ -103,6 +106,8 @@ class IdlePollShortcut:
                 etag = self._etag(environ)
             except DatabaseError:
                 etag = None  # the full stack answers, and reports, what went wrong
+            else:
+                environ[DECIDED] = True
             if etag is not None:
                 return self._not_modified(environ, start_response, etag, started)
         return self.app(environ, start_response)

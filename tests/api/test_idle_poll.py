@@ -146,6 +146,19 @@ def test_a_change_after_the_cursor_goes_to_the_full_feed(idle: dict[str, Any]) -
     assert headers["ETag"] != idle["etag"]
 
 
+def test_a_poll_that_is_not_idle_reads_the_head_once(idle: dict[str, Any]) -> None:
+    restrict("evil-co")
+    with mock.patch.object(
+        idle_poll, "feed_head_with_key", wraps=idle_poll.feed_head_with_key
+    ) as head_read:
+        status, _, body, _ = wsgi_get(
+            f"after={idle['head']}", Authorization=idle["bearer"], If_None_Match=idle["etag"]
+        )
+    assert status == 200
+    assert b"evil-co" in body
+    assert head_read.call_count == 1  # the view does not ask again what the entry asked
+
+
 @pytest.mark.parametrize(
     "variant",
     ["revoked", "no scope", "wrong etag", "extra parameter", "repeated", "bad host"],
